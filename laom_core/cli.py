@@ -1,0 +1,60 @@
+"""``python -m laom_core``: every sub-command.
+
+Each area registers its sub-commands from its own module in ``laom_core.commands``
+(``register(subparsers)``, setting ``func`` on the parser). This file only wires them and
+turns :class:`LaomError` into a one-line message with exit code 2.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from laom_core.errors import LaomError
+
+# Order is the order shown in --help.
+COMMAND_MODULES = [
+    "collect",
+    "dataset",
+    "clips",
+    "train",
+    "launch",
+    "runs",
+    "sweep",
+    "expert",
+    "demo",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m laom_core",
+        description="LAOM Studio: latent action models under visual distractors.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"laom_core.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"laom_core.commands.{name}":
+                continue  # that area has not landed yet
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 0 if args.command is None else 2
+    try:
+        result = args.func(args)
+    except LaomError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return int(result or 0)
