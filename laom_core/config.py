@@ -1,0 +1,430 @@
+"""Training configuration: one dataclass per stage, presets, the authors' YAML files.
+
+The section and key names follow the authors' released configs so their YAML files load
+as they are: ``lapo`` (stage 1, the latent action model, whatever the method), ``bc``
+(stage 2, latent or plain behaviour cloning), ``decoder`` (stage 3, latent -> action),
+``idm`` (the supervised inverse-dynamics baseline). ``run`` holds what the authors kept in
+code (logging cadence, held-out split, evaluation length). Top-level ``project``,
+``group``, ``name`` (their wandb names) and ``seed`` are accepted too.
+
+Resolution order (later wins): preset -> method defaults (``METHOD_DEFAULTS``, only for
+keys that the YAML and ``--set`` leave alone) -> ``--config`` YAML -> ``--set`` overrides.
+Unknown keys and values of the wrong type or range raise :class:`ConfigError` naming the
+key, e.g. ``lapo.learning_rate``.
+
+Step counts: the authors count stages 1-2 in epochs over the dataset (``num_epochs``,
+``warmup_epochs``). ``total_updates`` (our key, default null) fixes the number of updates
+instead; warm-up then keeps its share ``warmup_epochs / num_epochs``. Stage 3 and the IDM
+baseline count updates (``total_updates``; the authors' ``num_updates`` is an alias).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+from laom_core.errors import ConfigError
+
+PRESET_DIR = Path(__file__).resolve().parents[1] / "assets" / "configs"
+PRESETS = ("paper", "cpu-small", "smoke")
+METHODS = ("idm", "lapo", "laom", "laom-labels", "bc")
+
+
+@dataclass
+class LAMConfig:
+    """Stage 1: latent action model (LAPO or LAOM), section ``lapo``."""
+
+    num_epochs: float = 10
+    total_updates: Optional[int] = None
+    batch_size: int = 512
+    learning_rate: float = 1e-4
+    weight_decay: float = 0.0
+    warmup_epochs: float = 3
+    grad_norm: Optional[float] = None
+    frame_stack: int = 3
+    future_obs_offset: int = 10
+    latent_action_dim: int = 8192
+    encoder_scale: int = 6
+    encoder_num_res_blocks: int = 2
+    encoder_dropout: float = 0.0
+    encoder_norm_out: bool = False
+    encoder_deep: bool = False
+    act_head_dim: int = 1024
+    act_head_dropout: float = 0.0
+    obs_head_dim: int = 1024
+    obs_head_dropout: float = 0.0
+    head_num_blocks: int = 3
+    head_expansion: int = 4
+    target_tau: float = 0.001
+    target_update_every: int = 1
+    ema_target: bool = True
+    use_aug: bool = True
+    labeled_batch_size: int = 128
+    labels_coef: float = 0.001
+    data_path: Optional[str] = None
+    labeled_data_path: Optional[str] = None
+    eval_data_path: Optional[str] = None
+
+
+@dataclass
+class BCConfig:
+    """Stage 2: behaviour cloning (latent labels, true actions or IDM pseudo-labels)."""
+
+    num_epochs: float = 10
+    total_updates: Optional[int] = None
+    batch_size: int = 512
+    learning_rate: float = 1e-4
+    weight_decay: float = 0.0
+    warmup_epochs: float = 1
+    grad_norm: Optional[float] = None
+    frame_stack: int = 3
+    encoder_scale: int = 32
+    encoder_num_res_blocks: int = 2
+    encoder_deep: bool = False
+    dropout: float = 0.0
+    use_aug: bool = False
+    eval_episodes: int = 25
+    eval_seed: int = 0
+    data_path: Optional[str] = None
+    dcs_backgrounds_path: Optional[str] = None
+    dcs_backgrounds_split: str = "train"
+
+
+@dataclass
+class DecoderConfig:
+    """Stage 3: action decoder z -> a on the labeled data, section ``decoder``."""
+
+    total_updates: int = 2500
+    batch_size: int = 512
+    learning_rate: float = 3e-4
+    weight_decay: float = 0.0
+    warmup_epochs: float = 0
+    hidden_dim: int = 256
+    use_aug: bool = False
+    eval_episodes: int = 25
+    eval_seed: int = 0
+    data_path: Optional[str] = None
+    dcs_backgrounds_path: Optional[str] = None
+    dcs_backgrounds_split: str = "train"
+
+
+@dataclass
+class IDMConfig:
+    """Baseline: supervised IDM (o_t, o_{t+1}) -> a on the labeled data, section ``idm``."""
+
+    total_updates: int = 10000
+    batch_size: int = 512
+    learning_rate: float = 1e-4
+    weight_decay: float = 0.0
+    warmup_epochs: float = 0
+    warmup_updates: int = 0
+    grad_norm: Optional[float] = None
+    frame_stack: int = 3
+    future_obs_offset: int = 1
+    encoder_scale: int = 12
+    encoder_num_res_blocks: int = 2
+    encoder_deep: bool = False
+    dropout: float = 0.0
+    use_aug: bool = False
+    data_path: Optional[str] = None
+    labeled_data_path: Optional[str] = None
+
+
+@dataclass
+class RunConfig:
+    """What the authors kept in code: cadence of logs and checkpoints, split, evaluation."""
+
+    log_every: int = 100
+    checkpoint_every: int = 1000
+    held_out_fraction: float = 0.1
+    probe_samples: int = 8192
+    probe_ridge: float = 1e-3
+    latents_samples: int = 2048
+    eval_max_steps: int = 1000
+    eval_videos: int = 2
+    memory_budget_mb: int = 4096
+    compile: bool = False
+    channels_last: bool = True
+    bf16: bool = True
+
+
+@dataclass
+class TrainConfig:
+    seed: int = 0
+    project: Optional[str] = None
+    group: Optional[str] = None
+    name: Optional[str] = None
+    lapo: LAMConfig = field(default_factory=LAMConfig)
+    bc: BCConfig = field(default_factory=BCConfig)
+    decoder: DecoderConfig = field(default_factory=DecoderConfig)
+    idm: IDMConfig = field(default_factory=IDMConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+SECTIONS = {"lapo": LAMConfig, "bc": BCConfig, "decoder": DecoderConfig, "idm": IDMConfig, "run": RunConfig}
+TOP_LEVEL = {"seed": int, "project": Optional[str], "group": Optional[str], "name": Optional[str]}
+ALIASES = {
+    "num_updates": "total_updates",
+    "labeled_loss_coef": "labels_coef",
+    "labels_batch_size": "labeled_batch_size",
+}
+# Keys of the authors' configs that steer their own infrastructure (wandb, loaders) and
+# mean nothing here; accepted so their files load, otherwise ignored.
+IGNORED_KEYS = {
+    "act_head_dropout_rate", "num_workers", "normalize", "custom_dataset", "has_policy_labels",
+    "has_distractor_labels", "state_difference_probe", "eval_every", "save_every", "checkpoint_path",
+    "cosine_loss", "eval_data_path_2", "target_update", "dcs_eval_path",
+}
+# Positive (> 0) and non-negative (>= 0) constraints, by key name in any section.
+POSITIVE = {
+    "batch_size", "learning_rate", "frame_stack", "future_obs_offset", "latent_action_dim",
+    "encoder_scale", "act_head_dim", "obs_head_dim", "head_num_blocks", "head_expansion",
+    "target_update_every", "labeled_batch_size", "hidden_dim", "log_every", "checkpoint_every",
+    "probe_samples", "latents_samples", "eval_max_steps", "memory_budget_mb", "total_updates",
+    "num_epochs", "grad_norm",
+}
+NON_NEGATIVE = {
+    "weight_decay", "warmup_epochs", "warmup_updates", "encoder_num_res_blocks", "labels_coef",
+    "eval_episodes", "eval_videos", "probe_ridge", "eval_seed",
+}
+UNIT_INTERVAL = {"target_tau", "held_out_fraction", "encoder_dropout", "act_head_dropout",
+                 "obs_head_dropout", "dropout"}
+
+# Per-method starting points applied over the preset unless the user set the key.
+METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
+    # LAPO as the LAOM authors run it: continuous z, one-step IDM, pixel FDM, no augmentation.
+    "lapo": {"lapo.future_obs_offset": 1, "lapo.use_aug": False},
+    "laom": {},
+    "laom-labels": {},
+    "bc": {},
+    "idm": {},
+}
+
+
+def _coerce(value: Any, annotation: Any, key: str) -> Any:
+    """Convert ``value`` to ``annotation`` or raise ConfigError naming ``key``."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("null", "none", "~")):
+            return None
+        return _coerce(value, args[0], key)
+    if value is None:
+        raise ConfigError(f"config key {key} must not be null")
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "yes", "on", "1", "false", "no", "off", "0"):
+            return value.strip().lower() in ("true", "yes", "on", "1")
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        raise ConfigError(f"config key {key} must be true or false, got {value!r}")
+    if annotation is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"config key {key} must be an integer, got {value!r}")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                as_float = float(value)
+            except ValueError:
+                as_float = math.nan
+            if math.isfinite(as_float) and as_float.is_integer():
+                return int(as_float)
+        raise ConfigError(f"config key {key} must be an integer, got {value!r}")
+    if annotation is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"config key {key} must be a number, got {value!r}")
+        try:
+            number = float(value)  # YAML 1.1 reads "1e-4" as a string; accept it
+        except (TypeError, ValueError):
+            raise ConfigError(f"config key {key} must be a number, got {value!r}") from None
+        if not math.isfinite(number):
+            raise ConfigError(f"config key {key} must be finite, got {value!r}")
+        return number
+    if annotation is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise ConfigError(f"config key {key} must be a string, got {value!r}")
+    raise ConfigError(f"config key {key}: unsupported type {annotation}")  # pragma: no cover
+
+
+def _check_range(name: str, value: Any, key: str) -> None:
+    if value is None or isinstance(value, (bool, str)):
+        return
+    if name in POSITIVE and not value > 0:
+        raise ConfigError(f"config key {key} must be > 0, got {value!r}")
+    if name in NON_NEGATIVE and value < 0:
+        raise ConfigError(f"config key {key} must be >= 0, got {value!r}")
+    if name in UNIT_INTERVAL and not 0 <= value <= 1:
+        raise ConfigError(f"config key {key} must be in [0, 1], got {value!r}")
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def set_value(config: TrainConfig, dotted: str, value: Any) -> bool:
+    """Set ``section.key`` (or a top-level key) with type and range checks.
+
+    Returns False for an accepted-but-ignored key of the authors' configs.
+    """
+    parts = dotted.strip().split(".")
+    if len(parts) == 1:
+        name = parts[0]
+        if name not in TOP_LEVEL:
+            if name in SECTIONS:
+                raise ConfigError(f"config key {name} is a section; set {name}.<key>")
+            raise ConfigError(f"unknown config key {name} (top-level keys: {', '.join(sorted(TOP_LEVEL))}, "
+                              f"sections: {', '.join(SECTIONS)})")
+        setattr(config, name, _coerce(value, TOP_LEVEL[name], name))
+        return True
+    if len(parts) != 2:
+        raise ConfigError(f"config key {dotted} must look like section.key")
+    section, name = parts
+    if section not in SECTIONS:
+        raise ConfigError(f"unknown config section {section} in {dotted} (sections: {', '.join(SECTIONS)})")
+    name = ALIASES.get(name, name)
+    types_ = _field_types(SECTIONS[section])
+    if name not in types_:
+        if name in IGNORED_KEYS:
+            return False
+        raise ConfigError(f"unknown config key {section}.{name}")
+    key = f"{section}.{name}"
+    coerced = _coerce(value, types_[name], key)
+    _check_range(name, coerced, key)
+    setattr(getattr(config, section), name, coerced)
+    return True
+
+
+def _flatten(data: Any, source: str) -> dict[str, Any]:
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of sections, got {type(data).__name__}")
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        key = str(key)
+        if key in SECTIONS:
+            if value is None:
+                continue
+            if not isinstance(value, dict):
+                raise ConfigError(f"{source}: section {key} must be a mapping")
+            for sub, sub_value in value.items():
+                flat[f"{key}.{sub}"] = sub_value
+        else:
+            flat[key] = value
+    return flat
+
+
+def load_yaml_file(path: str | Path) -> dict[str, Any]:
+    """Read a YAML config file into ``{"section.key": value}``."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+    return _flatten(data, str(path))
+
+
+def parse_set(items: list[str] | None) -> dict[str, Any]:
+    """``["lapo.batch_size=64", ...]`` -> ``{"lapo.batch_size": 64}`` (values read as YAML scalars)."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ConfigError(f"--set expects section.key=value, got {item!r}")
+        key, raw = item.split("=", 1)
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else raw
+        except yaml.YAMLError:
+            value = raw
+        if isinstance(value, (dict, list)):
+            raise ConfigError(f"--set {key}: expected a single value, got {raw!r}")
+        out[key.strip()] = value
+    return out
+
+
+def preset_path(preset: str) -> Path:
+    if preset not in PRESETS:
+        raise ConfigError(f"unknown preset {preset!r} (choose from {', '.join(PRESETS)})")
+    return PRESET_DIR / f"{preset}.yaml"
+
+
+def load_config(
+    preset: str = "smoke",
+    method: str | None = None,
+    yaml_path: str | Path | None = None,
+    overrides: dict[str, Any] | list[str] | None = None,
+) -> tuple[TrainConfig, list[str]]:
+    """Resolve the configuration; returns it and the authors' keys that were ignored."""
+    if method is not None and method not in METHODS:
+        raise ConfigError(f"unknown method {method!r} (choose from {', '.join(METHODS)})")
+    config = TrainConfig()
+    ignored: list[str] = []
+    for key, value in load_yaml_file(preset_path(preset)).items():
+        set_value(config, key, value)
+    user: dict[str, Any] = {}
+    if yaml_path is not None:
+        user.update(load_yaml_file(yaml_path))
+    if isinstance(overrides, list):
+        overrides = parse_set(overrides)
+    user.update(overrides or {})
+    user_keys = {_canonical(k) for k in user}
+    for key, value in METHOD_DEFAULTS.get(method or "", {}).items():
+        if key not in user_keys:
+            set_value(config, key, value)
+    for key, value in user.items():
+        if not set_value(config, key, value):
+            ignored.append(key)
+    validate(config)
+    return config, ignored
+
+
+def _canonical(key: str) -> str:
+    parts = key.split(".")
+    if len(parts) == 2:
+        return f"{parts[0]}.{ALIASES.get(parts[1], parts[1])}"
+    return key
+
+
+def validate(config: TrainConfig) -> None:
+    """Cross-key checks."""
+    if config.lapo.frame_stack != config.bc.frame_stack:
+        raise ConfigError(
+            f"config keys lapo.frame_stack ({config.lapo.frame_stack}) and bc.frame_stack "
+            f"({config.bc.frame_stack}) must match: the policy reads the frames the LAM labelled")
+    if config.idm.frame_stack != config.bc.frame_stack:
+        raise ConfigError("config keys idm.frame_stack and bc.frame_stack must match")
+    if config.lapo.warmup_epochs > config.lapo.num_epochs:
+        raise ConfigError("config key lapo.warmup_epochs must not exceed lapo.num_epochs")
+    if config.bc.warmup_epochs > config.bc.num_epochs:
+        raise ConfigError("config key bc.warmup_epochs must not exceed bc.num_epochs")
+
+
+def config_from_dict(data: dict) -> TrainConfig:
+    """Rebuild a config saved with ``to_dict`` (e.g. a run folder's config.yaml)."""
+    config = TrainConfig()
+    for key, value in _flatten(data, "config").items():
+        set_value(config, key, value)
+    return config
