@@ -1,0 +1,95 @@
+"""Camera shake distractor.
+
+The camera keeps looking at the same point (the tracked body's centre of mass along the
+view axis) but is moved on a sphere around it: a vertical and a horizontal angle offset, a
+roll about the view axis and a zoom (distance factor). With scale s:
+
+- offsets drawn per episode, uniform in +-pi/2*s (vertical, horizontal, roll);
+- zoom in [-0.5*s, +1.5*s] (distance multiplied by 1 + zoom: in up to 0.5*s, out 1.5*s);
+- dynamic: every step the velocities get Gaussian noise (std 0.1*s, clipped to 0.4*s;
+  roll std pi/300*s, max pi/50*s) and the offsets move by them, bouncing at the limits.
+
+The shake is applied to the scene camera after ``mjv_updateScene`` and before drawing, so
+physics state is never touched. State record (float32, 8): vertical, horizontal, roll,
+zoom offsets, then their four velocities.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+STATE_SIZE = 8
+
+
+class CameraShake:
+    def __init__(self, scale: float, *, dynamic: bool, seed: np.random.SeedSequence | int):
+        self.scale = float(scale)
+        self.dynamic = dynamic
+        self._rng = np.random.default_rng(seed)
+        s = self.scale
+        angle = np.pi / 2 * s
+        self.low = np.array([-angle, -angle, -angle, -0.5 * s])
+        self.high = np.array([angle, angle, angle, 1.5 * s])
+        self.vel_std = np.array([0.1 * s, 0.1 * s, np.pi / 300 * s, 0.1 * s])
+        self.vel_max = np.array([0.4 * s, 0.4 * s, np.pi / 50 * s, 0.4 * s])
+        self.offset = np.zeros(4)
+        self.velocity = np.zeros(4)
+        self._target_body = 0
+
+    def bind(self, physics, camera_id: int) -> None:
+        model = physics.model
+        target = int(model.cam_targetbodyid[camera_id])
+        body = int(model.cam_bodyid[camera_id])
+        self._target_body = target if target >= 0 else body
+
+    def reset(self) -> None:
+        self.offset = self._rng.uniform(self.low, self.high)
+        self.velocity = np.zeros(4)
+
+    def advance(self) -> None:
+        if not self.dynamic or self.scale == 0:
+            return
+        self.velocity = np.clip(
+            self.velocity + self._rng.normal(0.0, 1.0, 4) * self.vel_std, -self.vel_max, self.vel_max
+        )
+        offset = self.offset + self.velocity
+        out = (offset < self.low) | (offset > self.high)
+        self.velocity[out] = -self.velocity[out]
+        self.offset = np.clip(offset, self.low, self.high)
+
+    def apply(self, physics, scene) -> None:
+        """Move the scene's camera(s) by the current offsets, looking at the same point."""
+        if self.scale == 0:
+            return
+        vertical, horizontal, roll, zoom = self.offset
+        target = physics.data.subtree_com[self._target_body]
+        for cam in scene.camera:
+            pos = np.array(cam.pos, dtype=np.float64)
+            forward = _unit(np.array(cam.forward, dtype=np.float64))
+            up = _unit(np.array(cam.up, dtype=np.float64))
+            right = np.cross(forward, up)
+            distance = max(float(np.dot(target - pos, forward)), 0.5)
+            lookat = pos + distance * forward
+            # Horizontal swing about the camera's up axis, then vertical about its right axis.
+            rot = _rotation(up, horizontal)
+            forward, right = rot @ forward, rot @ right
+            rot = _rotation(right, vertical)
+            forward, up = rot @ forward, rot @ up
+            up = _rotation(forward, roll) @ up
+            cam.pos[:] = lookat - distance * (1.0 + zoom) * forward
+            cam.forward[:] = forward
+            cam.up[:] = up
+
+    def state(self) -> np.ndarray:
+        return np.concatenate([self.offset, self.velocity]).astype(np.float32)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / max(float(np.linalg.norm(v)), 1e-9)
+
+
+def _rotation(axis: np.ndarray, angle: float) -> np.ndarray:
+    """Rodrigues' rotation matrix about a unit ``axis``."""
+    x, y, z = _unit(axis)
+    c, s = np.cos(angle), np.sin(angle)
+    k = np.array([[0, -z, y], [z, 0, -x], [-y, x, 0]])
+    return np.eye(3) + s * k + (1 - c) * (k @ k)
