@@ -172,12 +172,10 @@ class DistractingEnv:
         self.physics = self._env.physics
         if offsamples is not None:
             self.physics.model.vis.quality.offsamples = int(offsamples)
-        if not 0 <= camera_id < self.physics.model.ncam:
+        ncam = self.physics.model.ncam
+        if not 0 <= camera_id < ncam:
             self.close()
-            raise EnvError(
-                f"camera id {camera_id} out of range for {domain_name} "
-                f"({self.physics.model.ncam} cameras)"
-            )
+            raise EnvError(f"camera id {camera_id} out of range for {domain_name} ({ncam} cameras)")
         self._renderer = Renderer(self.physics, img_size, camera_id, fast=fast_render)
 
         self.background = None
