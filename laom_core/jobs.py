@@ -1,0 +1,264 @@
+"""Background jobs that are not training runs: dataset collection, subset sampling, UMAP.
+
+Training runs go through :mod:`laom_core.runs.launcher` and the run store. Everything else
+the dashboard starts in the background is a *job*: a process started from an argument
+list, wrapped by ``python -m laom_core.jobs run JOB_DIR`` which records the exit code, so a
+job's state survives the dashboard restarting. Each job has a folder
+``<workspace>/jobs/<id>/`` with ``job.json`` (what, when, pid), ``log.txt`` (output) and,
+when the process ended, ``result.json`` (exit code, end time).
+
+Progress is read from the log: the last ``n/total`` that tqdm printed, or the last JSON
+line ``{"progress": x}`` a job prints itself.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from laom_core.errors import LaomError
+from laom_core.workspace import atomic_write_json, workspace_root
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+_TQDM = re.compile(r"(\d+)/(\d+) \[")
+_PERCENT = re.compile(r"(\d{1,3})%\|")
+_CHILDREN: list[subprocess.Popen] = []  # reaped on every status read (no zombies)
+
+
+def jobs_dir(create: bool = True) -> Path:
+    path = workspace_root(create) / "jobs"
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@dataclass
+class JobStatus:
+    id: str
+    kind: str
+    label: str
+    argv: list[str]
+    state: str                       # running | finished | failed | stopped
+    created: float
+    ended: float | None = None
+    returncode: int | None = None
+    progress: float | None = None    # 0..1 when known
+    progress_text: str = ""
+    log_tail: str = ""
+    result: dict[str, Any] = field(default_factory=dict)  # last JSON line of the output
+    key: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.state != "running"
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    for child in list(_CHILDREN):
+        if child.poll() is not None:
+            _CHILDREN.remove(child)
+    try:
+        import psutil
+
+        proc = psutil.Process(pid)
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except Exception:
+        return False
+
+
+def start_job(kind: str, argv: Sequence[str], *, label: str = "", key: str | None = None,
+              env: dict[str, str] | None = None) -> str:
+    """Start ``argv`` in the background as a job; returns its id.
+
+    With ``key``, a job with the same key that is running or finished is returned instead
+    of starting a second one (a double click or page rerun starts one job).
+    """
+    argv = [str(a) for a in argv]
+    if not argv:
+        raise LaomError("a job needs a command")
+    if key is not None:
+        for job in list_jobs():
+            if job.key == key and job.state in ("running", "finished"):
+                return job.id
+    job_id = f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    folder = jobs_dir() / job_id
+    folder.mkdir(parents=True)
+    meta = {"id": job_id, "kind": kind, "label": label or kind, "argv": argv, "key": key,
+            "created": time.time(), "pid": None}
+    atomic_write_json(folder / "job.json", meta)
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    full_env.setdefault("PYTHONPATH", str(REPO_ROOT))
+    with open(folder / "log.txt", "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "laom_core.jobs", "run", str(folder)],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            cwd=str(REPO_ROOT), env=full_env, start_new_session=True,
+        )
+    _CHILDREN.append(proc)
+    meta["pid"] = proc.pid
+    atomic_write_json(folder / "job.json", meta)
+    return job_id
+
+
+def _tail(path: Path, size: int = 8192) -> str:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            end = fh.tell()
+            fh.seek(max(0, end - size))
+            return fh.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _progress(text: str) -> tuple[float | None, str]:
+    last_line = ""
+    for chunk in reversed(re.split(r"[\r\n]+", text)):
+        if chunk.strip():
+            last_line = chunk.strip()
+            break
+    for chunk in reversed(re.split(r"[\r\n]+", text)):
+        chunk = chunk.strip()
+        if chunk.startswith("{") and '"progress"' in chunk:
+            try:
+                value = float(json.loads(chunk)["progress"])
+                return min(max(value, 0.0), 1.0), last_line
+            except (ValueError, KeyError, TypeError):
+                continue
+        m = list(_TQDM.finditer(chunk))
+        if m:
+            n, total = int(m[-1].group(1)), int(m[-1].group(2))
+            return (n / total if total else None), chunk
+        p = list(_PERCENT.finditer(chunk))
+        if p:
+            return int(p[-1].group(1)) / 100.0, chunk
+    return None, last_line
+
+
+def _last_json(text: str) -> dict:
+    for line in reversed(text.splitlines()):
+        line = line.strip()
+        if line.startswith("{") and line.endswith("}"):
+            try:
+                value = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(value, dict) and "progress" not in value:
+                return value
+    return {}
+
+
+def job_status(job_id: str) -> JobStatus:
+    folder = jobs_dir() / job_id
+    meta = _read_json(folder / "job.json")
+    if meta is None:
+        raise LaomError(f"no such job: {job_id}")
+    result = _read_json(folder / "result.json")
+    tail = _tail(folder / "log.txt")
+    if result is not None:
+        rc = int(result.get("returncode", -1))
+        state = "finished" if rc == 0 else ("stopped" if result.get("stopped") else "failed")
+        ended = result.get("ended")
+    elif _alive(meta.get("pid")):
+        state, rc, ended = "running", None, None
+    else:
+        state, rc, ended = "failed", None, None
+        tail += "\n[job] the process ended without recording an exit code"
+    progress, text = _progress(tail)
+    if state == "finished":
+        progress = 1.0
+    return JobStatus(
+        id=meta["id"], kind=meta["kind"], label=meta.get("label", meta["kind"]), argv=meta["argv"],
+        state=state, created=meta["created"], ended=ended, returncode=rc, progress=progress,
+        progress_text=text, log_tail=tail[-3000:], result=_last_json(tail), key=meta.get("key"),
+    )
+
+
+def list_jobs(kind: str | None = None) -> list[JobStatus]:
+    """Jobs in the workspace, newest first."""
+    root = jobs_dir(create=False)
+    if not root.is_dir():
+        return []
+    out = []
+    for folder in root.iterdir():
+        if not (folder / "job.json").is_file():
+            continue
+        try:
+            status = job_status(folder.name)
+        except LaomError:
+            continue
+        if kind is None or status.kind == kind:
+            out.append(status)
+    out.sort(key=lambda j: j.created, reverse=True)
+    return out
+
+
+def stop_job(job_id: str, grace_s: float = 5.0) -> None:
+    """SIGTERM the job's process group, SIGKILL after ``grace_s``."""
+    meta = _read_json(jobs_dir() / job_id / "job.json")
+    if meta is None:
+        raise LaomError(f"no such job: {job_id}")
+    pid = meta.get("pid")
+    if not _alive(pid):
+        return
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.time() + grace_s
+    while time.time() < deadline and _alive(pid):
+        time.sleep(0.1)
+    if _alive(pid):
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _run(folder: Path) -> int:
+    """The wrapper: run the job's argv, forward SIGTERM, record the exit code."""
+    meta = _read_json(folder / "job.json")
+    if meta is None:
+        print(f"[job] no job.json in {folder}", file=sys.stderr)
+        return 2
+    stopped = {"flag": False}
+    child = subprocess.Popen(meta["argv"], stdin=subprocess.DEVNULL)
+
+    def _forward(signum, _frame):
+        stopped["flag"] = True
+        try:
+            child.send_signal(signum)
+        except ProcessLookupError:
+            pass
+
+    signal.signal(signal.SIGTERM, _forward)
+    signal.signal(signal.SIGINT, _forward)
+    rc = child.wait()
+    atomic_write_json(folder / "result.json", {"returncode": rc, "ended": time.time(), "stopped": stopped["flag"]})
+    return rc
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "run":
+        sys.exit(_run(Path(sys.argv[2])))
+    print("usage: python -m laom_core.jobs run JOB_DIR", file=sys.stderr)
+    sys.exit(2)
