@@ -31,7 +31,6 @@ for the same (trajectory, step, offset) requests (:meth:`TrajectorySampler.gathe
 """
 from __future__ import annotations
 
-import math
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -163,7 +162,7 @@ class TrajectorySampler:
         if not self.path.is_file():
             raise DatasetError(f"dataset file not found: {self.path}")
         try:
-            self._file = h5py.File(self.path, "r")
+            self._file = h5py.File(self.path, "r", locking=False)
         except OSError as exc:
             raise DatasetError(f"{self.path} is not a readable HDF5 file ({exc})") from exc
         f = self._file
@@ -267,13 +266,13 @@ class TrajectorySampler:
             frames_per_slot = chunk_len + k + s - 1
             slot_bytes = ChunkCache.slot_nbytes(frames_per_slot, (self._h, self._w), self.action_dim, self.state_dim)
             num_slots = budget // slot_bytes
-            if num_slots >= min_slots or chunk_len <= 8:
+            if num_slots >= min_slots or chunk_len == 1:
                 break
-            chunk_len = max(8, chunk_len // 2)
+            chunk_len = max(1, chunk_len // 2)
         if num_slots < min_slots:
             raise ConfigError(
                 f"memory_budget_mb={self.memory_budget_mb:g} is too small: the chunked sampler needs at "
-                f"least {math.ceil(min_slots * slot_bytes / 2**20)} MB for {self._h}x{self._w} frames"
+                f"least {min_slots * slot_bytes / 2**20:.2f} MB for {self._h}x{self._w} frames"
             )
         self.chunk_len = chunk_len
         self._cache = ChunkCache(int(num_slots), frames_per_slot, (self._h, self._w), self.action_dim, self.state_dim)

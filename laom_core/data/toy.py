@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from laom_core.data.hdf5 import DatasetWriter
 from laom_core.errors import ConfigError
-from laom_core.workspace import atomic_path
 
 SPEED = 0.05  # disc displacement per step for |action| = 1, as a fraction of the image size
 RADIUS = 0.09  # disc radius, fraction of the image size
@@ -145,35 +145,25 @@ def make_toy_dataset(
     distractors: bool = False,
     overwrite: bool = True,
 ) -> Path:
-    """Write a toy dataset in the released layout to ``path`` (atomically); returns the path."""
-    import h5py
-
+    """Write a toy dataset in the released layout to ``path`` (atomically); returns the resolved path."""
     if trajectories < 1 or steps < 2 or img_size < 8 or action_dim < 1:
         raise ConfigError(
             f"toy dataset needs trajectories >= 1, steps >= 2, img_size >= 8, action_dim >= 1; got "
             f"{trajectories}, {steps}, {img_size}, {action_dim}"
         )
-    path = Path(path)
     rng = np.random.default_rng(seed)
-    returns = []
-    with atomic_path(path, overwrite=overwrite) as tmp:
-        with h5py.File(tmp, "w") as f:
-            for i in range(trajectories):
-                traj = make_toy_trajectory(rng, steps, img_size, action_dim, distractors)
-                g = f.create_group(str(i))
-                g.create_dataset("obs", data=traj["obs"])
-                g.create_dataset("actions", data=traj["actions"])
-                g.create_dataset("states", data=traj["states"])
-                g.attrs["traj_return"] = traj["traj_return"]
-                returns.append(traj["traj_return"])
-                for key, value in traj.get("distractor", {}).items():
-                    g.create_dataset(f"distractor/{key}", data=value)
-            f.attrs["domain_name"] = "toy"
-            f.attrs["task_name"] = "move"
-            f.attrs["difficulty"] = "easy" if distractors else "vanilla"
-            f.attrs["dynamic"] = bool(distractors)
-            f.attrs["img_hw"] = int(img_size)
-            f.attrs["split"] = "train"
-            f.attrs["dataset_return"] = float(np.mean(returns))
-            f.attrs["generator"] = "laom_core.data.toy"
-    return path
+    attrs = {
+        "domain_name": "toy",
+        "task_name": "move",
+        "difficulty": "easy" if distractors else "vanilla",
+        "dynamic": bool(distractors),
+        "img_hw": int(img_size),
+        "split": "train",
+        "generator": "laom_core.data.toy",
+    }
+    with DatasetWriter(path, attrs, overwrite=overwrite) as writer:
+        for _ in range(trajectories):
+            traj = make_toy_trajectory(rng, steps, img_size, action_dim, distractors)
+            extra = {"distractor": traj["distractor"]} if "distractor" in traj else None
+            writer.add_trajectory(traj["obs"], traj["actions"], traj["states"], traj["traj_return"], extra)
+    return writer.path
