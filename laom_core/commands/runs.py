@@ -1,0 +1,217 @@
+"""``python -m laom_core runs ...``: list, inspect, follow, stop, resume and export runs."""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+
+from laom_core.runs.store import STATUSES
+
+_LIST_FIELDS = ("id", "name", "status", "method", "task", "group", "labeled_budget", "seed", "preset", "device",
+                "gpu", "created_at", "started_at", "ended_at", "exit_code", "run_dir")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("runs", help="list, inspect, follow, stop, resume and export runs")
+    sub = parser.add_subparsers(dest="runs_command", metavar="ACTION")
+
+    ls = sub.add_parser("list", help="runs in this workspace (oldest first)")
+    ls.add_argument("--status", choices=STATUSES, default=None)
+    ls.add_argument("--group", default=None)
+    ls.add_argument("--json", action="store_true", help="print the runs as one JSON list")
+    ls.set_defaults(func=_list)
+
+    show = sub.add_parser("show", help="one run: fields, latest metrics, error")
+    show.add_argument("run_id", help="run id (or a unique prefix)")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=_show)
+
+    logs = sub.add_parser("logs", help="a run's log")
+    logs.add_argument("run_id")
+    logs.add_argument("--follow", "-f", action="store_true", help="keep printing until the run ends")
+    logs.add_argument("--lines", "-n", type=int, default=200, help="last N lines (default 200)")
+    logs.set_defaults(func=_logs)
+
+    stop = sub.add_parser("stop", help="stop a queued or running run (SIGTERM, then SIGKILL)")
+    stop.add_argument("run_id")
+    stop.add_argument("--grace", type=float, default=10.0, help="seconds between SIGTERM and SIGKILL")
+    stop.set_defaults(func=_stop)
+
+    res = sub.add_parser("resume", help="re-queue a stopped or failed run from its last checkpoint")
+    res.add_argument("run_id")
+    res.set_defaults(func=_resume)
+
+    exp = sub.add_parser("export", help="write a run's metrics as CSV (run_id,stage,key,step,value,wall)")
+    exp.add_argument("run_id")
+    exp.add_argument("--csv", required=True, help="output file")
+    exp.set_defaults(func=_export)
+
+    conc = sub.add_parser("concurrency", help="show or set how many runs may run at once")
+    conc.add_argument("n", nargs="?", type=int, default=None, help="new limit (omit to show)")
+    conc.add_argument("--default", action="store_true", help="back to 1 per GPU (1 on CPU)")
+    conc.set_defaults(func=_concurrency)
+
+    sched = sub.add_parser("scheduler", help="start queued runs until the queue is empty "
+                                             "(started automatically by launch; one per workspace)")
+    sched.add_argument("--poll", type=float, default=0.5, help="seconds between checks")
+    sched.set_defaults(func=_scheduler)
+    parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+
+
+def _list(args: argparse.Namespace) -> int:
+    from laom_core.runs.launcher import ensure_scheduler
+    from laom_core.runs.store import RunStore
+
+    with RunStore() as store:
+        ensure_scheduler(store)  # queued runs left behind (reboot) get a scheduler again
+        runs = store.list_runs(status=args.status, group=args.group)
+    if args.json:
+        print(json.dumps([{k: r.get(k) for k in _LIST_FIELDS} for r in runs]))
+        return 0
+    if not runs:
+        print("no runs")
+        return 0
+    header = ("ID", "STATUS", "METHOD", "TASK", "GROUP", "BUDGET", "SEED", "STARTED", "DURATION")
+    rows = [header]
+    for r in runs:
+        rows.append((r["id"], r["status"], r["method"] or "", r["task"] or "", r["group"] or "",
+                     "" if r["labeled_budget"] is None else str(r["labeled_budget"]), str(r["seed"]),
+                     _time(r["started_at"]), _duration(r)))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from laom_core.runs.store import RunStore
+
+    with RunStore() as store:
+        run = store.find_run(args.run_id)
+        last = store.last_metrics(run["id"])
+    run = dict(run)
+    run["last_metrics"] = last
+    if args.json:
+        print(json.dumps(run, default=str))
+        return 0
+    for key in ("id", "name", "status", "method", "task", "preset", "group", "labeled_budget", "seed", "device",
+                "gpu", "gpu_name", "pid", "host", "run_dir", "exit_code", "attempts"):
+        if run.get(key) not in (None, ""):
+            print(f"{key:15} {run[key]}")
+    for key in ("created_at", "started_at", "ended_at"):
+        if run.get(key):
+            print(f"{key:15} {_time(run[key])}")
+    if run.get("datasets"):
+        for k, v in run["datasets"].items():
+            print(f"{k:15} {v}")
+    if run.get("tags"):
+        print(f"{'tags':15} {', '.join(run['tags'])}")
+    if last:
+        print("latest metrics:")
+        for k, v in sorted(last.items()):
+            print(f"  {k:28} {v:.6g}")
+    if run.get("error"):
+        print("error:")
+        print(run["error"])
+    return 0
+
+
+def _logs(args: argparse.Namespace) -> int:
+    from laom_core.runs.launcher import follow_log, log_path, read_log
+    from laom_core.runs.store import RunStore
+
+    with RunStore() as store:
+        run_id = store.find_run(args.run_id)["id"]
+        if not args.follow:
+            text = read_log(run_id, args.lines, store=store)
+            if text:
+                print(text)
+            return 0
+        path = log_path(store.get_run(run_id))
+        try:
+            head = path.read_bytes()
+        except FileNotFoundError:
+            head = b""
+        tail = head.decode("utf-8", errors="replace").splitlines(keepends=True)[-args.lines:]
+        sys.stdout.write("".join(tail))
+        sys.stdout.flush()
+        start = len(head)
+        for chunk in follow_log(run_id, store=store, start=start):
+            sys.stdout.write(chunk)
+            sys.stdout.flush()
+        print(f"run {run_id} is {store.get_run(run_id)['status']}", file=sys.stderr)
+    return 0
+
+
+def _stop(args: argparse.Namespace) -> int:
+    from laom_core.runs.launcher import stop
+    from laom_core.runs.store import RunStore
+
+    with RunStore() as store:
+        run_id = store.find_run(args.run_id)["id"]
+        status = stop(run_id, grace_s=args.grace, store=store)
+    print(f"{run_id} {status}")
+    return 0
+
+
+def _resume(args: argparse.Namespace) -> int:
+    from laom_core.runs.launcher import resume
+    from laom_core.runs.store import RunStore
+
+    with RunStore() as store:
+        run_id = store.find_run(args.run_id)["id"]
+        resume(run_id, store=store)
+    print(f"{run_id} queued")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from laom_core.runs.store import RunStore
+    from laom_core.workspace import atomic_path, resolve_user_path
+
+    out = resolve_user_path(args.csv)
+    with RunStore() as store:
+        run_id = store.find_run(args.run_id)["id"]
+        rows = store.iter_metric_rows(run_id)
+    with atomic_path(out) as tmp:
+        with open(tmp, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["run_id", "stage", "key", "step", "value", "wall"])
+            for stage, key, step, value, wall in rows:
+                writer.writerow([run_id, stage, key, step, repr(value), f"{wall:.3f}"])
+    print(f"wrote {len(rows)} rows to {out}")
+    return 0
+
+
+def _concurrency(args: argparse.Namespace) -> int:
+    from laom_core.runs.launcher import ensure_scheduler, max_concurrent, set_max_concurrent
+    from laom_core.runs.store import RunStore
+
+    with RunStore() as store:
+        if args.default:
+            set_max_concurrent(None, store)
+        elif args.n is not None:
+            set_max_concurrent(args.n, store)
+        print(max_concurrent(store))
+        ensure_scheduler(store)
+    return 0
+
+
+def _scheduler(args: argparse.Namespace) -> int:
+    from laom_core.runs.launcher import run_scheduler
+
+    return run_scheduler(poll_s=args.poll)
+
+
+def _time(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else ""
+
+
+def _duration(run: dict) -> str:
+    if not run.get("started_at"):
+        return ""
+    end = run.get("ended_at") or time.time()
+    secs = max(0, int(end - run["started_at"]))
+    return f"{secs // 3600}:{secs // 60 % 60:02d}:{secs % 60:02d}"

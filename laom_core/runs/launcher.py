@@ -1,0 +1,560 @@
+"""Start, queue, stop and resume runs as background process groups.
+
+How a run lives:
+
+1. :func:`launch` (or :func:`launch_argv` for any command) records the run as ``queued``
+   with the exact argument list to start, then makes sure a scheduler is alive.
+2. The scheduler (``python -m laom_core runs scheduler``, one per workspace thanks to an
+   ``flock`` on ``<workspace>/.scheduler.lock``) starts queued runs, oldest first, while
+   fewer than the concurrency limit are running. Each run is its own session and
+   process group (``start_new_session=True``), output appended to ``<run_dir>/log.txt``,
+   GPU chosen through ``CUDA_VISIBLE_DEVICES``. The scheduler exits once nothing is
+   queued and none of its own runs is alive, so it needs neither the dashboard nor the
+   CLI to stay open; anyone launching or resuming starts a new one if needed.
+3. The run sets its own status (running/finished/failed) in the store. If its process
+   dies without doing so, any read of the store (see :mod:`laom_core.runs.liveness`)
+   marks it failed with the tail of its log.
+4. :func:`stop` sends SIGTERM to the group, SIGKILL after a grace period.
+
+Nothing here holds a run alive: the dashboard and CLI can restart at any time and find
+their runs through the store (pid + process start time), never starting one twice.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO, Iterator, Sequence
+
+from laom_core.errors import ConfigError, LaomError, RunError
+from laom_core.runs import liveness
+from laom_core.runs.store import RunStore, check_run_id, new_run_id
+from laom_core.workspace import WORKSPACE_ENV, datasets_dir, resolve_user_path, runs_dir, workspace_root
+
+METHODS = ("idm", "lapo", "laom", "laom-labels", "bc")
+DEFAULT_GRACE_S = 10.0
+POLL_S = 0.5
+LOCK_NAME = ".scheduler.lock"
+PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
+
+# Popen handles of schedulers this process spawned, polled so they never linger as zombies.
+_SPAWNED: list[subprocess.Popen] = []
+
+
+# ---------------------------------------------------------------------- launching
+def train_parser() -> argparse.ArgumentParser:
+    """The arguments of ``python -m laom_core train`` that the launcher reads (not exhaustive)."""
+    p = argparse.ArgumentParser(prog="train", add_help=False)
+    p.add_argument("--method", choices=METHODS, required=True)
+    p.add_argument("--preset", default="smoke")
+    p.add_argument("--config", default=None)
+    p.add_argument("--set", action="append", default=[], dest="set")
+    p.add_argument("--data", required=True)
+    p.add_argument("--labeled-data", default=None)
+    p.add_argument("--eval-data", default=None)
+    p.add_argument("--device", default=None)
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--run-dir", default=None)
+    p.add_argument("--run-id", default=None)
+    return p
+
+
+class _RaisingParser(argparse.ArgumentParser):
+    def error(self, message: str):  # type: ignore[override]
+        raise ConfigError(f"train arguments: {message}")
+
+
+def parse_train_args(train_args: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
+    """Check ``train`` arguments and return them parsed plus the unknown extras (passed on)."""
+    parser = _RaisingParser(prog="train", add_help=False)
+    for action in train_parser()._actions:
+        kwargs = {"dest": action.dest, "default": action.default}
+        if isinstance(action, argparse._StoreTrueAction):
+            kwargs["action"] = "store_true"
+        elif isinstance(action, argparse._AppendAction):
+            kwargs["action"] = "append"
+        else:
+            kwargs["choices"] = action.choices
+            kwargs["required"] = action.required
+        parser.add_argument(*action.option_strings, **kwargs)
+    ns, extra = parser.parse_known_args(list(train_args))
+    return ns, extra
+
+
+def launch(train_args: Sequence[str], *, name: str | None = None, group: str | None = None,
+           tags: Sequence[str] | None = None, client_token: str | None = None,
+           labeled_budget: int | None = None, task: str | None = None,
+           store: RunStore | None = None, start_scheduler: bool = True) -> str:
+    """Queue ``python -m laom_core train <train_args>`` and return the run id at once.
+
+    The arguments are checked first (method, preset and ``--set`` values through
+    :func:`laom_core.config.load_config`, data files must exist), so a typo fails here
+    rather than in the background. Paths are made absolute. With ``client_token`` the
+    request is idempotent: the same arguments and token give the same run.
+    """
+    from laom_core.config import load_config
+
+    ns, extra = parse_train_args(train_args)
+    if ns.run_dir or ns.run_id:
+        raise ConfigError("--run-dir and --run-id are chosen by the launcher; leave them out")
+    config_path = str(resolve_user_path(ns.config, must_exist=True)) if ns.config else None
+    config, _ignored = load_config(ns.preset, ns.method, config_path, list(ns.set))
+    datasets: dict[str, str] = {}
+    for flag, key in (("data", "data"), ("labeled_data", "labeled_data"), ("eval_data", "eval_data")):
+        value = getattr(ns, flag)
+        if value:
+            datasets[key] = str(resolve_user_path(value, must_exist=True, kind="file", base=datasets_dir()))
+    if ns.method == "laom-labels" and "labeled_data" not in datasets:
+        raise ConfigError("method laom-labels needs --labeled-data")
+    info = _dataset_summary(datasets.get("data"))
+    if task is None:
+        task = info.get("task")
+    if labeled_budget is None and "labeled_data" in datasets:
+        labeled_budget = _dataset_summary(datasets["labeled_data"]).get("num_trajectories")
+
+    args: list[str] = ["--method", ns.method, "--preset", ns.preset]
+    if config_path:
+        args += ["--config", config_path]
+    for item in ns.set:
+        args += ["--set", item]
+    args += ["--data", datasets["data"]]
+    if "labeled_data" in datasets:
+        args += ["--labeled-data", datasets["labeled_data"]]
+    if "eval_data" in datasets:
+        args += ["--eval-data", datasets["eval_data"]]
+    if ns.device:
+        args += ["--device", ns.device]
+    if ns.resume:
+        args.append("--resume")
+    args += extra
+    argv = [sys.executable, "-m", "laom_core", "train", *args, "--run-dir", "{run_dir}", "--run-id", "{run_id}"]
+    return launch_argv(
+        argv, name=name, method=ns.method, task=task, config=config.to_dict(), group=group,
+        labeled_budget=labeled_budget, seed=config.seed, datasets=datasets, tags=tags,
+        client_token=client_token, store=store, start_scheduler=start_scheduler, preset=ns.preset,
+        device=ns.device or ("cpu" if not visible_gpus() else "cuda"),
+    )
+
+
+def launch_argv(argv: Sequence[str], *, name: str | None = None, method: str | None = None,
+                task: str | None = None, config: dict | None = None, group: str | None = None,
+                labeled_budget: int | None = None, seed: int = 0, datasets: dict | None = None,
+                tags: Sequence[str] | None = None, client_token: str | None = None,
+                store: RunStore | None = None, start_scheduler: bool = True, preset: str | None = None,
+                device: str | None = None) -> str:
+    """Queue any command as a run (``{run_id}`` and ``{run_dir}`` in ``argv`` are filled in)."""
+    argv = [str(a) for a in argv]
+    if not argv:
+        raise RunError("empty command")
+    own_store = store is None
+    store = store or RunStore()
+    try:
+        run_id = new_run_id(method)
+        run_dir = runs_dir() / run_id
+        full = [a.replace("{run_id}", run_id).replace("{run_dir}", str(run_dir)) for a in argv]
+        key = request_key(argv, client_token) if client_token else None
+        got = store.create_run(name, method, task, config, run_dir, group=group, labeled_budget=labeled_budget,
+                               seed=seed, datasets=datasets, tags=tags, status="queued", request_key=key,
+                               run_id=run_id, argv=full, preset=preset, device=device)
+        if got == run_id:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        if start_scheduler:
+            ensure_scheduler(store)
+        return got
+    finally:
+        if own_store:
+            store.close()
+
+
+def request_key(argv: Sequence[str], client_token: str) -> str:
+    """Hash of the command template and a client token: equal requests map to one run."""
+    blob = json.dumps([list(argv), str(client_token)], sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+def _dataset_summary(path: str | None) -> dict:
+    if not path:
+        return {}
+    try:
+        from laom_core.data.hdf5 import open_dataset
+
+        with open_dataset(path) as ds:
+            attrs = ds.attrs
+            domain, task = attrs.get("domain_name"), attrs.get("task_name")
+            return {"task": f"{domain}-{task}" if domain and task else None,
+                    "num_trajectories": int(ds.num_trajectories)}
+    except LaomError:
+        raise
+    except Exception:  # noqa: BLE001 - the training process reports a bad file in detail
+        return {}
+
+
+# ---------------------------------------------------------------------- queue and scheduler
+def visible_gpus() -> list[str]:
+    """GPU ids runs may use: LAOM_STUDIO_GPUS, else CUDA_VISIBLE_DEVICES, else ``nvidia-smi -L``."""
+    for var in ("LAOM_STUDIO_GPUS", "CUDA_VISIBLE_DEVICES"):
+        value = os.environ.get(var)
+        if value is not None:
+            ids = [v.strip() for v in value.split(",") if v.strip() and v.strip() != "-1"]
+            return ids
+    smi = shutil.which("nvidia-smi")
+    if not smi:
+        return []
+    try:
+        out = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=10, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [str(i) for i, line in enumerate(l for l in out.splitlines() if l.startswith("GPU "))]
+
+
+def max_concurrent(store: RunStore) -> int:
+    """Concurrency limit: LAOM_STUDIO_MAX_RUNS, else the workspace setting, else 1 per GPU (1 on CPU)."""
+    env = os.environ.get("LAOM_STUDIO_MAX_RUNS")
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError as exc:
+            raise ConfigError(f"LAOM_STUDIO_MAX_RUNS must be an integer, got {env!r}") from exc
+    value = store.get_setting("max_concurrent")
+    if value:
+        return max(1, int(value))
+    return max(1, len(visible_gpus()))
+
+
+def set_max_concurrent(n: int | None, store: RunStore | None = None) -> None:
+    """Store the workspace's concurrency limit (None: back to the default)."""
+    if n is not None and int(n) < 1:
+        raise ConfigError("the concurrency limit must be at least 1")
+    with _store(store) as s:
+        s.set_setting("max_concurrent", int(n) if n is not None else None)
+
+
+def lock_path() -> Path:
+    return workspace_root() / LOCK_NAME
+
+
+class SchedulerLock:
+    """An exclusive, non-blocking ``flock`` on the workspace's scheduler lock file."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or lock_path()
+        self._fh: IO | None = None
+
+    def acquire(self) -> bool:
+        fh = open(self.path, "a+")
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.close()
+            return False
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{os.getpid()}\n")
+        fh.flush()
+        self._fh = fh
+        return True
+
+    def release(self) -> None:
+        if self._fh is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
+            self._fh.close()
+            self._fh = None
+
+
+def scheduler_alive() -> bool:
+    """Whether some process holds the workspace's scheduler lock."""
+    lock = SchedulerLock()
+    if lock.acquire():
+        lock.release()
+        return False
+    return True
+
+
+def ensure_scheduler(store: RunStore | None = None) -> bool:
+    """Start a detached scheduler if runs are queued and none is alive; True if one was started."""
+    for proc in list(_SPAWNED):  # reap schedulers we started earlier
+        if proc.poll() is not None:
+            _SPAWNED.remove(proc)
+    with _store(store) as s:
+        if not s.list_runs(status="queued", reconcile=False):
+            return False
+    if scheduler_alive():
+        return False
+    log = open(workspace_root() / "scheduler.log", "ab")
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "laom_core", "runs", "scheduler"],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            env=_child_env(), cwd=str(workspace_root()), close_fds=True,
+        )
+    finally:
+        log.close()
+    _SPAWNED.append(proc)
+    return True
+
+
+def run_scheduler(store: RunStore | None = None, poll_s: float = POLL_S, log: IO | None = None) -> int:
+    """The scheduler loop (``python -m laom_core runs scheduler``); returns 0, or 1 if another runs."""
+    log = log or sys.stdout
+    lock = SchedulerLock()
+    if not lock.acquire():
+        print("another scheduler is running in this workspace", file=log, flush=True)
+        return 1
+    own = store is None
+    store = store or RunStore()
+    children: dict[str, subprocess.Popen] = {}
+    print(f"scheduler {os.getpid()} started at {_stamp()}", file=log, flush=True)
+    try:
+        while True:
+            for run_id, proc in list(children.items()):
+                code = proc.poll()
+                if code is not None:
+                    _finalize(store, run_id, code)
+                    del children[run_id]
+            liveness.reconcile(store)
+            queued = store.list_runs(status="queued", reconcile=False)
+            if queued:
+                running = store.list_runs(status="running", reconcile=False)
+                free = max_concurrent(store) - len(running)
+                gpus = visible_gpus()
+                for run in queued[:max(0, free)]:
+                    proc = _start(store, run, gpus, running)
+                    if proc is not None:
+                        children[run["id"]] = proc
+                        running.append(store.get_run(run["id"], reconcile=False))
+                        print(f"{_stamp()} started {run['id']} pid {proc.pid}", file=log, flush=True)
+            elif not children:
+                # Let go of the lock first, then look again: a launch that found the lock
+                # taken queued its run before we released, so we see it here.
+                lock.release()
+                if not store.list_runs(status="queued", reconcile=False) or not lock.acquire():
+                    print(f"scheduler {os.getpid()} done at {_stamp()}", file=log, flush=True)
+                    return 0
+                continue
+            time.sleep(poll_s)
+    finally:
+        lock.release()
+        if own:
+            store.close()
+
+
+def _start(store: RunStore, run: dict, gpus: list[str], running: list[dict]) -> subprocess.Popen | None:
+    """Claim a queued run (queued -> running) and start its process group."""
+    run_id = run["id"]
+    argv = run.get("argv")
+    now = time.time()
+    if not store.transition(run_id, ["queued"], "running", started_at=now, ended_at=None, pid=None, pgid=None,
+                            proc_start=None, host=socket.gethostname(), exit_code=None, error=None):
+        return None  # someone else changed it (stopped while queued)
+    if not argv:
+        store.transition(run_id, ["running"], "failed", ended_at=now, error="the run has no command to start")
+        return None
+    run_dir = Path(run["run_dir"] or (runs_dir() / run_id))
+    env = _child_env()
+    gpu = None
+    if gpus and "cpu" not in _device_of(argv):
+        load = {g: 0 for g in gpus}
+        for other in running:
+            if other.get("gpu") in load:
+                load[other["gpu"]] += 1
+        gpu = min(gpus, key=lambda g: (load[g], gpus.index(g)))
+        env["CUDA_VISIBLE_DEVICES"] = gpu
+    attempt = int(run.get("attempts") or 0) + 1
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        with open(run_dir / "log.txt", "ab") as log:
+            log.write(f"=== {_stamp()} attempt {attempt}: {' '.join(argv)}\n".encode())
+            log.flush()
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True, env=env, cwd=str(run_dir), close_fds=True)
+    except OSError as exc:
+        store.transition(run_id, ["running"], "failed", ended_at=time.time(),
+                         error=f"cannot start the run's process: {exc}")
+        return None
+    store.update_run(run_id, pid=proc.pid, pgid=proc.pid, proc_start=liveness.process_start_time(proc.pid),
+                     host=socket.gethostname(), gpu=gpu, attempts=attempt)
+    return proc
+
+
+def _finalize(store: RunStore, run_id: str, code: int) -> None:
+    """Record a child's exit; if it did not report a final status, decide one."""
+    store.update_run(run_id, exit_code=int(code))
+    run = store.get_run(run_id, reconcile=False)
+    if run["status"] != "running":
+        return
+    now = time.time()
+    if run["stop_requested"]:
+        store.transition(run_id, ["running"], "stopped", ended_at=now)
+    elif code == 0:
+        store.transition(run_id, ["running"], "finished", ended_at=now)
+    else:
+        how = f"killed by {signal.Signals(-code).name}" if code < 0 and -code in signal.valid_signals() \
+            else f"exit code {code}"
+        tail = liveness.log_tail(run["run_dir"])
+        store.transition(run_id, ["running"], "failed", ended_at=now,
+                         error=f"the run's process ended ({how})" + (f"; log tail:\n{tail}" if tail else ""))
+
+
+def _device_of(argv: Sequence[str]) -> str:
+    for i, a in enumerate(argv):
+        if a == "--device" and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith("--device="):
+            return a.split("=", 1)[1]
+    return ""
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env[WORKSPACE_ENV] = str(workspace_root())
+    env["PYTHONUNBUFFERED"] = "1"
+    paths = [PACKAGE_PARENT] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != PACKAGE_PARENT]
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    return env
+
+
+# ---------------------------------------------------------------------- stop, resume, logs
+def stop(run_id: str, grace_s: float = DEFAULT_GRACE_S, store: RunStore | None = None) -> str:
+    """Stop a queued or running run; returns its final status.
+
+    Running: SIGTERM to its process group, SIGKILL to whatever is left after ``grace_s``.
+    """
+    with _store(store) as s:
+        run = s.get_run(run_id)
+        if run["status"] == "queued":
+            if s.transition(run_id, ["queued"], "stopped", ended_at=time.time(), stop_requested=1):
+                return "stopped"
+            run = s.get_run(run_id)
+        if run["status"] != "running":
+            raise RunError(f"run {run_id} is {run['status']}; only queued or running runs can be stopped")
+        s.update_run(run_id, stop_requested=1)
+        if run["host"] and run["host"] != socket.gethostname():
+            raise RunError(f"run {run_id} runs on host {run['host']}; stop it there")
+        pgid = run["pgid"] or run["pid"]
+        if pgid is None:  # claimed by the scheduler but not started yet: wait a moment for its pid
+            deadline = time.time() + 5
+            while pgid is None and time.time() < deadline:
+                time.sleep(0.1)
+                run = s.get_run(run_id, reconcile=False)
+                pgid = run["pgid"] or run["pid"]
+        if pgid is not None and _ours(run):
+            _signal_group(pgid, signal.SIGTERM)
+            if not _wait_group(pgid, grace_s):
+                _signal_group(pgid, signal.SIGKILL)
+                _wait_group(pgid, 5.0)
+        s.transition(run_id, ["running", "failed"], "stopped", ended_at=time.time())
+        return s.get_run(run_id, reconcile=False)["status"]
+
+
+def _ours(run: dict) -> bool:
+    """True unless the pid now belongs to an unrelated process (pid reuse)."""
+    pid, start = run["pid"], run["proc_start"]
+    if pid is None:
+        return False
+    alive = liveness.process_alive(pid, start, run["host"])
+    if alive:
+        return True
+    # Leader gone: its group may still hold orphans of our run, unless the pid was reused.
+    return liveness.process_start_time(pid) is None
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _wait_group(pgid: int, timeout: float) -> bool:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if not liveness.group_alive(pgid):
+            return True
+        time.sleep(0.05)
+    return not liveness.group_alive(pgid)
+
+
+def resume(run_id: str, store: RunStore | None = None, start_scheduler: bool = True) -> str:
+    """Re-queue a stopped or failed run; a ``train`` command gets ``--resume``."""
+    with _store(store) as s:
+        run = s.get_run(run_id)
+        if run["status"] not in ("stopped", "failed"):
+            raise RunError(f"run {run_id} is {run['status']}; only stopped or failed runs can be resumed")
+        argv = list(run.get("argv") or [])
+        if not argv:
+            raise RunError(f"run {run_id} has no recorded command (it was not started by the launcher)")
+        if "train" in argv[:4] and "--resume" not in argv:
+            argv.append("--resume")
+        if not s.transition(run_id, ["stopped", "failed"], "queued", queued_at=time.time(), argv=argv,
+                            stop_requested=0, exit_code=None, error=None, ended_at=None, pid=None, pgid=None,
+                            proc_start=None):
+            raise RunError(f"run {run_id} changed state meanwhile; try again")
+        if start_scheduler:
+            ensure_scheduler(s)
+        return run_id
+
+
+def log_path(run: dict) -> Path:
+    return Path(run["run_dir"] or (runs_dir() / check_run_id(run["id"]))) / "log.txt"
+
+
+def read_log(run_id: str, lines: int | None = 200, store: RunStore | None = None) -> str:
+    """The last ``lines`` lines of a run's log ('' if none yet)."""
+    with _store(store) as s:
+        path = log_path(s.get_run(run_id, reconcile=False))
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return ""
+    except OSError as exc:
+        raise RunError(f"cannot read {path}: {exc.strerror}") from exc
+    if lines is None:
+        return text
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def follow_log(run_id: str, poll_s: float = 0.5, store: RunStore | None = None, start: int = 0) -> Iterator[str]:
+    """Yield a run's log from byte ``start`` as it grows, until the run is no longer queued/running."""
+    with _store(store) as s:
+        path = log_path(s.get_run(run_id))
+        pos = start
+        while True:
+            try:
+                with open(path, "rb") as fh:
+                    fh.seek(pos)
+                    chunk = fh.read()
+                    pos = fh.tell()
+            except FileNotFoundError:
+                chunk = b""
+            if chunk:
+                yield chunk.decode("utf-8", errors="replace")
+            status = s.get_run(run_id)["status"]
+            if status not in ("queued", "running") and not chunk:
+                return
+            time.sleep(poll_s)
+
+
+# ---------------------------------------------------------------------- helpers
+@contextlib.contextmanager
+def _store(store: RunStore | None) -> Iterator[RunStore]:
+    if store is not None:
+        yield store
+        return
+    s = RunStore()
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+def _stamp() -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime())

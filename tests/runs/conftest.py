@@ -1,0 +1,73 @@
+"""Helpers for run tests: launch the fake training script through the real launcher."""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+FAKE = Path(__file__).with_name("fake_train.py")
+
+
+def fake_argv(*extra: str) -> list[str]:
+    return [sys.executable, str(FAKE), "--run-id", "{run_id}", "--run-dir", "{run_dir}", *map(str, extra)]
+
+
+def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05):
+    """Poll until ``predicate()`` is truthy; return its value or fail the test."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {getattr(predicate, '__name__', predicate)}")
+
+
+@pytest.fixture
+def store(workspace):
+    from laom_core.runs.store import RunStore
+
+    s = RunStore()
+    yield s
+    s.close()
+
+
+@pytest.fixture(autouse=True)
+def _kill_leftovers(workspace):
+    """Stop whatever a failing test left running (only processes recorded in this test's store)."""
+    yield
+    import os
+    import signal
+
+    from laom_core.runs import liveness
+    from laom_core.runs.store import RunStore
+
+    if not (workspace / "runs.sqlite").exists():
+        return
+    from laom_core.errors import WorkspaceError
+
+    try:
+        s = RunStore(reconcile=False)
+    except WorkspaceError:
+        return
+    with s:
+        for run in s.list_runs(reconcile=False):
+            if not run["argv"] or run["pgid"] in (None, os.getpgid(0)):
+                continue  # only processes the launcher started
+            if liveness.process_alive(run["pid"], run["proc_start"], run["host"]):
+                try:
+                    os.killpg(run["pgid"], signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+    lock = workspace / ".scheduler.lock"
+    if lock.exists():
+        text = lock.read_text().strip()
+        from laom_core.runs.launcher import scheduler_alive
+
+        if text.isdigit() and scheduler_alive():
+            try:
+                os.kill(int(text), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
