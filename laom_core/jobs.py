@@ -257,8 +257,43 @@ def _run(folder: Path) -> int:
     return rc
 
 
+# Functions a job may call through ``python -m laom_core.jobs call NAME JSON_KWARGS``
+# (work that has no CLI of its own); anything else is refused.
+CALLABLE = {
+    "make_labeled_subset": "laom_core.data.subsets:make_labeled_subset",
+    "collect_dataset": "laom_core.collect:collect_dataset",
+}
+
+
+def call_argv(name: str, **kwargs: Any) -> list[str]:
+    """The argument list of a job that calls one of :data:`CALLABLE` with ``kwargs``."""
+    if name not in CALLABLE:
+        raise LaomError(f"unknown job function {name!r}")
+    return [sys.executable, "-m", "laom_core.jobs", "call", name, json.dumps(kwargs)]
+
+
+def _call(name: str, raw_kwargs: str) -> int:
+    import importlib
+
+    if name not in CALLABLE:
+        print(f"error: unknown job function {name!r}", file=sys.stderr)
+        return 2
+    module_name, func_name = CALLABLE[name].split(":")
+    func = getattr(importlib.import_module(module_name), func_name)
+    try:
+        kwargs = json.loads(raw_kwargs)
+        result = func(**kwargs)
+    except LaomError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps({"result": str(result)}), flush=True)
+    return 0
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "run":
         sys.exit(_run(Path(sys.argv[2])))
-    print("usage: python -m laom_core.jobs run JOB_DIR", file=sys.stderr)
+    if len(sys.argv) == 4 and sys.argv[1] == "call":
+        sys.exit(_call(sys.argv[2], sys.argv[3]))
+    print("usage: python -m laom_core.jobs run JOB_DIR | call NAME JSON_KWARGS", file=sys.stderr)
     sys.exit(2)

@@ -1,0 +1,112 @@
+"""Supervision budgets: probe MSE and normalized return against labeled trajectories, per method."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import streamlit as st
+
+from laom_core.analysis.aggregate import aggregate, average_over, paper_reference
+from laom_core.errors import LaomError
+from laom_core.viz.budgets import budget_figure
+from pages import common
+
+common.page_header("Supervision budgets",
+                   "How much do a few action labels help? Each point is the mean over seeds of finished runs "
+                   "(band: ± std). Methods that use no labels draw a dashed line.")
+
+try:
+    runs = common.list_runs(status="finished")
+except LaomError as exc:
+    st.error(f"Run store: {exc}")
+    st.stop()
+
+
+@st.cache_data(show_spinner=False, max_entries=4096)
+def _summary(path: str, mtime: float) -> dict:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+rows = []
+for r in runs:
+    folder = common.run_dir(r)
+    if folder is None:
+        continue
+    path = folder / "summary.json"
+    try:
+        s = _summary(str(path), path.stat().st_mtime)
+    except OSError:
+        continue
+    budget = r.get("labeled_budget") if r.get("method") in ("idm", "laom-labels") else None
+    if r.get("method") == "bc" and r.get("labeled_budget"):
+        budget = r.get("labeled_budget")
+    difficulty = s.get("eval_difficulty") or s.get("difficulty")
+    rows.append({"id": r["id"], "method": r.get("method"), "task": s.get("task") or r.get("task"),
+                 "labeled_budget": budget, "seed": r.get("seed"), "difficulty": difficulty,
+                 "distractors": difficulty not in (None, "vanilla"),
+                 "probe_mse": s.get("probe_mse"), "normalized_return": s.get("normalized_return"),
+                 "eval_return_mean": s.get("eval_return_mean")})
+
+if not rows:
+    st.info("No finished runs with results yet. Launch a sweep over labeled budgets on **Train**, e.g. LAOM, "
+            "LAOM+supervision and IDM at 2, 8 and 32 labeled trajectories with 3 seeds.")
+
+ref = paper_reference()
+tasks = sorted({str(r["task"]) for r in rows})
+c1, c2, c3 = st.columns([2, 2, 2])
+scope = c1.selectbox("Task", ["average over tasks"] + tasks, key="bd_task")
+setting = c2.radio("Setting", ["with distractors", "without distractors"], horizontal=True, key="bd_setting")
+overlay = c3.toggle("Paper reference overlay", value=True, key="bd_overlay")
+want = setting == "with distractors"
+selected = [r for r in rows if r["distractors"] == want and (scope.startswith("average") or r["task"] == scope)]
+
+
+def entries_for(metric: str) -> list[dict]:
+    per_task = aggregate(selected, metric, by=("task", "method", "labeled_budget"))
+    if scope.startswith("average"):
+        return average_over(per_task, "task", by=("method", "labeled_budget"))
+    return per_task
+
+
+left, right = st.columns(2)
+with left:
+    probe_entries = entries_for("probe_mse")
+    lines = {}
+    if overlay:
+        key = "distractors" if want else "no_distractors"
+        lines = ref["probe_mse_median"].get(key, {})
+    fig = budget_figure(probe_entries, metric_label="held-out probe MSE", title="Probe MSE (latent → action)",
+                        reference_lines=lines, log_y=True)
+    st.plotly_chart(fig, width="stretch", key="bd_probe")
+    if overlay:
+        st.caption("Dotted: the paper's median probe MSE over its tasks (its scale, not ours: our CPU presets use "
+                   "far smaller models and datasets; compare the ordering).")
+with right:
+    ret_entries = entries_for("normalized_return")
+    stars = {}
+    if overlay and want:
+        stars = {k: v for k, v in ref["normalized_return_at_128"]["distractors_mean_of_4_tasks"].items()}
+    fig = budget_figure(ret_entries, metric_label="normalized return", title="Normalized return (return / BC's)",
+                        reference=stars, reference_budget=ref["normalized_return_at_128"]["labeled_trajectories"])
+    st.plotly_chart(fig, width="stretch", key="bd_return")
+    st.caption("Normalized by our own BC run on the full labeled data for the same task and difficulty when there is "
+               "one, else by the paper's BC return. Stars: the paper's mean over 4 tasks at 128 labeled trajectories.")
+
+if selected:
+    st.subheader("Numbers")
+    table = []
+    for e in aggregate(selected, "probe_mse", by=("task", "method", "labeled_budget")):
+        table.append({"task": e["task"], "method": common.method_label(e["method"]), "labeled": e["labeled_budget"],
+                      "probe MSE": f"{e['mean']:.4g} ± {e['std']:.2g}", "seeds": e["n"]})
+    rets = {(e["task"], e["method"], e["labeled_budget"]): e
+            for e in aggregate(selected, "normalized_return", by=("task", "method", "labeled_budget"))}
+    for row, e in zip(table, aggregate(selected, "probe_mse", by=("task", "method", "labeled_budget"))):
+        r = rets.get((e["task"], e["method"], e["labeled_budget"]))
+        row["normalized return"] = f"{r['mean']:.3f} ± {r['std']:.2g}" if r else "–"
+    if table:
+        st.dataframe(table, hide_index=True, width="stretch")
+elif rows:
+    st.info(f"No finished runs {setting} for this choice.")

@@ -1,0 +1,129 @@
+"""Helpers shared by the pages (not a page itself): store access, error display, caching.
+
+Pages stay thin: they read laom_core, draw, and call laom_core. Anything a user can get
+wrong surfaces as a LaomError, shown here with ``st.error`` instead of a traceback.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import streamlit as st
+
+from laom_core.errors import LaomError
+
+STATUS_ICONS = {"queued": "⏳", "running": "🟢", "finished": "✅", "failed": "❌", "stopped": "⏹️"}
+METHOD_LABELS = {"bc": "BC", "idm": "IDM", "lapo": "LAPO", "laom": "LAOM", "laom-labels": "LAOM+supervision"}
+
+
+@contextlib.contextmanager
+def guard(what: str = "") -> Iterator[None]:
+    """Show a user error (LaomError) or a missing module as a message; the page goes on."""
+    try:
+        yield
+    except LaomError as exc:
+        st.error(f"{what + ': ' if what else ''}{exc}")
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("laom_core"):
+            st.info(f"{what + ': ' if what else ''}this part of LAOM Studio ({exc.name}) is not installed yet.")
+        else:
+            raise
+
+
+def optional_module(name: str):
+    """Import ``laom_core.<name>`` or return None when that area has not landed."""
+    try:
+        return importlib.import_module(f"laom_core.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("laom_core"):
+            return None
+        raise
+
+
+def workspace() -> Path:
+    from laom_core.workspace import workspace_root
+
+    return workspace_root()
+
+
+@st.cache_resource(show_spinner=False)
+def _store(path: str):
+    from laom_core.runs.store import RunStore
+
+    return RunStore(path)
+
+
+def store():
+    """The workspace's run store (one connection per store file, shared by reruns)."""
+    from laom_core.workspace import store_path
+
+    return _store(str(store_path()))
+
+
+def list_runs(status=None, group=None) -> list[dict]:
+    return store().list_runs(status=status, group=group)
+
+
+def run_label(run: dict) -> str:
+    parts = [run.get("name") or run["id"]]
+    budget = run.get("labeled_budget")
+    if budget:
+        parts.append(f"{budget} labeled")
+    parts.append(f"seed {run.get('seed', 0)}")
+    return f"{STATUS_ICONS.get(run.get('status'), '')} {' · '.join(parts)}"
+
+
+def method_label(method: str | None) -> str:
+    return METHOD_LABELS.get(method or "", method or "?")
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None or seconds != seconds:
+        return "–"
+    seconds = int(max(0, seconds))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}h{m:02d}m" if h else (f"{m}m{s:02d}s" if m else f"{s}s")
+
+
+def fmt_time(ts: float | None) -> str:
+    if not ts:
+        return "–"
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
+
+
+def run_dir(run: dict) -> Path | None:
+    folder = run.get("run_dir")
+    return Path(folder) if folder else None
+
+
+def read_json_file(path: Path) -> Any:
+    """JSON from a run folder; LaomError naming the file when it is missing or broken."""
+    import json
+
+    if not path.is_file():
+        raise LaomError(f"{path.name} is not there yet ({path.parent})")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise LaomError(f"cannot read {path}: {exc}") from None
+
+
+def pick_run(runs: list[dict], label: str, key: str, default_index: int = 0) -> dict | None:
+    """A run selectbox; the choice survives page switches through the query string."""
+    if not runs:
+        return None
+    ids = [r["id"] for r in runs]
+    wanted = st.session_state.get(key) or st.query_params.get(key)
+    index = ids.index(wanted) if wanted in ids else min(default_index, len(ids) - 1)
+    by_id = {r["id"]: r for r in runs}
+    chosen = st.selectbox(label, ids, index=index, format_func=lambda i: run_label(by_id[i]), key=key)
+    return by_id.get(chosen)
+
+
+def page_header(title: str, caption: str) -> None:
+    st.title(title)
+    st.caption(caption)

@@ -1,0 +1,134 @@
+"""Home: what is in the workspace, what to do first, and the one-click demo."""
+from __future__ import annotations
+
+from collections import Counter
+
+import streamlit as st
+
+from laom_core.errors import LaomError
+from pages import common
+
+common.page_header(
+    "LAOM Studio",
+    "Latent action models under visual distractors: collect distracted datasets, train IDM, LAPO, "
+    "LAOM, LAOM+supervision and BC in the background, and compare them here.",
+)
+
+try:
+    root = common.workspace()
+except LaomError as exc:
+    st.error(f"Workspace problem: {exc}")
+    st.stop()
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def _dataset_files(folder: str) -> list[str]:
+    from pathlib import Path
+
+    base = Path(folder)
+    if not base.is_dir():
+        return []
+    return sorted(str(p) for p in base.rglob("*") if p.suffix in (".h5", ".hdf5") and not p.name.startswith("."))
+
+
+from laom_core.workspace import datasets_dir  # noqa: E402
+
+datasets = _dataset_files(str(datasets_dir()))
+runs: list[dict] = []
+with common.guard("Run store"):
+    runs = common.list_runs()
+by_status = Counter(r["status"] for r in runs)
+
+c1, c2, c3, c4, c5 = st.columns(5)
+c1.metric("Datasets", len(datasets))
+c2.metric("Runs", len(runs))
+c3.metric("Running", by_status.get("running", 0))
+c4.metric("Queued", by_status.get("queued", 0))
+c5.metric("Finished", by_status.get("finished", 0), delta=f"{by_status.get('failed', 0)} failed" if by_status.get("failed") else None,
+          delta_color="inverse")
+st.caption(f"Workspace: `{root}` (set `LAOM_STUDIO_WORKSPACE` to use another folder)")
+
+# ---------------------------------------------------------------- sweeps in progress
+groups: dict[str, list[dict]] = {}
+for r in runs:
+    if r.get("group_name"):
+        groups.setdefault(r["group_name"], []).append(r)
+if groups:
+    st.subheader("Sweeps and groups")
+    for name, members in groups.items():
+        done = sum(m["status"] in ("finished", "failed", "stopped") for m in members)
+        failed = sum(m["status"] == "failed" for m in members)
+        label = f"**{name}**: {done} / {len(members)} done" + (f" ({failed} failed)" if failed else "")
+        st.progress(done / max(1, len(members)), text=label)
+
+# ---------------------------------------------------------------- demo
+st.subheader("Demo")
+demo = common.optional_module("demo")
+if demo is None or not hasattr(demo, "start_demo"):
+    st.info("The one-click demo is not installed yet. Meanwhile follow the steps below, "
+            "or run `python -m laom_core demo` once it is available.")
+else:
+    status = None
+    with common.guard("Demo status"):
+        status = demo.demo_status() if hasattr(demo, "demo_status") else None
+    cols = st.columns([1, 3])
+    if cols[0].button("▶ Run the demo", type="primary", key="run_demo"):
+        with common.guard("Demo"):
+            demo.start_demo()
+            st.toast("Demo started in the background")
+            status = demo.demo_status() if hasattr(demo, "demo_status") else status
+    cols[1].caption("Generates distractor clips, collects a small distracted cheetah-run dataset with the shipped "
+                    "expert, and queues BC, IDM, LAPO, LAOM and LAOM+supervision at the cpu-small preset. "
+                    "Every step is resumable and skipped when already done.")
+
+    @st.fragment(run_every=3)
+    def _demo_progress() -> None:
+        with common.guard("Demo status"):
+            st_ = demo.demo_status() if hasattr(demo, "demo_status") else None
+            if not st_:
+                return
+            if isinstance(st_, dict):
+                frac = st_.get("progress")
+                text = st_.get("message") or st_.get("stage") or st_.get("state") or ""
+                if isinstance(frac, (int, float)):
+                    st.progress(min(max(float(frac), 0.0), 1.0), text=str(text))
+                elif text:
+                    st.write(text)
+                steps = st_.get("steps")
+                if isinstance(steps, list) and steps:
+                    for step in steps:
+                        if isinstance(step, dict):
+                            icon = {"done": "✅", "running": "🔄", "failed": "❌"}.get(str(step.get("state")), "·")
+                            st.write(f"{icon} {step.get('name', '')} {step.get('message', '')}")
+            else:
+                st.write(str(st_))
+
+    if status:
+        _demo_progress()
+
+# ---------------------------------------------------------------- guidance
+st.subheader("Getting started")
+steps = [
+    ("Collect a dataset", not datasets,
+     "On **Datasets & distractors**, collect a distracted dataset (built-in distractor clips, no download), "
+     "and sample a small labeled subset from it. Released HDF5 files dropped into the workspace's "
+     "`datasets/` folder show up there too."),
+    ("Train", not runs,
+     "On **Train**, pick a method (LAPO, LAOM, LAOM+supervision, IDM or BC), a preset (`smoke` takes seconds, "
+     "`cpu-small` minutes, `paper` needs a GPU) and the datasets, then launch. Runs live in their own processes."),
+    ("Watch and compare", bool(runs),
+     "**Runs** shows live curves and logs; **Latent space** maps the latent actions; **Supervision budgets** "
+     "compares methods across labeled budgets; **Rollouts** plays evaluation episodes."),
+]
+for i, (title, todo, text) in enumerate(steps, 1):
+    st.markdown(f"{'👉' if todo else '✔️'} **{i}. {title}.** {text}")
+
+if runs:
+    st.subheader("Latest runs")
+    latest = sorted(runs, key=lambda r: r.get("updated_at") or 0, reverse=True)[:8]
+    st.dataframe(
+        [{"run": r["name"], "method": common.method_label(r.get("method")), "task": r.get("task"),
+          "status": f"{common.STATUS_ICONS.get(r['status'], '')} {r['status']}",
+          "updated": common.fmt_time(r.get("updated_at"))} for r in latest],
+        hide_index=True, width="stretch",
+    )

@@ -1,0 +1,184 @@
+"""Latent space: UMAP of a run's saved latent actions, coloured by any signal; frames behind a selection."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from laom_core.errors import LaomError
+from laom_core.viz.latent import CATEGORICAL, color_options, color_values, probe_bars, scatter_map
+from pages import common
+
+common.page_header("Latent space", "Each point is one held-out transition's latent action, mapped to 2-D "
+                                   "(PCA to 50 dims, then UMAP). Colour it by the true action to see whether the "
+                                   "latent space encodes the agent, or by a distractor to see whether it encodes "
+                                   "the background. Draw a lasso or box to see the frames behind the points.")
+
+try:
+    runs = [r for r in common.list_runs() if r.get("run_dir")]
+except LaomError as exc:
+    st.error(f"Run store: {exc}")
+    st.stop()
+
+
+def latents_path(run: dict) -> Path:
+    return Path(run["run_dir"]) / "artifacts" / "latents.npz"
+
+
+with_latents = [r for r in reversed(runs) if latents_path(r).is_file()]
+if not with_latents:
+    st.info("No run has saved latent actions yet. LAPO, LAOM and LAOM+supervision runs write them when their "
+            "first stage (the latent action model) finishes.")
+    st.stop()
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _latents(path: str, mtime: float) -> dict:
+    from laom_core.analysis.umap import load_latents
+
+    return load_latents(path)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _pca(path: str, mtime: float) -> np.ndarray:
+    from sklearn.decomposition import PCA
+
+    z = _latents(path, mtime)["latents"][:5000].astype(np.float32)
+    return PCA(n_components=2, svd_solver="randomized", random_state=0).fit_transform(z)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _frames(data_path: str, mtime: float, pairs: tuple[tuple[int, int], ...]) -> np.ndarray:
+    from laom_core.data.hdf5 import open_dataset
+
+    with open_dataset(data_path) as ds:
+        return np.stack([ds.read(int(t), "obs", int(s), int(s) + 1)[0] for t, s in pairs])
+
+
+def embedding_for(run: dict) -> tuple[np.ndarray | None, dict | None, str]:
+    """(2-D points, embedding file arrays, what they are); starts the UMAP job if needed."""
+    from laom_core import jobs
+    from laom_core.analysis import umap as umap_mod
+
+    path = latents_path(run)
+    emb = umap_mod.load_embedding(path)
+    if emb is not None:
+        return emb["embedding"], emb, "UMAP"
+    job_id = umap_mod.start_embedding(path)  # idempotent: one job per latents file
+    status = jobs.job_status(job_id)
+    if status.state == "failed":
+        tail = "\n".join(status.log_tail.strip().splitlines()[-3:])
+        st.error(f"UMAP failed for {run.get('name')}: {tail}")
+    else:
+        st.progress(status.progress or 0.0, text=f"UMAP in the background: {status.progress_text or 'starting'} "
+                                                  "(showing a PCA projection meanwhile)")
+    return None, None, "PCA"
+
+
+def run_panel(run: dict, slot: str) -> dict | None:
+    """The map of one run with colour choice and selection; returns its probe.json (or None)."""
+    path = latents_path(run)
+    mtime = path.stat().st_mtime
+    arrays = _latents(str(path), mtime)
+    xy, emb, kind = embedding_for(run)
+    index = np.arange(len(arrays["latents"]))
+    if xy is None:
+        xy = _pca(str(path), mtime)
+        index = index[: len(xy)]
+    else:
+        index = emb["index"]
+    view = {k: v[index] for k, v in arrays.items() if getattr(v, "ndim", 0) >= 1 and len(v) == len(arrays["latents"])}
+    if emb is not None and "probe_error" in emb:
+        view["probe_error"] = emb["probe_error"]
+    options = color_options(view, has_probe_error="probe_error" in view)
+    if not options:
+        st.warning("The latents file has nothing to colour by (no actions, states or steps).")
+        return None
+    labels = list(options)
+    default = labels.index("action dim 0") if "action dim 0" in labels else 0
+    choice = st.selectbox("Colour by", labels, index=default, key=f"ls_color_{slot}")
+    values = color_values(view, options[choice])
+    hover = None
+    if "traj" in view and "step" in view:
+        hover = [f"traj {t} · step {s} · {choice} {v:.3g}" for t, s, v in zip(view["traj"], view["step"], values)]
+    fig = scatter_map(xy, values, color_name=choice.split(" (")[0], categorical=options[choice][0] in CATEGORICAL,
+                      title=f"{run.get('name')} · {common.method_label(run.get('method'))} · {kind}",
+                      hover=hover)
+    event = st.plotly_chart(fig, width="stretch", key=f"ls_map_{slot}_{run['id']}", on_select="rerun",
+                            selection_mode=("box", "lasso", "points"))
+    points = list(event.selection.point_indices) if event and event.selection else []
+    if points:
+        show_frames(run, view, points)
+    else:
+        st.caption("Tip: pick the lasso or box tool in the chart's toolbar and circle points to see their frames.")
+    probe_path = Path(run["run_dir"]) / "artifacts" / "probe.json"
+    try:
+        probe = json.loads(probe_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    mse = probe.get("held_out_probe_mse")
+    chance = probe.get("chance_mse")
+    if mse is not None:
+        st.metric("Held-out probe MSE (latent → action)", f"{mse:.4f}",
+                  delta=f"chance {chance:.4f}" if chance is not None else None, delta_color="off")
+    return probe
+
+
+def show_frames(run: dict, view: dict, points: list[int]) -> None:
+    if "obs_index" not in view:
+        st.info("This latents file has no obs_index: frames cannot be looked up.")
+        return
+    data = (run.get("datasets") or {}).get("data")
+    if not data or not Path(data).is_file():
+        st.warning(f"The run's dataset {data!r} is not there any more: cannot show frames.")
+        return
+    chosen = sorted(set(int(p) for p in points if 0 <= int(p) < len(view["obs_index"])))[:24]
+    pairs = tuple((int(view["obs_index"][p][0]), int(view["obs_index"][p][1])) for p in chosen)
+    with common.guard("Frames"):
+        frames = _frames(data, Path(data).stat().st_mtime, pairs)
+        st.markdown(f"**{len(points)} selected** (showing {len(chosen)})")
+        cols = st.columns(8)
+        for i, (frame, (t, s)) in enumerate(zip(frames, pairs)):
+            cols[i % 8].image(frame, caption=f"traj {t} · step {s}", width="stretch")
+
+
+ids = [r["id"] for r in with_latents]
+by_id = {r["id"]: r for r in with_latents}
+compare = st.toggle("Two runs side by side", value=len(with_latents) > 1, key="ls_compare")
+probes: dict[str, dict] = {}
+if compare and len(with_latents) > 1:
+    left, right = st.columns(2)
+    with left:
+        a = st.selectbox("Run A", ids, index=0, key="ls_run_a", format_func=lambda i: common.run_label(by_id[i]))
+        with common.guard(by_id[a].get("name", a)):
+            probes[by_id[a].get("name") or a] = run_panel(by_id[a], "a")
+    with right:
+        b = st.selectbox("Run B", ids, index=1, key="ls_run_b", format_func=lambda i: common.run_label(by_id[i]))
+        with common.guard(by_id[b].get("name", b)):
+            probes[(by_id[b].get("name") or b) + (" (B)" if a == b else "")] = run_panel(by_id[b], "b")
+else:
+    a = st.selectbox("Run", ids, index=0, key="ls_run_a", format_func=lambda i: common.run_label(by_id[i]))
+    with common.guard(by_id[a].get("name", a)):
+        probes[by_id[a].get("name") or a] = run_panel(by_id[a], "a")
+
+probes = {k: v for k, v in probes.items() if v and v.get("per_dim")}
+if probes:
+    st.plotly_chart(probe_bars(probes), width="stretch", key="ls_probe_bars")
+
+
+@st.fragment(run_every=2)
+def _poll_umap() -> None:
+    """Rerun the page once a background UMAP this page started has finished."""
+    from laom_core import jobs
+
+    pending = st.session_state.setdefault("ls_pending", set())
+    running = {j.id for j in jobs.list_jobs("umap") if j.state == "running"}
+    if pending - running:
+        st.session_state["ls_pending"] = running
+        st.rerun()
+    st.session_state["ls_pending"] = running
+
+
+_poll_umap()

@@ -1,0 +1,244 @@
+"""Train: configure and launch background training runs (one method, several seeds, or a sweep)."""
+from __future__ import annotations
+
+import hashlib
+import shlex
+import uuid
+from pathlib import Path
+
+import streamlit as st
+
+from laom_core.errors import ConfigError, LaomError
+from pages import common
+
+common.page_header("Train", "Launch a method on your datasets. Runs start in their own background processes "
+                            "(queued when the machine is busy) and keep going when you close this page.")
+
+try:
+    from laom_core.workspace import cache_dir, datasets_dir
+
+    DATA_DIR = datasets_dir()
+except LaomError as exc:
+    st.error(f"Workspace problem: {exc}")
+    st.stop()
+
+from laom_core.config import METHODS, PRESETS, load_config, parse_set  # noqa: E402
+
+METHOD_HELP = {
+    "lapo": "LAPO: pixel-space forward model, one-step IDM (no labels during LAM training)",
+    "laom": "LAOM: latent forward model, multi-step IDM, large latent, augmentations",
+    "laom-labels": "LAOM + supervision: LAOM plus a linear action head on a small labeled batch",
+    "idm": "IDM baseline: supervised inverse dynamics on the labeled subset, then BC on pseudo-labels",
+    "bc": "BC: behaviour cloning on the true actions (the normalization reference)",
+}
+NEEDS_LABELED = {"laom-labels", "idm"}
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def _datasets(folder: str) -> list[dict]:
+    from laom_core.data.hdf5 import open_dataset
+
+    out = []
+    for p in sorted(Path(folder).rglob("*")):
+        if p.suffix not in (".h5", ".hdf5") or p.name.startswith("."):
+            continue
+        try:
+            with open_dataset(p) as ds:
+                attrs = ds.attrs
+                labeled = ds.num_trajectories > 0 and "original_traj_idx" in ds.trajectory_attrs(0)
+                out.append({"path": str(p), "name": p.name, "trajectories": int(ds.num_trajectories),
+                            "task": f"{attrs.get('domain_name')}-{attrs.get('task_name')}",
+                            "difficulty": attrs.get("difficulty"), "split": attrs.get("split"),
+                            "labeled": labeled})
+        except (LaomError, OSError):
+            continue
+    return out
+
+
+def _fmt(ds: dict | None) -> str:
+    if ds is None:
+        return "— none —"
+    return f"{ds['name']} · {ds['task']} · {ds['difficulty']} · {ds['trajectories']} traj"
+
+
+def _save_upload(upload) -> Path:
+    data = upload.getvalue()
+    if len(data) > 1_000_000:
+        raise ConfigError("the uploaded config is larger than 1 MB; is it really a YAML config?")
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    path = cache_dir() / "uploaded_configs" / f"{digest}.yaml"
+    if not path.exists():
+        from laom_core.workspace import atomic_path
+
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(data)
+    return path
+
+
+datasets = _datasets(str(DATA_DIR))
+if not datasets:
+    st.info(f"No datasets in `{DATA_DIR}` yet: collect one on **Datasets & distractors** first.")
+    st.stop()
+
+mode = st.radio("Launch", ["Single method", "Sweep (methods × budgets × seeds)"], horizontal=True, key="train_mode")
+by_path = {d["path"]: d for d in datasets}
+unlabeled = [d["path"] for d in datasets if not d["labeled"]] or [d["path"] for d in datasets]
+labeled_sets = [d["path"] for d in datasets if d["labeled"]]
+
+if "launch_token" not in st.session_state:
+    st.session_state["launch_token"] = uuid.uuid4().hex
+
+# -------------------------------------------------------------------------------- single
+if mode.startswith("Single"):
+    c1, c2, c3 = st.columns(3)
+    method = c1.selectbox("Method", METHODS, index=METHODS.index("laom"), key="tr_method",
+                          format_func=common.method_label)
+    c1.caption(METHOD_HELP.get(method, ""))
+    preset = c2.selectbox("Preset", PRESETS, index=PRESETS.index("smoke"), key="tr_preset",
+                          help="smoke: seconds (checks the plumbing); cpu-small: minutes on a CPU; paper: the "
+                               "paper's Table 5 (needs a GPU)")
+    device = c3.selectbox("Device", ["auto", "cpu", "cuda"], key="tr_device")
+    d1, d2, d3 = st.columns(3)
+    data = d1.selectbox("Unlabeled dataset", unlabeled, format_func=lambda p: _fmt(by_path.get(p)), key="tr_data")
+    labeled_opts = [None] + labeled_sets
+    labeled = d2.selectbox("Labeled subset (labeled budget)", labeled_opts, key="tr_labeled",
+                           index=1 if method in NEEDS_LABELED and labeled_sets else 0,
+                           format_func=lambda p: _fmt(by_path.get(p)) if p else "— none —")
+    eval_opts = [None] + [d["path"] for d in datasets]
+    eval_data = d3.selectbox("Eval dataset (optional)", eval_opts, key="tr_eval",
+                             format_func=lambda p: _fmt(by_path.get(p)) if p else "— none —")
+    s1, s2, s3 = st.columns(3)
+    seeds_text = s1.text_input("Seeds", "0", key="tr_seeds", help="comma-separated, one run per seed")
+    name = s2.text_input("Name (optional)", "", key="tr_name")
+    group = s3.text_input("Group (optional)", "", key="tr_group")
+    overrides_text = st.text_area("Config overrides, one `section.key=value` per line", "", key="tr_overrides",
+                                  placeholder="lapo.latent_action_dim=256\nlapo.total_updates=2000", height=90)
+    upload = st.file_uploader("Authors' YAML config (optional)", type=["yaml", "yml"], key="tr_upload")
+
+    problems: list[str] = []
+    seeds: list[int] = []
+    try:
+        seeds = sorted({int(s) for s in seeds_text.replace(" ", "").split(",") if s != ""})
+        if not seeds or any(s < 0 for s in seeds):
+            raise ValueError
+    except ValueError:
+        problems.append(f"seeds must be non-negative integers separated by commas, got {seeds_text!r}")
+    overrides = [line.strip() for line in overrides_text.splitlines() if line.strip() and not line.strip().startswith("#")]
+    config_path = None
+    if upload is not None:
+        try:
+            config_path = _save_upload(upload)
+        except LaomError as exc:
+            problems.append(str(exc))
+    if method in NEEDS_LABELED and not labeled:
+        problems.append(f"{common.method_label(method)} needs a labeled subset (sample one on Datasets & distractors)")
+    resolved = None
+    if not problems:
+        try:
+            resolved, ignored = load_config(preset, method, config_path, parse_set(overrides))
+            if ignored:
+                st.caption(f"Ignored keys of the authors' setup: {', '.join(ignored)}")
+        except LaomError as exc:
+            problems.append(str(exc))
+    for p in problems:
+        st.error(p)
+
+    def train_args(seed: int) -> list[str]:
+        args = ["--method", method, "--preset", preset, "--data", data]
+        if labeled:
+            args += ["--labeled-data", labeled]
+        if eval_data:
+            args += ["--eval-data", eval_data]
+        if config_path:
+            args += ["--config", str(config_path)]
+        for item in overrides:
+            args += ["--set", item]
+        if len(seeds) > 1 or seed != 0:
+            args += ["--set", f"seed={seed}"]
+        if device != "auto":
+            args += ["--device", device]
+        return args
+
+    if seeds:
+        extra = []
+        if name:
+            extra += ["--name", name]
+        if group:
+            extra += ["--group", group]
+        cmds = [shlex.join(["python", "-m", "laom_core", "launch", *train_args(s), *extra]) for s in seeds]
+        st.markdown("**Equivalent command**")
+        st.code("\n".join(cmds), language="bash")
+    if resolved is not None:
+        with st.expander("Resolved config"):
+            st.code(resolved.to_yaml(), language="yaml")
+
+    if st.button(f"🚀 Launch {len(seeds)} run{'s' if len(seeds) != 1 else ''}", type="primary",
+                 disabled=bool(problems), key="tr_launch"):
+        with common.guard("Launch"):
+            from laom_core.runs import launcher
+
+            token = st.session_state["launch_token"]
+            ids = []
+            for seed in seeds:
+                run_name = f"{name or common.method_label(method)}" + (f" s{seed}" if len(seeds) > 1 or name == "" else "")
+                ids.append(launcher.launch(train_args(seed), name=run_name, group=group or None,
+                                           client_token=f"{token}:{seed}", store=common.store()))
+            st.session_state["launch_token"] = uuid.uuid4().hex
+            st.session_state["last_launched"] = ids
+    if st.session_state.get("last_launched"):
+        ids = st.session_state["last_launched"]
+        st.success(f"Queued {len(ids)} run(s): {', '.join(ids)}. Follow them on **Runs**.")
+        st.page_link("pages/runs.py", label="Open Runs", icon="📈")
+
+# -------------------------------------------------------------------------------- sweep
+else:
+    sweeps = common.optional_module("runs.sweeps")
+    if sweeps is None:
+        st.info("Sweeps are not installed yet in this LAOM Studio; launch single methods with several seeds meanwhile.")
+    else:
+        import inspect
+
+        st.markdown("A sweep is a named group of runs: every method × labeled budget × seed. Budgets are subsets "
+                    "of that many trajectory chunks, sampled from the labeled source (or the released files).")
+        c1, c2 = st.columns(2)
+        sw_name = c1.text_input("Sweep name", "sweep-1", key="sw_name")
+        sw_methods = c2.multiselect("Methods", METHODS, default=["lapo", "laom", "laom-labels"], key="sw_methods",
+                                    format_func=common.method_label)
+        c3, c4, c5 = st.columns(3)
+        sw_budgets = c3.text_input("Labeled budgets", "2,8,32", key="sw_budgets")
+        sw_seeds = c4.text_input("Seeds", "0,1,2", key="sw_seeds")
+        sw_preset = c5.selectbox("Preset", PRESETS, index=PRESETS.index("smoke"), key="sw_preset")
+        c6, c7 = st.columns(2)
+        sw_data = c6.selectbox("Unlabeled dataset", unlabeled, key="sw_data",
+                               format_func=lambda p: _fmt(by_path.get(p)))
+        sw_labeled_src = c7.selectbox("Labeled source (subsets are sampled from it)", [d["path"] for d in datasets],
+                                      key="sw_labeled", format_func=lambda p: _fmt(by_path.get(p)))
+        sw_over = st.text_area("Config overrides, one `section.key=value` per line", "", key="sw_over", height=70)
+        try:
+            budgets = [int(b) for b in sw_budgets.replace(" ", "").split(",") if b]
+            seeds = [int(s) for s in sw_seeds.replace(" ", "").split(",") if s]
+            overrides = [x.strip() for x in sw_over.splitlines() if x.strip()]
+            load_config(sw_preset, None, None, parse_set(overrides))
+            ok = bool(budgets and seeds and sw_methods and sw_name.strip())
+        except (ValueError, LaomError) as exc:
+            st.error(f"Sweep settings: {exc}")
+            ok = False
+        cmd = ["python", "-m", "laom_core", "sweep", "--name", sw_name, "--methods", ",".join(sw_methods),
+               "--budgets", sw_budgets.replace(" ", ""), "--seeds", sw_seeds.replace(" ", ""), "--preset", sw_preset,
+               "--data", sw_data, "--labeled-source", sw_labeled_src]
+        for item in sw_over.splitlines():
+            if item.strip():
+                cmd += ["--set", item.strip()]
+        st.markdown("**Equivalent command**")
+        st.code(shlex.join(cmd), language="bash")
+        func = getattr(sweeps, "launch_sweep", None) or getattr(sweeps, "start_sweep", None)
+        if func is None:
+            st.info("This installation's sweep module has no launch function the dashboard knows; use the command above.")
+        elif st.button("🚀 Launch sweep", type="primary", disabled=not ok, key="sw_launch"):
+            with common.guard("Sweep"):
+                params = inspect.signature(func).parameters
+                kwargs = {"name": sw_name.strip(), "methods": sw_methods, "budgets": budgets, "seeds": seeds,
+                          "preset": sw_preset, "data": sw_data, "labeled_source": sw_labeled_src,
+                          "overrides": overrides, "store": common.store()}
+                result = func(**{k: v for k, v in kwargs.items() if k in params})
+                st.success(f"Sweep {sw_name} queued: {result}")
