@@ -87,6 +87,10 @@ class LAPO(nn.Module):
         pred, embedding = self.fdm(obs, z)
         return pred, z, embedding
 
+    def embed(self, obs: torch.Tensor) -> torch.Tensor:
+        """The FDM encoder's flattened bottleneck of o_t (what the state probe reads)."""
+        return self.fdm.encoder(obs).flatten(1)
+
     def target_frame(self, next_obs: torch.Tensor) -> torch.Tensor:
         """The pixels the FDM predicts: the newest frame of the stacked o_{t+1}."""
         return next_obs[:, -self.frame_channels:]

@@ -1,0 +1,167 @@
+"""``python -m laom_core train``: one method, all its stages, in this process.
+
+The last line printed to stdout is one JSON object (also saved as <run_dir>/summary.json).
+With ``--run-id`` the run's row in the store is updated (running -> finished/failed);
+without, a row is created. ``--resume`` continues a killed run from its checkpoints.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from laom_core.config import METHODS, PRESETS, load_config
+from laom_core.errors import ConfigError, LaomError
+from laom_core.workspace import atomic_write_json, atomic_write_text, datasets_dir, resolve_user_path, runs_dir
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "train",
+        help="train one method (IDM, LAPO, LAOM, LAOM+supervision, BC) end to end",
+        description="Train a method's stages (LAM -> latent BC -> decoder -> eval, or BC / IDM pipelines). "
+                    "The last stdout line is a JSON summary.",
+    )
+    p.add_argument("--method", required=True, choices=METHODS)
+    p.add_argument("--preset", default="cpu-small", choices=PRESETS, help="starting config (default cpu-small)")
+    p.add_argument("--config", metavar="YAML", help="YAML in the authors' layout (sections lapo, bc, decoder, idm, run)")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override one config key, e.g. --set lapo.latent_action_dim=512 (repeatable)")
+    p.add_argument("--data", metavar="FILE", help="unlabeled (or, for bc, action-labeled) HDF5 dataset")
+    p.add_argument("--labeled-data", metavar="FILE", help="small labeled HDF5 subset (decoder, IDM, supervision)")
+    p.add_argument("--eval-data", metavar="FILE", help="eval HDF5 (its attrs define the eval environment)")
+    p.add_argument("--run-dir", metavar="DIR", help="output folder (default <workspace>/runs/<run id>)")
+    p.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoints")
+    p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto")
+    p.add_argument("--run-id", help="the store's run id to update (set by the launcher)")
+    p.add_argument("--name", help="run name for a new store row")
+    p.add_argument("--group", help="group name for a new store row")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--json", action="store_true", help="(accepted; the last line is always JSON)")
+    p.set_defaults(func=handler)
+
+
+def _path(value: str | None, what: str) -> Path | None:
+    if value is None:
+        return None
+    return resolve_user_path(value, must_exist=True, kind="file", base=datasets_dir())
+
+
+def _note(msg: str) -> None:
+    print(f"note: {msg}", file=sys.stderr)
+
+
+def _raise_interrupt(signum, frame):  # SIGTERM -> KeyboardInterrupt so the store gets a status
+    raise KeyboardInterrupt
+
+
+def handler(args: argparse.Namespace) -> int:
+    import torch
+
+    from laom_core.training.common import Metrics, RunContext, pick_device
+    from laom_core.training.methods import USES_LABELED, Runner, describe_data
+
+    if os.environ.get("LAOM_TORCH_THREADS"):
+        torch.set_num_threads(max(1, int(os.environ["LAOM_TORCH_THREADS"])))
+    config, ignored = load_config(args.preset, args.method, args.config, args.set)
+    if ignored:
+        _note(f"ignored config keys of the authors' setup: {', '.join(ignored)}")
+
+    data = _path(args.data or config.lapo.data_path or config.bc.data_path, "data")
+    if data is None:
+        raise ConfigError("--data is required (the training dataset, HDF5)")
+    labeled_arg = args.labeled_data or config.lapo.labeled_data_path or config.idm.labeled_data_path
+    labeled = None
+    if args.method in USES_LABELED:
+        labeled = _path(labeled_arg, "labeled data")
+        if labeled is None:
+            labeled = data
+            _note(f"no --labeled-data: {args.method} uses the actions of --data as its labeled set")
+    elif args.labeled_data:
+        _note(f"--labeled-data is not used by {args.method}; ignored")
+    eval_data = _path(args.eval_data or config.lapo.eval_data_path, "eval data")
+    if eval_data is None:
+        _note("no --eval-data: evaluation will be skipped")
+    device = pick_device(args.device)
+    torch.manual_seed(config.seed)
+
+    info = describe_data(data, labeled, eval_data, args.method, config.run.held_out_fraction, config.seed)
+
+    store = _open_store()
+    run_id = args.run_id
+    if run_id is None and store is not None:
+        run_dir_hint = Path(args.run_dir).resolve() if args.run_dir else None
+        run_id = store.create_run(
+            args.name, args.method, info["task"], config.to_dict(),
+            str(run_dir_hint) if run_dir_hint else None, group=args.group,
+            labeled_budget=info.get("labeled_trajectories") if args.method in USES_LABELED else None,
+            seed=config.seed, datasets=_datasets(data, labeled, eval_data), status="queued",
+            preset=args.preset, device=str(device))
+    run_dir = Path(args.run_dir).expanduser().resolve() if args.run_dir else runs_dir() / (run_id or time.strftime("run-%Y%m%d-%H%M%S"))
+    if not args.resume and ((run_dir / "checkpoints").exists() or (run_dir / "stages.json").exists()):
+        raise ConfigError(f"run folder {run_dir} already holds a run; pass --resume to continue it or choose "
+                          "another --run-dir")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create run folder {run_dir}: {exc.strerror}") from exc
+    atomic_write_text(run_dir / "config.yaml", config.to_yaml())
+    if store is not None and run_id:
+        store.set_status(run_id, "running", run_dir=str(run_dir), device=str(device), preset=args.preset,
+                         task=info["task"], config=config.to_dict())
+
+    metrics = Metrics(run_dir, store, run_id)
+    info["run_id"], info["store"] = run_id, store
+    ctx = RunContext(config=config, method=args.method, device=device, run_dir=run_dir, data_path=data,
+                     labeled_path=labeled, eval_path=eval_data, metrics=metrics, resume=args.resume,
+                     progress=not args.no_progress, info=info)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        summary = Runner(ctx).run()
+    except KeyboardInterrupt:
+        _finish(store, run_id, "stopped", error="interrupted")
+        raise
+    except LaomError as exc:
+        _finish(store, run_id, "failed", error=str(exc), exit_code=2)
+        raise
+    except BaseException as exc:
+        _finish(store, run_id, "failed", error=f"{type(exc).__name__}: {exc}", exit_code=1)
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        metrics.close()
+    summary["preset"] = args.preset
+    atomic_write_json(run_dir / "summary.json", summary)
+    _finish(store, run_id, "finished", exit_code=0)
+    print(json.dumps(summary, default=str))
+    return 0
+
+
+def _datasets(data: Path, labeled: Path | None, eval_data: Path | None) -> dict:
+    out = {"data": str(data)}
+    if labeled is not None:
+        out["labeled_data"] = str(labeled)
+    if eval_data is not None:
+        out["eval_data"] = str(eval_data)
+    return out
+
+
+def _open_store():
+    try:
+        from laom_core.runs.store import RunStore
+    except ImportError:
+        return None
+    return RunStore()
+
+
+def _finish(store, run_id: str | None, status: str, **fields) -> None:
+    if store is None or not run_id:
+        return
+    try:
+        store.set_status(run_id, status, **fields)
+    except LaomError as exc:  # the run's own result matters more than its row
+        print(f"warning: could not record status {status} for run {run_id}: {exc}", file=sys.stderr)

@@ -1,0 +1,338 @@
+"""What every stage shares: the run context, the learning-rate schedule, device helpers,
+metric logging and the resumable step loop (:class:`Stage`).
+
+A stage's training loop reads top to bottom; the only indirection is ``stage.steps()``,
+which yields update indices, writes the periodic checkpoint after each update and shows
+progress. Checkpoints hold model, optimizer, RNG and step; they are written atomically
+and read with ``torch.load(weights_only=True)``.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+from laom_core.config import TrainConfig
+from laom_core.errors import ConfigError, RunError
+from laom_core.workspace import atomic_path, atomic_write_json
+
+
+# ----------------------------------------------------------------------------- device
+def pick_device(requested: str | None = None) -> torch.device:
+    """CUDA when present (or asked for), else CPU."""
+    if requested in (None, "", "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda asked for, but no CUDA device is available")
+    if requested not in ("cpu", "cuda"):
+        raise ConfigError(f"unknown device {requested!r} (cpu or cuda)")
+    return torch.device(requested)
+
+
+def autocast(device: torch.device, enabled: bool = True):
+    """bf16 autocast on CUDA; a no-op on CPU (CPU bf16 is slower than fp32 here)."""
+    if device.type == "cuda" and enabled:
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def lr_at(step: int, total: int, warmup: int, base: float) -> float:
+    """Linear warm-up from 0 over ``warmup`` updates, then linear decay to 0 at ``total``."""
+    if warmup > 0 and step < warmup:
+        return base * (step + 1) / warmup
+    remaining = max(total - warmup, 1)
+    return base * max(0.0, 1.0 - (step - warmup) / remaining)
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
+def schedule(num_epochs: float, warmup_epochs: float, total_updates: int | None, transitions: int,
+             batch_size: int) -> tuple[int, int]:
+    """(total updates, warm-up updates) from epochs over ``transitions`` or a fixed count."""
+    per_epoch = max(1, math.ceil(transitions / batch_size))
+    if total_updates:
+        total = int(total_updates)
+        warmup = int(round(total * warmup_epochs / num_epochs)) if num_epochs else 0
+    else:
+        total = max(1, int(round(num_epochs * per_epoch)))
+        warmup = int(round(warmup_epochs * per_epoch))
+    return total, min(warmup, total)
+
+
+def grad_norm(parameters, max_norm: float | None) -> float:
+    """Total gradient norm (clips to ``max_norm`` when given)."""
+    params = [p for p in parameters if p.grad is not None]
+    if not params:
+        return 0.0
+    norm = torch.nn.utils.clip_grad_norm_(params, max_norm if max_norm else float("inf"))
+    return float(norm)
+
+
+@torch.no_grad()
+def ema_update(target: nn.Module, online: nn.Module, tau: float) -> None:
+    """target <- (1 - tau) * target + tau * online."""
+    t_params = list(target.parameters())
+    o_params = list(online.parameters())
+    torch._foreach_lerp_(t_params, o_params, tau)
+
+
+def prepare(model: nn.Module, device: torch.device, channels_last: bool = True) -> nn.Module:
+    model = model.to(device)
+    if device.type == "cuda" and channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def frames(obs_uint8: torch.Tensor, device: torch.device, channels_last: bool = True) -> torch.Tensor:
+    """uint8 stacks -> float in [-1, 1] on ``device`` (channels_last on CUDA)."""
+    from laom_core.data.sampler import to_float
+
+    x = to_float(obs_uint8.to(device, non_blocking=True))
+    if device.type == "cuda" and channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x
+
+
+def maybe_compile(model: nn.Module, enabled: bool) -> nn.Module:
+    if not enabled:
+        return model
+    return torch.compile(model)  # type: ignore[return-value]
+
+
+# ----------------------------------------------------------------------------- metrics
+class Metrics:
+    """Metric sink: the run store when available, else ``<run_dir>/metrics.jsonl``."""
+
+    def __init__(self, run_dir: Path, store=None, run_id: str | None = None) -> None:
+        self.writer = store.metric_writer(run_id) if store is not None and run_id else None
+        self.fallback = None if self.writer is not None else open(run_dir / "metrics.jsonl", "a", encoding="utf-8")
+        self.last: dict[str, dict[str, float]] = {}
+
+    def log(self, stage: str, step: int, values: dict[str, float]) -> None:
+        clean = {k: float(v) for k, v in values.items() if v is not None and math.isfinite(float(v))}
+        self.last.setdefault(stage, {}).update(clean)
+        if self.writer is not None:
+            self.writer.log(stage, int(step), clean)
+        else:
+            self.fallback.write(json.dumps({"stage": stage, "step": int(step), "wall": time.time(), **clean}) + "\n")
+
+    def flush(self) -> None:
+        if self.writer is not None:
+            self.writer.flush()
+        else:
+            self.fallback.flush()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        elif self.fallback is not None:
+            self.fallback.close()
+
+
+def system_metrics() -> dict[str, float]:
+    out: dict[str, float] = {}
+    try:
+        import psutil
+
+        proc = psutil.Process()
+        out["cpu_percent"] = proc.cpu_percent(interval=None)
+        out["rss_mb"] = proc.memory_info().rss / 2**20
+    except Exception:  # psutil missing or process info unavailable: skip
+        pass
+    if torch.cuda.is_available():
+        out["gpu_mem_mb"] = torch.cuda.max_memory_allocated() / 2**20
+        with contextlib.suppress(Exception):
+            out["gpu_util"] = float(torch.cuda.utilization())
+    return out
+
+
+# ----------------------------------------------------------------------------- context
+@dataclass
+class RunContext:
+    """Everything a stage needs: config, device, folders, data, metric sink."""
+
+    config: TrainConfig
+    method: str
+    device: torch.device
+    run_dir: Path
+    data_path: Path
+    labeled_path: Path | None
+    eval_path: Path | None
+    metrics: Metrics
+    resume: bool = False
+    progress: bool = True
+    info: dict[str, Any] = field(default_factory=dict)  # task, action_dim, state_dim, img_hw, split ids
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.run_dir / "checkpoints"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.run_dir / "artifacts"
+
+    def make_sampler(self, path: Path, *, stage: str, traj_ids=None, future_obs_offset: int = 1,
+                     start_step: int = 0, frame_stack: int | None = None):
+        """A sampler seeded by (run seed, stage, resume step), so a resumed stage draws fresh batches."""
+        from laom_core.data.sampler import TrajectorySampler
+
+        seed = (int(self.config.seed) * 1_000_003 + sum(map(ord, stage)) * 7919 + int(start_step)) % 2**32
+        return TrajectorySampler(
+            path,
+            frame_stack=frame_stack or self.config.lapo.frame_stack,
+            future_obs_offset=future_obs_offset,
+            traj_ids=traj_ids,
+            memory_budget_mb=self.config.run.memory_budget_mb,
+            seed=seed,
+            device=self.device,
+        )
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Atomic torch.save (temp file + rename): a kill mid-write leaves the old file intact."""
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+
+
+def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:  # truncated or foreign file
+        raise RunError(f"cannot read checkpoint {path}: {exc}") from exc
+
+
+def rng_state() -> dict[str, Any]:
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"].cpu())
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda"].cpu())
+
+
+# ----------------------------------------------------------------------------- stage loop
+class Stage:
+    """Resumable update loop of one stage.
+
+    ``modules`` and ``optimizers`` are saved every ``run.checkpoint_every`` updates to
+    ``checkpoints/<name>/last.pt`` and at the end to ``checkpoints/<name>/final.pt``
+    (modules only). ``extra_state`` holds anything else (e.g. an augmentation generator).
+    """
+
+    def __init__(self, ctx: RunContext, name: str, total: int, modules: dict[str, nn.Module],
+                 optimizers: dict[str, torch.optim.Optimizer], generators: dict[str, torch.Generator] | None = None):
+        self.ctx, self.name, self.total = ctx, name, int(total)
+        self.modules, self.optimizers = modules, optimizers
+        self.generators = generators or {}
+        self.dir = ctx.checkpoint_dir / name
+        self.start = 0
+        self.samples = 0
+        self.t0 = time.perf_counter()
+        self.samples_per_s = float("nan")
+        self._tick = (time.perf_counter(), 0)
+
+    # checkpoint ----------------------------------------------------------------
+    def state(self, step: int) -> dict[str, Any]:
+        return {
+            "stage": self.name,
+            "step": int(step),
+            "total": self.total,
+            "samples": int(self.samples),
+            "modules": {k: m.state_dict() for k, m in self.modules.items()},
+            "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+            "generators": {k: g.get_state() for k, g in self.generators.items()},
+            "rng": rng_state(),
+        }
+
+    def restore(self) -> int:
+        """Load ``last.pt`` when resuming; returns the first update still to do."""
+        path = self.dir / "last.pt"
+        if not (self.ctx.resume and path.exists()):
+            return 0
+        state = load_checkpoint(path, self.ctx.device)
+        for key, module in self.modules.items():
+            module.load_state_dict(state["modules"][key])
+        for key, opt in self.optimizers.items():
+            opt.load_state_dict(state["optimizers"][key])
+        for key, gen in self.generators.items():
+            if key in state.get("generators", {}):
+                gen.set_state(state["generators"][key].cpu() if gen.device.type == "cpu" else state["generators"][key])
+        set_rng_state(state["rng"])
+        self.samples = int(state.get("samples", 0))
+        self.start = int(state["step"])
+        print(f"resuming stage {self.name} at update {self.start}/{self.total}", file=sys.stderr)
+        return self.start
+
+    # loop ------------------------------------------------------------------------
+    def steps(self) -> Iterator[int]:
+        from tqdm import tqdm
+
+        every = self.ctx.config.run.checkpoint_every
+        bar = tqdm(range(self.start, self.total), desc=self.name, file=sys.stderr, initial=self.start,
+                   total=self.total, disable=not self.ctx.progress, mininterval=2.0, dynamic_ncols=True)
+        self.t0 = time.perf_counter()
+        self._tick = (self.t0, self.samples)
+        for step in bar:
+            yield step
+            if (step + 1) % every == 0 and step + 1 < self.total:
+                save_checkpoint(self.dir / "last.pt", self.state(step + 1))
+        bar.close()
+
+    def should_log(self, step: int) -> bool:
+        return step % self.ctx.config.run.log_every == 0 or step == self.total - 1
+
+    def count(self, batch_size: int) -> None:
+        """Count the samples of one update (for samples/s)."""
+        self.samples += int(batch_size)
+
+    def log(self, step: int, values: dict[str, float]) -> None:
+        """Write ``values`` plus samples/s since the last log (call on ``should_log`` steps)."""
+        now = time.perf_counter()
+        t_prev, s_prev = self._tick
+        if now > t_prev and self.samples > s_prev:
+            self.samples_per_s = (self.samples - s_prev) / (now - t_prev)
+        self._tick = (now, self.samples)
+        values = dict(values)
+        values["samples_per_s"] = self.samples_per_s
+        self.ctx.metrics.log(self.name, step, values)
+        self.ctx.metrics.log("system", step, system_metrics())
+
+    def finish(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Write ``final.pt`` (module weights) and return the stage record for stages.json."""
+        save_checkpoint(self.dir / "final.pt", {"stage": self.name, "step": self.total,
+                                                "modules": {k: m.state_dict() for k, m in self.modules.items()}})
+        (self.dir / "last.pt").unlink(missing_ok=True)  # final.pt supersedes it; paper-scale states are GBs
+        self.ctx.metrics.flush()
+        return {"updates": self.total, "samples": int(self.samples),
+                "samples_per_s": None if math.isnan(self.samples_per_s) else round(self.samples_per_s, 2),
+                "wall_s": round(time.perf_counter() - self.t0, 2), **(extra or {})}
+
+
+def load_final(ctx: RunContext, stage: str, modules: dict[str, nn.Module]) -> None:
+    """Load the weights a finished stage left in ``final.pt``."""
+    state = load_checkpoint(ctx.checkpoint_dir / stage / "final.pt", ctx.device)
+    for key, module in modules.items():
+        module.load_state_dict(state["modules"][key])
+
+
+def write_stages(ctx: RunContext, planned: list[str], finished: dict[str, Any]) -> None:
+    atomic_write_json(ctx.run_dir / "stages.json", {"method": ctx.method, "planned": planned, "finished": finished})

@@ -1,0 +1,140 @@
+"""Stage 1: the latent action model (LAPO, LAOM, LAOM + supervision) on unlabeled data.
+
+One update: sample (o_t, o_{t+1}, o_{t+k}) -> augment -> IDM gives z from (o_t, o_{t+k})
+-> FDM predicts o_{t+1} (pixels for LAPO; the EMA target encoder's embedding for LAOM)
+-> MSE (+ labels_coef * action MSE of a linear head on a labeled batch for LAOM +
+supervision) -> Adam step -> EMA update -> online probes on detached z and embedding.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from laom_core.config import LAMConfig
+from laom_core.models import LAOM, LAPO
+from laom_core.training.common import (
+    RunContext, Stage, autocast, ema_update, frames, grad_norm, lr_at, maybe_compile, prepare, schedule, set_lr,
+)
+from laom_core.training.probes import OnlineProbe
+
+LAM_METHODS = ("lapo", "laom", "laom-labels")
+
+
+def build_lam(method: str, cfg: LAMConfig, obs_channels: int, img_hw: int, action_dim: int) -> nn.Module:
+    true_action_dim = action_dim if method == "laom-labels" else None
+    if method == "lapo":
+        return LAPO(obs_channels, img_hw, cfg.latent_action_dim, cfg.encoder_scale, cfg.encoder_num_res_blocks,
+                    cfg.encoder_dropout, cfg.encoder_deep)
+    return LAOM(
+        obs_channels, img_hw, cfg.latent_action_dim,
+        encoder_scale=cfg.encoder_scale, encoder_num_res_blocks=cfg.encoder_num_res_blocks,
+        encoder_dropout=cfg.encoder_dropout, encoder_norm_out=cfg.encoder_norm_out, encoder_deep=cfg.encoder_deep,
+        act_head_dim=cfg.act_head_dim, act_head_dropout=cfg.act_head_dropout,
+        obs_head_dim=cfg.obs_head_dim, obs_head_dropout=cfg.obs_head_dropout,
+        head_num_blocks=cfg.head_num_blocks, head_expansion=cfg.head_expansion,
+        true_action_dim=true_action_dim,
+    )
+
+
+class TargetEncoder(nn.Module):
+    """The EMA copy of LAOM's encoder that provides the FDM's targets."""
+
+    def __init__(self, model: LAOM) -> None:
+        super().__init__()
+        self.encoder = copy.deepcopy(model.encoder)
+        self.out_norm = copy.deepcopy(model.out_norm)
+        self.requires_grad_(False)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.out_norm(self.encoder(obs).flatten(1))
+
+
+def _augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    from laom_core.training.augment import augment_batch
+
+    return augment_batch(x, generator)
+
+
+def train_lam(ctx: RunContext, model: nn.Module) -> dict[str, Any]:
+    """Train ``model`` in place (resuming from ``last.pt`` when asked); returns the stage record."""
+    cfg, run = ctx.config.lapo, ctx.config.run
+    device, method = ctx.device, ctx.method
+    is_lapo = isinstance(model, LAPO)
+    model = prepare(model, device, run.channels_last)
+    target = TargetEncoder(model).to(device) if not is_lapo and cfg.ema_target else None
+    act_probe = OnlineProbe(cfg.latent_action_dim, ctx.info["action_dim"], lr=cfg.learning_rate * 10).to(device)
+    state_probe = OnlineProbe(model.embed_dim, ctx.info["state_dim"], lr=cfg.learning_rate * 10).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    aug_gen = torch.Generator(device=device)
+    aug_gen.manual_seed(ctx.config.seed + 17)
+    total, warmup = schedule(cfg.num_epochs, cfg.warmup_epochs, cfg.total_updates, ctx.info["train_transitions"],
+                             cfg.batch_size)
+    modules = {"model": model, "act_probe": act_probe, "state_probe": state_probe}
+    if target is not None:
+        modules["target"] = target
+    stage = Stage(ctx, "lam", total, modules,
+                  {"model": optimizer, "act_probe": act_probe.optimizer, "state_probe": state_probe.optimizer},
+                  {"augment": aug_gen})
+    start = stage.restore()
+    sampler = ctx.make_sampler(ctx.data_path, stage="lam", traj_ids=ctx.info["train_ids"],
+                               future_obs_offset=cfg.future_obs_offset, start_step=start)
+    labeled = None
+    if method == "laom-labels":
+        labeled = ctx.make_sampler(ctx.labeled_path, stage="lam-labeled", future_obs_offset=1, start_step=start)
+    forward = maybe_compile(model, run.compile)
+    multi_step = cfg.future_obs_offset > 1
+
+    model.train()
+    for step in stage.steps():
+        batch = sampler.sample(cfg.batch_size, multi_step=multi_step)
+        obs, next_obs, future_obs = (frames(x, device, run.channels_last)
+                                     for x in (batch.obs, batch.next_obs, batch.future_obs))
+        if cfg.use_aug:
+            obs, next_obs, future_obs = (_augment(x, aug_gen) for x in (obs, next_obs, future_obs))
+        lr = lr_at(step, total, warmup, cfg.learning_rate)
+        set_lr(optimizer, lr)
+
+        with autocast(device, run.bf16):
+            pred, z, embedding = forward(obs, future_obs)
+            if is_lapo:
+                fdm_target = model.target_frame(next_obs)
+            else:
+                with torch.no_grad():
+                    fdm_target = target(next_obs) if target is not None else model.embed(next_obs)
+            fdm_loss = F.mse_loss(pred.float(), fdm_target.float().detach())
+            loss = fdm_loss
+            if labeled is not None:
+                lb = labeled.sample(cfg.labeled_batch_size, multi_step=False)
+                z_labeled = model.idm(frames(lb.obs, device, run.channels_last),
+                                      frames(lb.next_obs, device, run.channels_last))
+                action_loss = F.mse_loss(model.action_head(z_labeled).float(), lb.actions)
+                loss = fdm_loss + cfg.labels_coef * action_loss
+
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        gnorm = grad_norm(model.parameters(), cfg.grad_norm)
+        optimizer.step()
+        if target is not None and step % cfg.target_update_every == 0:
+            ema_update(target.encoder, model.encoder, cfg.target_tau)
+
+        probe_mse = act_probe.update(z, batch.actions)
+        state_probe_mse = state_probe.update(embedding, batch.states)
+        stage.count(len(batch))
+        if stage.should_log(step):
+            values = {"loss": loss.item(), "fdm_loss": fdm_loss.item(), "probe_mse": probe_mse,
+                      "state_probe_mse": state_probe_mse, "lr": lr, "grad_norm": gnorm,
+                      "latent_norm": float(z.detach().float().norm(dim=-1).mean())}
+            if labeled is not None:
+                values["action_loss"] = action_loss.item()
+            if not is_lapo:
+                values["target_norm"] = float(fdm_target.float().norm(dim=-1).mean())
+            stage.log(step, values)
+    sampler.close()
+    if labeled is not None:
+        labeled.close()
+    model.eval()
+    return stage.finish({"final_loss": ctx.metrics.last.get("lam", {}).get("loss")})

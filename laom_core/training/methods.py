@@ -1,0 +1,204 @@
+"""Methods as lists of stages, and the run that executes them (resumable, stage by stage).
+
+    lapo, laom, laom-labels:  lam -> bc (latent) -> decoder -> eval
+    bc:                       bc (true actions) -> eval
+    idm:                      idm (labeled) -> bc (pseudo-labels) -> eval
+
+A stage listed in ``stages.json`` as finished is never redone: its ``final.pt`` weights
+are loaded for the stages after it. An interrupted stage restarts from its ``last.pt``
+under ``--resume``.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import json
+
+from laom_core.data.hdf5 import open_dataset
+from laom_core.errors import DatasetError
+from laom_core.training import artifacts
+from laom_core.training.bc import build_policy, train_bc, true_actions
+from laom_core.training.common import RunContext, load_final, write_stages
+from laom_core.training.decoder import build_decoder, train_decoder
+from laom_core.training.evaluate import LearnedPolicy, evaluate, reference_return
+from laom_core.training.idm import build_idm, train_idm
+from laom_core.training.lam import LAM_METHODS, build_lam, train_lam
+
+PIPELINES: dict[str, list[str]] = {
+    "lapo": ["lam", "bc", "decoder", "eval"],
+    "laom": ["lam", "bc", "decoder", "eval"],
+    "laom-labels": ["lam", "bc", "decoder", "eval"],
+    "bc": ["bc", "eval"],
+    "idm": ["idm", "bc", "eval"],
+}
+USES_LABELED = {"lapo", "laom", "laom-labels", "idm"}
+
+
+# ----------------------------------------------------------------------------- data checks
+def describe_data(data: Path, labeled: Path | None, eval_data: Path | None, method: str,
+                  held_out_fraction: float, seed: int) -> dict[str, Any]:
+    """Dims, task and train/held-out split; refuses datasets that do not belong together."""
+    from laom_core.data.sampler import split_trajectories
+
+    with open_dataset(data) as ds:
+        info = {
+            "domain_name": ds.attrs.get("domain_name"), "task_name": ds.attrs.get("task_name"),
+            "task": ds.task, "difficulty": ds.attrs.get("difficulty"),
+            "action_dim": ds.action_dim, "state_dim": ds.state_dim, "img_hw": ds.img_hw,
+            "num_trajectories": ds.num_trajectories, "lengths": ds.lengths,
+        }
+    train_ids, held_ids = split_trajectories(info["num_trajectories"], held_out_fraction, seed)
+    info["train_ids"], info["held_out_ids"] = train_ids, held_ids
+    info["train_transitions"] = int((info.pop("lengths")[train_ids] - 1).clip(min=0).sum())
+    for role, path in (("labeled", labeled), ("eval", eval_data)):
+        if path is None:
+            continue
+        with open_dataset(path) as other:
+            problems = []
+            for key in ("domain_name", "task_name"):
+                if other.attrs.get(key) != info[key]:
+                    problems.append(f"{key} {other.attrs.get(key)!r} vs {info[key]!r}")
+            if other.action_dim != info["action_dim"]:
+                problems.append(f"action dim {other.action_dim} vs {info['action_dim']}")
+            if other.img_hw != info["img_hw"]:
+                problems.append(f"image size {other.img_hw} vs {info['img_hw']}")
+            if problems:
+                raise DatasetError(f"{role} data {path} does not match the training data {data}: "
+                                   + "; ".join(problems))
+            if role == "labeled":
+                info["labeled_trajectories"] = other.num_trajectories
+                info["labeled_transitions"] = int((other.lengths - 1).clip(min=0).sum())
+    return info
+
+
+# ----------------------------------------------------------------------------- the run
+class Runner:
+    """Executes a method's stages in order, skipping finished ones."""
+
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+        self.planned = PIPELINES[ctx.method]
+        self.finished: dict[str, Any] = {}
+        stages_file = ctx.run_dir / "stages.json"
+        if ctx.resume and stages_file.exists():
+            self.finished = json.loads(stages_file.read_text()).get("finished", {})
+
+    def stage(self, name: str, train: Callable[[], dict], modules: dict) -> dict:
+        if name in self.finished and (self.ctx.checkpoint_dir / name / "final.pt").exists():
+            load_final(self.ctx, name, modules)
+            for module in modules.values():
+                module.to(self.ctx.device).eval()
+            return self.finished[name]
+        record = train()
+        record["finished_at"] = time.time()
+        self.finished[name] = record
+        write_stages(self.ctx, self.planned, self.finished)
+        return record
+
+    def run(self) -> dict[str, Any]:
+        ctx, method = self.ctx, self.ctx.method
+        t0 = time.perf_counter()
+        info = ctx.info
+        write_stages(ctx, self.planned, self.finished)
+        probe: dict[str, Any] = {}
+        decoder = None
+
+        if method in LAM_METHODS:
+            lam = build_lam(method, ctx.config.lapo, 3 * ctx.config.lapo.frame_stack, info["img_hw"], info["action_dim"])
+
+            def train_stage1() -> dict:
+                record = train_lam(ctx, lam)
+                record.update(self._probe(lambda o, n: (lam.idm(o, n), lam.embed(o)), "lam", record["updates"],
+                                          write_latents=True))
+                return record
+
+            probe = self.stage("lam", train_stage1, {"model": lam})
+            policy = build_policy(ctx, ctx.config.lapo.latent_action_dim)
+            self.stage("bc", lambda: train_bc(ctx, policy, lambda b, o, n: lam.label(o, n)), {"policy": policy})
+            decoder = build_decoder(ctx)
+            self.stage("decoder", lambda: train_decoder(ctx, policy, decoder), {"decoder": decoder})
+        elif method == "idm":
+            idm = build_idm(ctx)
+
+            def train_stage1() -> dict:
+                record = train_idm(ctx, idm)
+                record.update(self._probe(lambda o, n: (idm(o, n), idm.features(o, n)), "idm", record["updates"],
+                                          direct=True))
+                return record
+
+            probe = self.stage("idm", train_stage1, {"idm": idm})
+            policy = build_policy(ctx, info["action_dim"])
+            self.stage("bc", lambda: train_bc(ctx, policy, lambda b, o, n: idm(o, n)), {"policy": policy})
+        else:
+            policy = build_policy(ctx, info["action_dim"])
+            self.stage("bc", lambda: train_bc(ctx, policy, true_actions), {"policy": policy})
+
+        evaluation = self._evaluate(policy, decoder)
+        return self._summary(probe, evaluation, time.perf_counter() - t0)
+
+    # -- pieces ----------------------------------------------------------------------
+    def _probe(self, features, stage: str, step: int, write_latents: bool = False, direct: bool = False) -> dict:
+        ctx = self.ctx
+        train, held = artifacts.collect_features(ctx, features)
+        result = artifacts.write_probe(ctx, train, held, direct_prediction=direct)
+        if write_latents:
+            artifacts.write_latents(ctx, held)
+        ctx.metrics.log(stage, step, {"held_out_probe_mse": result.get("held_out_probe_mse"),
+                                      "held_out_state_probe_mse": result.get("held_out_state_probe_mse"),
+                                      "chance_probe_mse": result.get("chance_mse")})
+        return {k: result.get(k) for k in ("held_out_probe_mse", "chance_mse", "held_out_state_probe_mse")}
+
+    def _evaluate(self, policy, decoder) -> dict:
+        ctx = self.ctx
+        done = self.finished.get("eval")
+        if done and not done.get("skipped"):
+            return done
+        if ctx.eval_path is None:
+            record = {"skipped": True, "eval_return_mean": None, "note": "no --eval-data: evaluation skipped"}
+        else:
+            cfg = ctx.config.decoder if decoder is not None else ctx.config.bc
+            wrapped = LearnedPolicy(policy, decoder, ctx.config.bc.frame_stack, ctx.device, ctx.config.run.bf16)
+            t0 = time.perf_counter()
+            record = evaluate(ctx, wrapped, cfg.eval_episodes, cfg.eval_seed)
+            record["wall_s"] = round(time.perf_counter() - t0, 2)
+        record["finished_at"] = time.time()
+        self.finished["eval"] = record
+        write_stages(ctx, self.planned, self.finished)
+        return record
+
+    def _summary(self, probe: dict, evaluation: dict, wall_s: float) -> dict[str, Any]:
+        ctx, info = self.ctx, self.ctx.info
+        mean = evaluation.get("eval_return_mean")
+        ref, ref_source = (None, None)
+        if mean is not None:
+            ref, ref_source = reference_return(evaluation["eval_task"], evaluation["eval_difficulty"],
+                                               ctx.info.get("store"), ctx.info.get("run_id"))
+        first_stage = self.planned[0]
+        throughput = {k: v.get("samples_per_s") for k, v in self.finished.items() if k != "eval"}
+        return {
+            "method": ctx.method,
+            "task": info["task"],
+            "difficulty": info.get("difficulty"),
+            "probe_mse": probe.get("held_out_probe_mse"),
+            "chance_probe_mse": probe.get("chance_mse"),
+            "state_probe_mse": probe.get("held_out_state_probe_mse"),
+            "eval_return_mean": mean,
+            "eval_return_std": evaluation.get("eval_return_std"),
+            "eval_episodes": evaluation.get("eval_episodes"),
+            "eval_task": evaluation.get("eval_task"),
+            "eval_difficulty": evaluation.get("eval_difficulty"),
+            "normalized_return": (mean / ref) if (mean is not None and ref) else None,
+            "reference_return": ref,
+            "reference_source": ref_source,
+            "samples_per_s": throughput.get(first_stage),
+            "stage_samples_per_s": throughput,
+            "labeled_trajectories": info.get("labeled_trajectories") if ctx.method in USES_LABELED else None,
+            "train_trajectories": len(info["train_ids"]),
+            "held_out_trajectories": len(info["held_out_ids"]),
+            "device": str(ctx.device),
+            "run_dir": str(ctx.run_dir),
+            "run_id": info.get("run_id"),
+            "wall_s": round(wall_s, 2),
+        }
