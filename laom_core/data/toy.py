@@ -44,10 +44,10 @@ def _policy(rng: np.random.Generator, steps: int, pos0: np.ndarray, action_dim: 
     noise = np.zeros(action_dim)
     lo, hi = RADIUS + 0.02, 1.0 - RADIUS - 0.02
     for t in range(steps):
-        noise = 0.7 * noise + 0.3 * rng.uniform(-1.5, 1.5, size=action_dim)
+        noise = 0.5 * noise + 0.5 * rng.uniform(-2.0, 2.0, size=action_dim)
         pull = np.zeros(action_dim)
         flat = (0.5 - pos[t]).reshape(-1)[:action_dim]
-        pull[: len(flat)] = 4.0 * flat
+        pull[: len(flat)] = 3.0 * flat
         a = np.clip(noise + pull, -1.0, 1.0)
         actions[t] = a
         move = np.zeros(2 * n)
