@@ -55,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     sched = sub.add_parser("scheduler", help="start queued runs until the queue is empty "
                                              "(started automatically by launch; one per workspace)")
-    sched.add_argument("--poll", type=float, default=0.5, help="seconds between checks")
+    sched.add_argument("--poll", type=float, default=None, help="seconds between checks (default 0.5)")
     sched.set_defaults(func=_scheduler)
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
 

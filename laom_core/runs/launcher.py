@@ -294,7 +294,7 @@ def ensure_scheduler(store: RunStore | None = None) -> bool:
     log = open(workspace_root() / "scheduler.log", "ab")
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "laom_core", "runs", "scheduler"],
+            [sys.executable, "-m", "laom_core.runs.scheduler"],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             env=_child_env(), cwd=str(workspace_root()), close_fds=True,
         )
@@ -304,9 +304,11 @@ def ensure_scheduler(store: RunStore | None = None) -> bool:
     return True
 
 
-def run_scheduler(store: RunStore | None = None, poll_s: float = POLL_S, log: IO | None = None) -> int:
+def run_scheduler(store: RunStore | None = None, poll_s: float | None = None, log: IO | None = None) -> int:
     """The scheduler loop (``python -m laom_core runs scheduler``); returns 0, or 1 if another runs."""
     log = log or sys.stdout
+    if poll_s is None:
+        poll_s = float(os.environ.get("LAOM_STUDIO_SCHEDULER_POLL", POLL_S))
     lock = SchedulerLock()
     if not lock.acquire():
         print("another scheduler is running in this workspace", file=log, flush=True)
@@ -492,7 +494,7 @@ def resume(run_id: str, store: RunStore | None = None, start_scheduler: bool = T
         argv = list(run.get("argv") or [])
         if not argv:
             raise RunError(f"run {run_id} has no recorded command (it was not started by the launcher)")
-        if "train" in argv[:4] and "--resume" not in argv:
+        if "--resume" not in argv:  # train (and any command launched this way) continues its checkpoint
             argv.append("--resume")
         if not s.transition(run_id, ["stopped", "failed"], "queued", queued_at=time.time(), argv=argv,
                             stop_requested=0, exit_code=None, error=None, ended_at=None, pid=None, pgid=None,

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+from array import array
 import random
 import re
 import secrets
@@ -33,7 +35,6 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-import numpy as np
 
 from laom_core.errors import RunError, WorkspaceError
 
@@ -514,6 +515,8 @@ class RunStore:
             entry[4].append(vals)
             entry[5].append(walls)
 
+        import numpy as np  # lazily: writers (training, scheduler) do not need it
+
         out: dict[str, dict] = {}
         for sid in sorted(series):  # series ids grow in first-logged order
             rid, st, key, steps_b, vals_b, walls_b = series[sid]
@@ -663,8 +666,7 @@ class MetricWriter:
                 conn.executemany(
                     "INSERT INTO metric_chunks (series_id, n, step_min, step_max, steps, vals, walls) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [(ids[sk], len(st), int(st.min()), int(st.max()), st.tobytes(), va.tobytes(), wa.tobytes())
-                     for sk, (st, va, wa) in grouped.items()])
+                    [(ids[sk], n, lo, hi, st, va, wa) for sk, (st, va, wa, n, lo, hi) in grouped.items()])
                 return ids
 
             ids = self._store._write(write)
@@ -714,21 +716,29 @@ def _row_dict(conn: sqlite3.Connection, cursor: sqlite3.Cursor) -> list[dict]:
     return out
 
 
-def _group_rows(rows: list) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Buffered rows -> per (stage, key): steps int64, values float64, walls float64 (little-endian)."""
+def _group_rows(rows: list) -> dict[tuple[str, str], tuple[bytes, bytes, bytes, int, int, int]]:
+    """Buffered rows -> per (stage, key): packed little-endian steps (int64), values and walls
+    (float64), count, min and max step. Uses ``array`` so writers need not import numpy."""
     grouped: dict[tuple[str, str], list] = {}
     for stage, key, step, value, wall in rows:
         grouped.setdefault((stage, key), []).append((step, value, wall))
     out = {}
+    nan = float("nan")
     for sk, pts in grouped.items():
-        out[sk] = (np.array([p[0] for p in pts], dtype="<i8"),
-                   np.array([np.nan if p[1] is None else p[1] for p in pts], dtype="<f8"),
-                   np.array([p[2] for p in pts], dtype="<f8"))
+        steps = array("q", [p[0] for p in pts])
+        vals = array("d", [nan if p[1] is None else p[1] for p in pts])
+        walls = array("d", [p[2] for p in pts])
+        if sys.byteorder != "little":  # pragma: no cover - the store's blobs are little-endian
+            for a in (steps, vals, walls):
+                a.byteswap()
+        out[sk] = (steps.tobytes(), vals.tobytes(), walls.tobytes(), len(pts), min(steps), max(steps))
     return out
 
 
-def _last_per_step(step: np.ndarray, value: np.ndarray, wall: np.ndarray):
+def _last_per_step(step, value, wall):
     """Sort by step; where a step was written more than once keep the last write."""
+    import numpy as np
+
     if len(step) < 2 or bool(np.all(step[1:] > step[:-1])):
         return step.copy(), value.copy(), wall.copy()
     order = np.argsort(step, kind="stable")

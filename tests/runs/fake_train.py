@@ -47,7 +47,7 @@ def main() -> int:
         print(f"child pid {child.pid}", flush=True)
     writer = store.metric_writer(args.run_id, flush_rows=args.flush_rows, flush_s=0.2)
     for step in range(args.steps):
-        if args.crash_at is not None and step == args.crash_at:
+        if args.crash_at is not None and step == args.crash_at and not args.resume:
             writer.close()
             raise RuntimeError(f"boom at step {step}")
         writer.log("lam", step, {f"k{j}": step * 10 + j for j in range(args.keys)})
