@@ -1,0 +1,111 @@
+"""The runs CLI: list/show/logs/export/stop/resume, and clear one-line errors."""
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from laom_core.cli import main
+from laom_core.runs.launcher import launch_argv
+
+from runs_helpers import fake_argv, wait_for
+
+
+@pytest.fixture(autouse=True)
+def _fast(monkeypatch):
+    monkeypatch.setenv("LAOM_STUDIO_SCHEDULER_POLL", "0.1")
+    monkeypatch.setenv("LAOM_STUDIO_GPUS", "")
+
+
+def _done(store, run_id):
+    return wait_for(lambda: store.get_run(run_id)["status"] in ("finished", "failed", "stopped"))
+
+
+def test_list_show_logs_export(store, capsys, tmp_path):
+    run_id = launch_argv(fake_argv("--steps", 5, "--keys", 2), method="fake", group="g1", store=store)
+    _done(store, run_id)
+    capsys.readouterr()
+    assert main(["runs", "list", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert [r["id"] for r in rows] == [run_id] and rows[0]["status"] == "finished"
+    assert main(["runs", "list", "--group", "other"]) == 0
+    assert "no runs" in capsys.readouterr().out
+    assert main(["runs", "list", "--status", "finished"]) == 0
+    assert run_id in capsys.readouterr().out
+
+    assert main(["runs", "show", run_id[:-2], "--json"]) == 0  # a unique prefix is enough
+    shown = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert shown["id"] == run_id and shown["last_metrics"] == {"k0": 40.0, "k1": 41.0}
+
+    assert main(["runs", "logs", run_id]) == 0
+    assert "done" in capsys.readouterr().out
+    assert main(["runs", "logs", run_id, "--follow"]) == 0  # returns: the run has ended
+    assert "done" in capsys.readouterr().out
+
+    out = tmp_path / "m.csv"
+    assert main(["runs", "export", run_id, "--csv", str(out)]) == 0
+    with open(out) as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 10 and rows[0].keys() == {"run_id", "stage", "key", "step", "value", "wall"}
+    assert {(r["key"], int(r["step"]), float(r["value"])) for r in rows} >= {("k1", 4, 41.0), ("k0", 0, 0.0)}
+
+
+def test_stop_and_resume_from_cli(store, capsys):
+    run_id = launch_argv(fake_argv("--steps", 100000, "--sleep", 0.02), store=store)
+    wait_for(lambda: store.count_metrics(run_id) > 0)
+    assert main(["runs", "stop", run_id, "--grace", "3"]) == 0
+    assert f"{run_id} stopped" in capsys.readouterr().out
+    assert main(["runs", "stop", run_id]) == 2
+    assert "only queued or running" in capsys.readouterr().err
+    assert main(["runs", "resume", run_id]) == 0
+    wait_for(lambda: store.get_run(run_id)["status"] == "running" and store.get_run(run_id)["attempts"] == 2)
+    assert main(["runs", "stop", run_id, "--grace", "3"]) == 0
+
+
+def test_unknown_run_is_one_line_error(capsys):
+    assert main(["runs", "show", "no-such-run"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: no run with id") and "\n" not in err
+
+
+def test_concurrency_setting(store, capsys):
+    assert main(["runs", "concurrency", "3"]) == 0
+    assert capsys.readouterr().out.strip() == "3"
+    assert main(["runs", "concurrency", "0"]) == 2
+    assert main(["runs", "concurrency", "--default"]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == "1"
+
+
+def test_read_only_workspace_is_a_clear_error(workspace, tmp_path, capsys, monkeypatch):
+    """A workspace on a read-only mount (or without write permission) fails with one line."""
+    from laom_core.errors import WorkspaceError
+    from laom_core.runs.store import RunStore
+
+    with RunStore() as s:
+        s.create_run("a", "laom", "t", {}, None)
+    import os
+
+    if os.geteuid() != 0:
+        os.chmod(workspace, 0o555)
+        undo = [lambda: os.chmod(workspace, 0o755)]
+    else:  # root ignores permissions: bind-mount the workspace read-only
+        mount = shutil.which("mount")
+        if not mount or subprocess.run([mount, "--bind", str(workspace), str(workspace)]).returncode != 0:
+            pytest.skip("cannot make a read-only workspace here")
+        undo = [lambda: subprocess.run([shutil.which("umount"), "-l", str(workspace)], check=False)]
+        if subprocess.run([mount, "-o", "remount,ro,bind", str(workspace)]).returncode != 0:
+            undo[0]()
+            pytest.skip("cannot remount read-only here")
+    try:
+        with pytest.raises(WorkspaceError, match="not writable|read-only"):
+            RunStore()
+        capsys.readouterr()
+        assert main(["runs", "list"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: ") and ("not writable" in err or "read-only" in err) and "\n" not in err
+    finally:
+        for fn in undo:
+            fn()
