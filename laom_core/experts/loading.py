@@ -14,7 +14,6 @@ from typing import Any
 
 from laom_core.errors import LaomError
 from laom_core.experts.base import Policy, RandomPolicy
-from laom_core.experts.ppo import is_ppo_folder, load_ppo_policy
 
 
 def _env_task(env: Any) -> str:
@@ -49,6 +48,8 @@ def load_policy(spec: str, env: Any, seed: int = 0) -> Policy:
         if policy is None:
             raise LaomError(f"no shipped expert for task {task}")
         return policy
+    from laom_core.experts.ppo import is_ppo_folder, load_ppo_policy  # imports torch: only when needed
+
     path = Path(spec).expanduser()
     if not path.exists():
         raise LaomError(f"unknown policy {spec!r}: not 'random' or 'expert', and no such folder")
