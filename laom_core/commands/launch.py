@@ -14,14 +14,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "free (1 per GPU, or 1 on CPU; see `runs concurrency`), survives this terminal, and "
                     "writes its log and artifacts to <workspace>/runs/<id>.")
     parser.add_argument("--method", choices=METHODS, required=True)
-    parser.add_argument("--preset", default="smoke", help="paper, cpu-small or smoke (default smoke)")
+    parser.add_argument("--preset", default="cpu-small", help="paper, cpu-small or smoke (default cpu-small)")
     parser.add_argument("--config", default=None, help="YAML config (authors' keys accepted)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key, e.g. --set lapo.batch_size=64 (repeatable)")
     parser.add_argument("--data", required=True, help="unlabeled HDF5 dataset")
     parser.add_argument("--labeled-data", default=None, help="labeled HDF5 subset")
     parser.add_argument("--eval-data", default=None, help="HDF5 dataset for held-out probes")
-    parser.add_argument("--device", default=None, help="cpu or cuda (default: the training's choice)")
+    parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None,
+                        help="cpu, cuda or auto (default: the training's choice)")
     parser.add_argument("--name", default=None, help="display name (default: the run id)")
     parser.add_argument("--group", default=None, help="group the run belongs to")
     parser.add_argument("--tag", action="append", default=[], help="free-form tag (repeatable)")

@@ -56,7 +56,7 @@ def train_parser() -> argparse.ArgumentParser:
     """The arguments of ``python -m laom_core train`` that the launcher reads (not exhaustive)."""
     p = argparse.ArgumentParser(prog="train", add_help=False)
     p.add_argument("--method", choices=METHODS, required=True)
-    p.add_argument("--preset", default="smoke")
+    p.add_argument("--preset", default="cpu-small")
     p.add_argument("--config", default=None)
     p.add_argument("--set", action="append", default=[], dest="set")
     p.add_argument("--data", required=True)

@@ -1,0 +1,302 @@
+"""Sweeps: a named group of runs, methods x labeled budgets x seeds x tasks.
+
+A budget is either a number of labeled trajectories, sampled from the labeled source with
+:func:`laom_core.data.subsets.make_labeled_subset` (seeded by the run's seed, cached in
+``<workspace>/datasets/subsets``), or ``all``: the labeled file as given (e.g. one of the
+released 2..128-trajectory files). Every run is queued through the launcher with the
+sweep's name as group and as idempotency token, so repeating the same sweep command adds
+nothing. Progress and the seed-aggregated results are read back from the store and the
+runs' ``summary.json``.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from laom_core.errors import ConfigError, RunError
+from laom_core.runs.launcher import METHODS, launch
+from laom_core.runs.store import RunStore
+from laom_core.workspace import datasets_dir, resolve_user_path
+
+# Final metrics aggregated per method and budget, with the summary.json keys they may go by.
+RESULT_KEYS: dict[str, tuple[str, ...]] = {
+    "held_out_probe_mse": ("held_out_probe_mse", "probe_mse"),
+    "eval_return_mean": ("eval_return_mean",),
+    "normalized_return": ("normalized_return",),
+}
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,80}$")
+
+
+@dataclass
+class SweepSpec:
+    """What a sweep runs. ``data``/``labeled_data``/``eval_data`` may contain ``{task}``."""
+
+    name: str
+    methods: list[str]
+    budgets: list[int | str]
+    seeds: list[int]
+    tasks: list[str]
+    data: str
+    labeled_data: str | None = None
+    eval_data: str | None = None
+    preset: str = "cpu-small"
+    config: str | None = None
+    sets: list[str] = field(default_factory=list)
+    device: str | None = None
+    chunk_size: int | None = None  # steps per sampled labeled trajectory (default: whole, up to 1000)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def cells(self) -> list[dict[str, Any]]:
+        """Every (task, method, budget, seed) of the sweep, in launch order."""
+        return [{"task": t, "method": m, "budget": b, "seed": s}
+                for t in self.tasks for b in self.budgets for m in self.methods for s in self.seeds]
+
+
+def parse_budgets(text: str | Sequence) -> list[int | str]:
+    """``"2,8,all"`` -> ``[2, 8, "all"]``."""
+    items = text.split(",") if isinstance(text, str) else list(text)
+    out: list[int | str] = []
+    for item in items:
+        item = str(item).strip()
+        if not item:
+            continue
+        if item.lower() in ("all", "full", "file"):
+            out.append("all")
+            continue
+        try:
+            value = int(item)
+        except ValueError as exc:
+            raise ConfigError(f"labeled budget {item!r} is not a number of trajectories or 'all'") from exc
+        if value < 1:
+            raise ConfigError(f"labeled budget must be at least 1 trajectory, got {value}")
+        out.append(value)
+    if not out:
+        raise ConfigError("no labeled budgets given")
+    return list(dict.fromkeys(out))
+
+
+def _int_list(text: str | Sequence, what: str) -> list[int]:
+    items = text.split(",") if isinstance(text, str) else list(text)
+    try:
+        out = [int(str(i).strip()) for i in items if str(i).strip()]
+    except ValueError as exc:
+        raise ConfigError(f"{what} must be integers separated by commas, got {text!r}") from exc
+    if not out:
+        raise ConfigError(f"no {what} given")
+    return list(dict.fromkeys(out))
+
+
+def _str_list(text: str | Sequence) -> list[str]:
+    items = text.split(",") if isinstance(text, str) else list(text)
+    return list(dict.fromkeys(str(i).strip() for i in items if str(i).strip()))
+
+
+def make_spec(name: str, methods, budgets, seeds, tasks, data: str, labeled_data: str | None = None,
+              eval_data: str | None = None, preset: str = "cpu-small", config: str | None = None,
+              sets: Sequence[str] = (), device: str | None = None, chunk_size: int | None = None) -> SweepSpec:
+    """Build and check a :class:`SweepSpec` from CLI/page values (comma lists or sequences)."""
+    if not name or not _NAME_RE.match(name):
+        raise ConfigError(f"sweep name {name!r}: use letters, digits, '-', '_', '.' (up to 81 characters)")
+    methods = _str_list(methods)
+    for m in methods:
+        if m not in METHODS:
+            raise ConfigError(f"unknown method {m!r} (choose from {', '.join(METHODS)})")
+    if not methods:
+        raise ConfigError("no methods given")
+    tasks = _str_list(tasks)
+    if not tasks:
+        raise ConfigError("no tasks given")
+    if len(tasks) > 1 and "{task}" not in data:
+        raise ConfigError("several tasks need per-task files: put {task} in --data (and --labeled-data)")
+    if chunk_size is not None and int(chunk_size) < 2:
+        raise ConfigError("--chunk-size must be at least 2 steps")
+    spec = SweepSpec(name=name, methods=methods, budgets=parse_budgets(budgets), seeds=_int_list(seeds, "seeds"),
+                     tasks=tasks, data=data, labeled_data=labeled_data, eval_data=eval_data, preset=preset,
+                     config=config, sets=list(sets), device=device,
+                     chunk_size=int(chunk_size) if chunk_size else None)
+    if any(isinstance(b, int) for b in spec.budgets) and not labeled_data:
+        raise ConfigError("numeric labeled budgets are sampled from --labeled-data; give it")
+    if "all" in spec.budgets and not labeled_data:
+        raise ConfigError("budget 'all' uses the --labeled-data file as is; give it")
+    return spec
+
+
+def _file(template: str | None, task: str) -> Path | None:
+    if not template:
+        return None
+    return resolve_user_path(template.replace("{task}", task), must_exist=True, kind="file", base=datasets_dir())
+
+
+def subset_path(source: Path, budget: int, seed: int, chunk_size: int) -> Path:
+    """Where the sampled subset of ``budget`` trajectories of ``source`` is cached."""
+    return datasets_dir() / "subsets" / f"{source.stem}-n{budget}-c{chunk_size}-s{seed}.hdf5"
+
+
+def labeled_subset(source: Path, budget: int, seed: int, chunk_size: int | None = None) -> tuple[Path, int]:
+    """The cached subset file (made if missing) and its chunk size."""
+    from laom_core.data.hdf5 import open_dataset
+    from laom_core.data.subsets import make_labeled_subset
+
+    with open_dataset(source) as ds:
+        n, shortest = ds.num_trajectories, int(min(ds.lengths))
+    if budget > n:
+        raise ConfigError(f"labeled budget {budget} exceeds the {n} trajectories of {source}")
+    chunk = int(chunk_size) if chunk_size else min(1000, shortest)
+    if chunk > shortest:
+        raise ConfigError(f"--chunk-size {chunk} is longer than the shortest trajectory ({shortest} steps) "
+                          f"of {source}")
+    out = subset_path(source, budget, seed, chunk)
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        make_labeled_subset(source, budget, chunk, seed, out)
+    return out, chunk
+
+
+def create_sweep(spec: SweepSpec, store: RunStore | None = None, start_scheduler: bool = True,
+                 progress: Callable[[int, int], None] | None = None) -> list[str]:
+    """Queue every run of ``spec`` (idempotent: existing cells are returned, not repeated)."""
+    own = store is None
+    store = store or RunStore()
+    try:
+        previous = store.get_sweep(spec.name)
+        if previous is not None:
+            previous.pop("created_at", None)
+            if previous != spec.to_dict():
+                raise RunError(f"a sweep named {spec.name!r} exists with a different plan; choose another --name")
+        store.save_sweep(spec.name, spec.to_dict())
+        ids: list[str] = []
+        cells = spec.cells()
+        for i, cell in enumerate(cells):
+            task, method, budget, seed = cell["task"], cell["method"], cell["budget"], cell["seed"]
+            data = _file(spec.data, task)
+            labeled_src = _file(spec.labeled_data, task)
+            args = ["--method", method, "--preset", spec.preset, "--data", str(data)]
+            if spec.config:
+                args += ["--config", spec.config]
+            for item in spec.sets:
+                args += ["--set", item]
+            args += ["--set", f"seed={seed}"]
+            n_labeled: int | None = None
+            if labeled_src is not None:
+                if budget == "all":
+                    labeled = labeled_src
+                    from laom_core.data.hdf5 import open_dataset
+
+                    with open_dataset(labeled) as ds:
+                        n_labeled = ds.num_trajectories
+                else:
+                    labeled, _ = labeled_subset(labeled_src, int(budget), seed, spec.chunk_size)
+                    n_labeled = int(budget)
+                args += ["--labeled-data", str(labeled)]
+            eval_file = _file(spec.eval_data, task)
+            if eval_file is not None:
+                args += ["--eval-data", str(eval_file)]
+            if spec.device:
+                args += ["--device", spec.device]
+            name = f"{spec.name}/{task}/{method}/b{budget}/s{seed}"
+            run_id = launch(args, name=name, group=spec.name, tags=[f"sweep:{spec.name}"],
+                            client_token=f"sweep:{spec.name}", labeled_budget=n_labeled, task=task,
+                            store=store, start_scheduler=False)
+            ids.append(run_id)
+            if progress is not None:
+                progress(i + 1, len(cells))
+        if start_scheduler:
+            from laom_core.runs.launcher import ensure_scheduler
+
+            ensure_scheduler(store)
+        return ids
+    finally:
+        if own:
+            store.close()
+
+
+def sweep_progress(name: str, store: RunStore | None = None) -> dict[str, Any]:
+    """``{"total", "done", "finished", "failed", "stopped", "running", "queued"}`` for a sweep."""
+    with _store(store) as s:
+        spec = s.get_sweep(name)
+        runs = s.list_runs(group=name)
+    if spec is None and not runs:
+        raise RunError(f"no sweep named {name!r}")
+    counts = {k: 0 for k in ("finished", "failed", "stopped", "running", "queued")}
+    for run in runs:
+        counts[run["status"]] += 1
+    total = len(SweepSpec(**{k: v for k, v in spec.items() if k != "created_at"}).cells()) if spec else len(runs)
+    return {"name": name, "total": total, "done": counts["finished"] + counts["failed"] + counts["stopped"],
+            **counts}
+
+
+def run_results(run: dict, store: RunStore) -> dict[str, float | None]:
+    """Final metrics of one run: its summary.json, else the last logged values."""
+    out: dict[str, float | None] = {k: None for k in RESULT_KEYS}
+    summary = {}
+    if run.get("run_dir"):
+        path = Path(run["run_dir"]) / "summary.json"
+        if path.exists():
+            import json
+
+            try:
+                summary = json.loads(path.read_text())
+            except (OSError, ValueError):
+                summary = {}
+    last = None
+    for key, aliases in RESULT_KEYS.items():
+        for alias in aliases:
+            value = summary.get(alias) if isinstance(summary, dict) else None
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+                out[key] = float(value)
+                break
+        if out[key] is None:
+            if last is None:
+                last = store.last_metrics(run["id"])
+            for alias in aliases:
+                value = last.get(alias)
+                if value is not None and math.isfinite(value):
+                    out[key] = float(value)
+                    break
+    return out
+
+
+def aggregate_sweep(name: str, store: RunStore | None = None,
+                    statuses: Sequence[str] = ("finished",)) -> list[dict[str, Any]]:
+    """Mean and std across seeds of each final metric, per task, method and labeled budget.
+
+    One row per (task, method, labeled_budget) with ``n`` (runs counted), ``seeds`` and for
+    each metric ``<key>_mean``, ``<key>_std`` (sample std, 0 for a single seed) and
+    ``<key>_n`` (runs that reported it). Only runs in ``statuses`` count.
+    """
+    import numpy as np
+
+    with _store(store) as s:
+        runs = [r for r in s.list_runs(group=name) if r["status"] in statuses]
+        groups: dict[tuple, list[tuple[dict, dict]]] = {}
+        for run in runs:
+            key = (run["task"], run["method"], run["labeled_budget"])
+            groups.setdefault(key, []).append((run, run_results(run, s)))
+    rows = []
+    for (task, method, budget), members in sorted(groups.items(), key=lambda kv: (
+            str(kv[0][0]), str(kv[0][1]), kv[0][2] if kv[0][2] is not None else -1)):
+        row: dict[str, Any] = {"task": task, "method": method, "labeled_budget": budget, "n": len(members),
+                               "seeds": sorted(r["seed"] for r, _ in members),
+                               "run_ids": [r["id"] for r, _ in members]}
+        for key in RESULT_KEYS:
+            values = np.array([res[key] for _, res in members if res[key] is not None], dtype=np.float64)
+            row[f"{key}_n"] = int(values.size)
+            row[f"{key}_mean"] = float(values.mean()) if values.size else None
+            row[f"{key}_std"] = float(values.std(ddof=1)) if values.size > 1 else (0.0 if values.size else None)
+        rows.append(row)
+    return rows
+
+
+def _store(store: RunStore | None):
+    from laom_core.runs.launcher import _store as store_ctx
+
+    return store_ctx(store)
+
+
+__all__ = ["SweepSpec", "make_spec", "create_sweep", "sweep_progress", "aggregate_sweep", "run_results",
+           "labeled_subset", "parse_budgets", "RESULT_KEYS"]
