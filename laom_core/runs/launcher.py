@@ -114,8 +114,6 @@ def launch(train_args: Sequence[str], *, name: str | None = None, group: str | N
         value = getattr(ns, flag)
         if value:
             datasets[key] = str(resolve_user_path(value, must_exist=True, kind="file", base=datasets_dir()))
-    if ns.method == "laom-labels" and "labeled_data" not in datasets:
-        raise ConfigError("method laom-labels needs --labeled-data")
     info = _dataset_summary(datasets.get("data"))
     if task is None:
         task = info.get("task")
