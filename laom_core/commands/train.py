@@ -91,6 +91,8 @@ def handler(args: argparse.Namespace) -> int:
 
     info = describe_data(data, labeled, eval_data, args.method, config.run.held_out_fraction, config.seed)
 
+    if args.run_dir:
+        _check_run_dir(Path(args.run_dir).expanduser().resolve(), args.resume)
     store = _open_store()
     run_id = args.run_id
     if run_id is None and store is not None:
@@ -102,13 +104,15 @@ def handler(args: argparse.Namespace) -> int:
             seed=config.seed, datasets=_datasets(data, labeled, eval_data), status="queued",
             preset=args.preset, device=str(device))
     run_dir = Path(args.run_dir).expanduser().resolve() if args.run_dir else runs_dir() / (run_id or time.strftime("run-%Y%m%d-%H%M%S"))
-    if not args.resume and ((run_dir / "checkpoints").exists() or (run_dir / "stages.json").exists()):
-        raise ConfigError(f"run folder {run_dir} already holds a run; pass --resume to continue it or choose "
-                          "another --run-dir")
     try:
+        _check_run_dir(run_dir, args.resume)
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
+        _finish(store, run_id, "failed", error=f"cannot create run folder {run_dir}: {exc.strerror}", exit_code=2)
         raise ConfigError(f"cannot create run folder {run_dir}: {exc.strerror}") from exc
+    except LaomError as exc:
+        _finish(store, run_id, "failed", error=str(exc), exit_code=2)
+        raise
     atomic_write_text(run_dir / "config.yaml", config.to_yaml())
     if store is not None and run_id:
         store.set_status(run_id, "running", run_dir=str(run_dir), device=str(device), preset=args.preset,
@@ -139,6 +143,12 @@ def handler(args: argparse.Namespace) -> int:
     _finish(store, run_id, "finished", exit_code=0)
     print(json.dumps(summary, default=str))
     return 0
+
+
+def _check_run_dir(run_dir: Path, resume: bool) -> None:
+    if not resume and ((run_dir / "checkpoints").exists() or (run_dir / "stages.json").exists()):
+        raise ConfigError(f"run folder {run_dir} already holds a run; pass --resume to continue it or choose "
+                          "another --run-dir")
 
 
 def _datasets(data: Path, labeled: Path | None, eval_data: Path | None) -> dict:

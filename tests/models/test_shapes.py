@@ -1,0 +1,68 @@
+"""Shapes of every model at 64 px with a frame stack of 3 (9 channels)."""
+from __future__ import annotations
+
+import torch
+
+from laom_core.models import LAOM, LAPO, ActionDecoder, ActionIDM, BCPolicy, ImpalaEncoder
+from laom_core.models.heads import ConditionedMLP
+
+B, C, HW = 2, 9, 64
+
+
+def _obs() -> torch.Tensor:
+    return torch.rand(B, C, HW, HW) * 2 - 1
+
+
+def test_encoder_halves_three_times_and_scales_channels():
+    for scale in (1, 2):
+        enc = ImpalaEncoder(C, scale=scale, num_res_blocks=2)
+        out = enc(_obs())
+        assert out.shape == (B, 32 * scale, 8, 8) == (B, *enc.output_shape(HW))
+    deep = ImpalaEncoder(C, scale=1, num_res_blocks=1, deep=True)
+    assert deep(_obs()).shape == (B, 256, 2, 2)
+
+
+def test_encoder_init_is_orthogonal_with_zero_bias():
+    enc = ImpalaEncoder(C, scale=1, num_res_blocks=1)
+    conv = enc.stages[1].blocks[0].conv1
+    assert torch.count_nonzero(conv.bias) == 0
+    w = conv.weight.flatten(1)
+    gram = w @ w.T
+    assert torch.allclose(gram / gram.diagonal().mean(), torch.eye(w.shape[0]), atol=1e-4)
+
+
+def test_laom_shapes_and_gradient_paths():
+    m = LAOM(C, HW, latent_action_dim=48, encoder_scale=1, encoder_num_res_blocks=1, act_head_dim=32,
+             obs_head_dim=32, head_num_blocks=3, true_action_dim=6)
+    obs, fut = _obs(), _obs()
+    pred, z, emb = m(obs, fut)
+    assert m.embed_dim == 32 * 8 * 8
+    assert pred.shape == (B, m.embed_dim) and z.shape == (B, 48) and emb.shape == (B, m.embed_dim)
+    assert m.action_head(z).shape == (B, 6) and m.label(obs, fut).shape == (B, 48)
+    assert len(m.idm_head.blocks) == 3 and len(m.fdm_head.blocks) == 3
+    # The FDM sees a detached o_t embedding: its loss reaches the encoder only through z.
+    pred.pow(2).mean().backward()
+    assert m.fdm_head.out.weight.grad is not None and m.idm_head.out.weight.grad is not None
+
+
+def test_conditioned_mlp_reinjects_conditioning_in_every_block():
+    head = ConditionedMLP(in_dim=5, cond_dim=7, hidden=16, out_dim=3, num_blocks=3, expansion=4)
+    assert [b.inp.in_features for b in head.blocks] == [5 + 7, 16 + 7, 16 + 7]
+    assert head.blocks[0].mlp[0].out_features == 64
+    assert head(torch.randn(B, 5), torch.randn(B, 7)).shape == (B, 3)
+
+
+def test_lapo_predicts_the_newest_frame_in_pixels():
+    m = LAPO(C, HW, latent_action_dim=16, encoder_scale=1, encoder_num_res_blocks=1)
+    obs, fut = _obs(), _obs()
+    pred, z, emb = m(obs, fut)
+    assert pred.shape == (B, 3, HW, HW) and z.shape == (B, 16) and emb.shape == (B, m.embed_dim)
+    assert torch.equal(m.target_frame(fut), fut[:, -3:])
+
+
+def test_policy_decoder_and_idm_shapes():
+    assert BCPolicy(C, 16, encoder_scale=1, encoder_num_res_blocks=1)(_obs()).shape == (B, 16)
+    assert ActionDecoder(16, 6, hidden_dim=256)(torch.randn(B, 16)).shape == (B, 6)
+    dec = ActionDecoder(16, 6, hidden_dim=256)
+    assert [l.out_features for l in dec.net if isinstance(l, torch.nn.Linear)] == [256, 256, 6]
+    assert ActionIDM(C, HW, 6, encoder_scale=1, encoder_num_res_blocks=1)(_obs(), _obs()).shape == (B, 6)

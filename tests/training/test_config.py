@@ -1,0 +1,99 @@
+"""Config: presets, the authors' YAML files, overrides and refusals."""
+from __future__ import annotations
+
+import pytest
+
+from laom_core.config import PRESETS, TrainConfig, config_from_dict, load_config, parse_set
+from laom_core.errors import ConfigError
+from laom_core.config import PRESET_DIR
+
+
+def test_every_preset_loads_for_every_method():
+    for preset in PRESETS:
+        for method in ("idm", "lapo", "laom", "laom-labels", "bc"):
+            config, ignored = load_config(preset, method)
+            assert isinstance(config, TrainConfig) and ignored == []
+
+
+def test_paper_preset_is_table_5():
+    c, _ = load_config("paper", "laom")
+    lam = c.lapo
+    assert (lam.batch_size, lam.num_epochs, lam.learning_rate, lam.warmup_epochs) == (512, 10, 1e-4, 3)
+    assert (lam.frame_stack, lam.encoder_scale, lam.encoder_num_res_blocks) == (3, 6, 2)
+    assert (lam.latent_action_dim, lam.future_obs_offset, lam.weight_decay, lam.grad_norm) == (8192, 10, 0.0, None)
+    assert (lam.act_head_dim, lam.obs_head_dim, lam.target_tau) == (1024, 1024, 0.001)
+    assert (lam.labeled_batch_size, lam.labels_coef, lam.use_aug) == (128, 0.001, True)
+    assert (c.bc.batch_size, c.bc.num_epochs, c.bc.learning_rate, c.bc.encoder_scale, c.bc.use_aug) == (
+        512, 10, 1e-4, 32, False)
+    assert (c.decoder.batch_size, c.decoder.total_updates, c.decoder.learning_rate, c.decoder.hidden_dim,
+            c.decoder.eval_episodes) == (512, 2500, 3e-4, 256, 25)
+    assert (c.idm.total_updates, c.idm.batch_size, c.idm.learning_rate, c.idm.encoder_scale,
+            c.idm.future_obs_offset) == (10000, 512, 1e-4, 12, 1)
+
+
+def test_authors_example_yaml_loads_as_is():
+    c, ignored = load_config("smoke", "laom", PRESET_DIR / "authors-example.yaml")
+    assert c.lapo.learning_rate == pytest.approx(1e-4)  # written "1e-4": a string for PyYAML
+    assert c.lapo.latent_action_dim == 8192 and c.bc.encoder_scale == 32 and c.decoder.total_updates == 2500
+    assert c.project == "laom" and c.bc.dcs_backgrounds_split == "train"
+
+
+def test_authors_style_yaml_with_their_extra_keys(tmp_path):
+    path = tmp_path / "theirs.yaml"
+    path.write_text(
+        "project: laom\nseed: 3\n"
+        "lapo:\n  learning_rate: 3e-4\n  num_updates: 7\n  normalize: true\n  labeled_loss_coef: 0.05\n"
+        "idm:\n  num_updates: 500\n  batch_size: 64\n"
+    )
+    c, ignored = load_config("smoke", "laom-labels", path)
+    assert c.seed == 3 and c.lapo.learning_rate == pytest.approx(3e-4) and c.lapo.total_updates == 7
+    assert c.lapo.labels_coef == pytest.approx(0.05) and c.idm.total_updates == 500
+    assert ignored == ["lapo.normalize"]
+
+
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("lapo.bogus=1", "lapo.bogus"),
+        ("nosuch.batch_size=2", "nosuch"),
+        ("lapo.batch_size=abc", "lapo.batch_size"),
+        ("lapo.batch_size=0", "lapo.batch_size"),
+        ("lapo.batch_size=2.5", "lapo.batch_size"),
+        ("lapo.learning_rate=-1e-3", "lapo.learning_rate"),
+        ("lapo.use_aug=perhaps", "lapo.use_aug"),
+        ("lapo.target_tau=1.5", "lapo.target_tau"),
+        ("run.held_out_fraction=nan", "run.held_out_fraction"),
+        ("bc.frame_stack=2", "frame_stack"),
+    ],
+)
+def test_bad_overrides_name_the_key(override, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        load_config("smoke", "laom", overrides=[override])
+
+
+def test_bad_yaml_file_names_the_key(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("lapo:\n  latent_action_dimm: 64\n")
+    with pytest.raises(ConfigError, match="lapo.latent_action_dimm"):
+        load_config("smoke", "laom", path)
+    path.write_text("lapo: [1, 2\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config("smoke", "laom", path)
+    with pytest.raises(ConfigError, match="not found"):
+        load_config("smoke", "laom", tmp_path / "missing.yaml")
+
+
+def test_overrides_are_typed_and_method_defaults_yield_to_the_user():
+    c, _ = load_config("smoke", "lapo", overrides=["lapo.latent_action_dim=64", "lapo.grad_norm=null",
+                                                    "run.compile=true"])
+    assert c.lapo.latent_action_dim == 64 and c.lapo.grad_norm is None and c.run.compile is True
+    assert c.lapo.future_obs_offset == 1 and c.lapo.use_aug is False  # LAPO defaults
+    c, _ = load_config("smoke", "lapo", overrides=["lapo.future_obs_offset=5"])
+    assert c.lapo.future_obs_offset == 5
+    with pytest.raises(ConfigError, match="section.key=value"):
+        parse_set(["lapo.batch_size"])
+
+
+def test_resolved_config_round_trips():
+    c, _ = load_config("cpu-small", "laom", overrides=["lapo.latent_action_dim=96"])
+    assert config_from_dict(c.to_dict()) == c

@@ -1,0 +1,44 @@
+"""Bad input fails with one clear line and exit code 2; nothing is left half-written."""
+from __future__ import annotations
+
+from train_helpers import FAST, train
+
+
+def _args(data_dir, tmp_path, method="laom", labeled="labeled.h5"):
+    return ["--method", method, "--preset", "smoke", "--data", str(data_dir / "toy.h5"),
+            "--labeled-data", str(data_dir / labeled), "--run-dir", str(tmp_path / "run"), *FAST]
+
+
+def test_labeled_data_with_another_action_dim_is_refused(data_dir, tmp_path, capsys):
+    code, _, err = train(capsys, *_args(data_dir, tmp_path, labeled="toy_a4.h5"))
+    assert code == 2
+    assert "error: labeled data" in err and "action dim 4 vs 2" in err and "Traceback" not in err
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_labeled_data_of_another_task_is_refused(data_dir, tmp_path, capsys):
+    code, _, err = train(capsys, *_args(data_dir, tmp_path, method="idm", labeled="other_task.h5"))
+    assert code == 2 and "task_name 'jump' vs 'move'" in err
+
+
+def test_bad_config_value_is_refused(data_dir, tmp_path, capsys):
+    code, _, err = train(capsys, *_args(data_dir, tmp_path), "--set", "lapo.latent_action_dim=-3")
+    assert code == 2 and "lapo.latent_action_dim" in err
+
+
+def test_missing_data_file_is_refused(data_dir, tmp_path, capsys):
+    code, _, err = train(capsys, "--method", "bc", "--preset", "smoke", "--data", str(tmp_path / "nope.h5"))
+    assert code == 2 and "nope.h5" in err
+
+
+def test_foreign_file_is_refused(data_dir, tmp_path, capsys):
+    bogus = tmp_path / "bogus.h5"
+    bogus.write_bytes(b"not hdf5 at all")
+    code, _, err = train(capsys, "--method", "bc", "--preset", "smoke", "--data", str(bogus))
+    assert code == 2 and "bogus.h5" in err and "Traceback" not in err
+
+
+def test_existing_run_folder_needs_resume(data_dir, tmp_path, capsys):
+    (tmp_path / "run" / "checkpoints").mkdir(parents=True)
+    code, _, err = train(capsys, *_args(data_dir, tmp_path))
+    assert code == 2 and "--resume" in err
