@@ -20,7 +20,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="agent decides every k env steps (default per domain: cheetah 4, else 2)")
     train.add_argument("--batch-size", type=int, default=256)
     train.add_argument("--hidden-dim", type=int, default=256)
-    train.add_argument("--lr", type=float, default=3e-4)
+    train.add_argument("--lr", type=float, default=3e-4, help="actor and critic learning rate")
+    train.add_argument("--alpha-lr", type=float, default=3e-4, help="temperature learning rate")
+    train.add_argument("--tau", type=float, default=0.005, help="target network averaging rate")
+    train.add_argument("--actor-update-every", type=int, default=1)
+    train.add_argument("--target-update-every", type=int, default=1)
     train.add_argument("--learning-starts", type=int, default=5000, help="random env steps before updates")
     train.add_argument("--eval-every", type=int, default=20_000)
     train.add_argument("--eval-episodes", type=int, default=5)
@@ -47,6 +51,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ex.add_argument("--action-repeat", type=int, default=None,
                     help="action repeat to deploy with (default: the training one)")
     ex.set_defaults(func=_export)
+    ls = sub.add_parser("list", help="the shipped experts: return, training steps and time")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=_list)
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
 
 
@@ -63,7 +70,8 @@ def _train(args: argparse.Namespace) -> int:
     cfg = SACConfig(
         task=args.task, steps=args.steps, seed=args.seed,
         action_repeat=args.action_repeat or default_action_repeat(args.task),
-        batch_size=args.batch_size, hidden_dim=args.hidden_dim, lr=args.lr,
+        batch_size=args.batch_size, hidden_dim=args.hidden_dim, lr=args.lr, alpha_lr=args.alpha_lr,
+        tau=args.tau, actor_update_every=args.actor_update_every, target_update_every=args.target_update_every,
         learning_starts=args.learning_starts, eval_every=args.eval_every,
         eval_episodes=args.eval_episodes, checkpoint_every=args.checkpoint_every,
     )
@@ -113,4 +121,14 @@ def _export(args: argparse.Namespace) -> int:
     out = resolve_user_path(args.out)
     meta = export_actor(run, out, which=args.which, episodes=args.episodes, action_repeat=args.action_repeat)
     print(json.dumps(meta))
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from laom_core.experts.shipped import shipped_expert_info, shipped_table_markdown, shipped_tasks
+
+    if args.json:
+        print(json.dumps({task: shipped_expert_info(task) for task in shipped_tasks()}))
+    else:
+        print(shipped_table_markdown())
     return 0

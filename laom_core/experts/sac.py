@@ -68,10 +68,13 @@ class SACConfig:
     action_repeat: int = 4
     hidden_dim: int = 256
     batch_size: int = 256
-    lr: float = 3e-4
+    lr: float = 3e-4  # actor and critic
+    alpha_lr: float = 3e-4  # temperature
     gamma: float = 0.99
     tau: float = 0.005
     init_alpha: float = 0.1
+    actor_update_every: int = 1  # delayed actor/temperature updates (SAC-AE uses 2): cheaper steps
+    target_update_every: int = 1
     learning_starts: int = 5_000  # environment steps of random actions before updates
     buffer_size: int = 1_000_000  # transitions (agent steps)
     eval_every: int = 20_000  # environment steps
@@ -81,7 +84,8 @@ class SACConfig:
     def validate(self) -> None:
         split_task(self.task)
         for name in ("steps", "action_repeat", "hidden_dim", "batch_size", "buffer_size",
-                     "eval_every", "eval_episodes", "checkpoint_every"):
+                     "eval_every", "eval_episodes", "checkpoint_every", "actor_update_every",
+                     "target_update_every"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.learning_starts < 0:
@@ -216,7 +220,9 @@ class SACAgent:
         self.target_entropy = -float(action_dim)
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.lr)
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.lr)
-        self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=cfg.lr)
+        self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=cfg.alpha_lr)
+        self.num_updates = 0
+        self._actor_info: dict[str, float] = {}
 
     def update(self, batch: tuple[torch.Tensor, ...]) -> dict[str, float]:
         s, a, r, s2 = batch
@@ -232,28 +238,31 @@ class SACAgent:
         critic_loss.backward()
         self.critic_opt.step()
 
-        self.critic.requires_grad_(False)
-        pi, logp = self.actor.sample(s)
-        actor_loss = (alpha * logp - self.critic(s, pi).min(0).values).mean()
-        self.actor_opt.zero_grad(set_to_none=True)
-        actor_loss.backward()
-        self.actor_opt.step()
-        self.critic.requires_grad_(True)
+        if self.num_updates % cfg.actor_update_every == 0:
+            self.critic.requires_grad_(False)
+            pi, logp = self.actor.sample(s)
+            actor_loss = (alpha * logp - self.critic(s, pi).min(0).values).mean()
+            self.actor_opt.zero_grad(set_to_none=True)
+            actor_loss.backward()
+            self.actor_opt.step()
+            self.critic.requires_grad_(True)
 
-        alpha_loss = -(self.log_alpha * (logp.detach() + self.target_entropy)).mean()
-        self.alpha_opt.zero_grad(set_to_none=True)
-        alpha_loss.backward()
-        self.alpha_opt.step()
+            alpha_loss = -(self.log_alpha * (logp.detach() + self.target_entropy)).mean()
+            self.alpha_opt.zero_grad(set_to_none=True)
+            alpha_loss.backward()
+            self.alpha_opt.step()
+            self._actor_info = {"actor_loss": actor_loss.item(), "entropy": -logp.mean().item()}
 
-        with torch.no_grad():
-            tp = list(self.critic_target.parameters())
-            torch._foreach_lerp_(tp, list(self.critic.parameters()), cfg.tau)
+        if self.num_updates % cfg.target_update_every == 0:
+            with torch.no_grad():
+                tp = list(self.critic_target.parameters())
+                torch._foreach_lerp_(tp, list(self.critic.parameters()), cfg.tau)
+        self.num_updates += 1
         return {
             "critic_loss": critic_loss.item() / q.shape[0],
-            "actor_loss": actor_loss.item(),
             "alpha": alpha.item(),
-            "entropy": -logp.mean().item(),
             "q": q.mean().item(),
+            **self._actor_info,
         }
 
     def state_dict(self) -> dict:
@@ -374,6 +383,7 @@ def train_sac(cfg: SACConfig, out: str | os.PathLike, resume: bool = False,
         cfg = SACConfig(**{**ckpt["config"], "steps": steps})  # the run's own settings
         agent = SACAgent(env.state_dim, env.action_dim, cfg)
         agent.load_state_dict(ckpt["agent"])
+        agent.num_updates = int(ckpt["counters"]["updates"])
         replay = ReplayBuffer(max(int(ckpt["replay_size"]), min(cfg.buffer_size, cfg.steps // cfg.action_repeat + 1)),
                               env.state_dim, env.action_dim)
         try:

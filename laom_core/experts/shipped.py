@@ -43,3 +43,17 @@ def load_shipped_expert(task: str, action_repeat: int | None = None):
 
     _check(task)
     return load_sac_expert(ASSETS_DIR / task, action_repeat=action_repeat)
+
+
+def shipped_table_markdown() -> str:
+    """A Markdown table of the shipped experts (return, training steps and time), for READMEs."""
+    rows = ["| task | return (mean ± std, episodes) | env steps | updates | training time | action repeat |",
+            "|---|---|---|---|---|---|"]
+    for task in shipped_tasks():
+        info = shipped_expert_info(task)
+        ev, tr = info.get("eval", {}), info.get("training", {})
+        minutes = tr.get("train_seconds", 0.0) / 60
+        rows.append(f"| {task} | {ev.get('return_mean', float('nan')):.1f} ± {ev.get('return_std', float('nan')):.1f} "
+                    f"({ev.get('episodes', '?')}) | {tr.get('env_steps', '?'):,} | {tr.get('updates', '?'):,} | "
+                    f"{minutes:.0f} min wall, 1 CPU thread | {info.get('action_repeat', 1)} |")
+    return "\n".join(rows)

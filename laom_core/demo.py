@@ -1,0 +1,381 @@
+"""The one-command demo: from an empty workspace to a dashboard full of real results.
+
+``python -m laom_core demo`` (or the Home page's button, through :func:`start_demo`):
+
+1. generate the built-in distractor clips (no DAVIS needed);
+2. collect a cheetah-run dataset with distractors using the shipped SAC expert;
+3. cut labeled subsets of 2, 8 and 32 trajectory chunks from it;
+4. collect an eval set on the eval clips;
+5. queue BC, IDM, LAPO, LAOM and LAOM+supervision at the ``cpu-small`` preset, with a sweep
+   over labeled budgets for LAOM+supervision and IDM; LAPO, LAOM and LAOM+supervision at
+   the largest budget go first so the headline comparison finishes first.
+
+Every step is skipped when its output already exists (datasets are written atomically, so
+an existing file is a finished one; runs are queued with a request key, so queueing twice
+queues once), which makes the demo resumable: run it again after an interruption.
+Progress goes to tqdm (stderr) and to ``<workspace>/demo/status.json``, which
+:func:`demo_status` reads for the dashboard.
+
+``smoke=True`` uses tiny sizes and the ``smoke`` preset: the whole pipeline in a couple of
+minutes, for tests. The demo never touches files it did not make.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from laom_core.errors import LaomError
+from laom_core.workspace import atomic_write_json, datasets_dir, workspace_root
+
+TASK = "cheetah-run"
+
+
+@dataclass
+class DemoPlan:
+    """Sizes of everything the demo makes."""
+
+    smoke: bool = False
+    task: str = TASK
+    difficulty: str = "scale_easy_video_hard"  # the paper's setting: scale 0.1, all videos
+    img_size: int = 64
+    train_episodes: int = 20
+    eval_episodes: int = 4
+    steps: int = 1000
+    chunk_size: int = 100  # steps per labeled chunk
+    budgets: tuple[int, ...] = (2, 8, 32)  # labeled chunks
+    sweep_budgets: tuple[int, ...] = (2, 8, 32)  # budgets swept for IDM and LAOM+supervision
+    preset: str = "cpu-small"
+    workers: int = 2
+    seed: int = 0
+    clips_per_split: int | None = None  # None = all built-in clips
+    env_overrides: dict = field(default_factory=dict)
+    train_sets: tuple[str, ...] = ()  # extra ``--set`` overrides for every queued run
+
+    @property
+    def main_budget(self) -> int:
+        return max(self.budgets)
+
+    @property
+    def prefix(self) -> str:
+        return f"demo{'-smoke' if self.smoke else ''}_{self.task}"
+
+    def dataset_path(self, kind: str) -> Path:
+        return datasets_dir() / f"{self.prefix}_{kind}.hdf5"
+
+    @property
+    def train_path(self) -> Path:
+        return self.dataset_path("train")
+
+    @property
+    def eval_path(self) -> Path:
+        return self.dataset_path("eval")
+
+    def labeled_path(self, budget: int) -> Path:
+        return self.dataset_path(f"labeled-{budget}x{self.chunk_size}")
+
+    @property
+    def group(self) -> str:
+        return self.prefix
+
+
+def make_plan(smoke: bool = False) -> DemoPlan:
+    if not smoke:
+        return DemoPlan()
+    return DemoPlan(
+        smoke=True, difficulty="easy", train_episodes=4, eval_episodes=1, steps=100, chunk_size=10,
+        budgets=(2, 8, 32), sweep_budgets=(2, 32), preset="smoke", workers=2, clips_per_split=4,
+        # the smoke preset made smaller still: the demo's smoke test runs seven runs end to end
+        train_sets=("lapo.total_updates=6", "lapo.batch_size=8", "bc.total_updates=6", "bc.batch_size=8",
+                    "decoder.total_updates=10", "idm.total_updates=6", "idm.batch_size=8",
+                    "run.eval_max_steps=20", "run.probe_samples=128", "run.latents_samples=64"),
+    )
+
+
+# ----------------------------------------------------------------------------- status
+def demo_dir() -> Path:
+    path = workspace_root() / "demo"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def status_path() -> Path:
+    return demo_dir() / "status.json"
+
+
+STEP_NAMES = ("clips", "collect-train", "labeled-subsets", "collect-eval", "queue-runs")
+STEP_TITLES = {
+    "clips": "Generate the built-in distractor clips",
+    "collect-train": "Collect the unlabeled cheetah-run dataset with the shipped expert",
+    "labeled-subsets": "Cut labeled subsets (2, 8, 32 chunks)",
+    "collect-eval": "Collect the eval set on eval clips",
+    "queue-runs": "Queue BC, IDM, LAPO, LAOM and LAOM+supervision",
+}
+
+
+def demo_status() -> dict:
+    """What the demo has done: steps done/total, current step, message, per-step states.
+
+    Safe to call at any time (returns a "not started" status when no demo ran). ``state`` is
+    "not-started", "running", "finished" or "failed"; a "running" demo whose process is
+    gone is reported as "failed" with a message.
+    """
+    path = workspace_root() / "demo" / "status.json"
+    try:
+        status = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {"state": "not-started", "done": 0, "total": len(STEP_NAMES), "current": None,
+                "message": "the demo has not run in this workspace",
+                "steps": [{"name": n, "title": STEP_TITLES[n], "state": "pending", "message": ""}
+                          for n in STEP_NAMES]}
+    if status.get("state") == "running" and not _pid_alive(status.get("pid")):
+        status["state"] = "failed"
+        status["message"] = "the demo process ended without finishing; run it again to resume"
+    return status
+
+
+def _pid_alive(pid) -> bool:
+    if not pid:
+        return False
+    try:
+        import psutil
+
+        proc = psutil.Process(int(pid))
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except Exception:
+        return False
+
+
+class _Status:
+    """Writes status.json after every change (atomically)."""
+
+    def __init__(self, plan: DemoPlan) -> None:
+        self.data = {
+            "state": "running", "smoke": plan.smoke, "pid": os.getpid(), "started": time.time(),
+            "finished": None, "done": 0, "total": len(STEP_NAMES), "current": None, "message": "starting",
+            "plan": {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(plan).items()},
+            "steps": [{"name": n, "title": STEP_TITLES[n], "state": "pending", "message": "", "progress": 0.0}
+                      for n in STEP_NAMES],
+            "runs": [],
+        }
+        self._last_write = 0.0
+        self.write()
+
+    def step(self, name: str) -> dict:
+        return next(s for s in self.data["steps"] if s["name"] == name)
+
+    def update(self, name: str, *, state: str | None = None, message: str | None = None,
+               progress: float | None = None, force: bool = True) -> None:
+        s = self.step(name)
+        if state is not None:
+            s["state"] = state
+        if message is not None:
+            s["message"] = message
+            self.data["message"] = f"{STEP_TITLES[name]}: {message}"
+        if progress is not None:
+            s["progress"] = float(progress)
+        if state == "running":
+            self.data["current"] = name
+        self.data["done"] = sum(st["state"] in ("done", "skipped") for st in self.data["steps"])
+        now = time.time()
+        if force or now - self._last_write > 1.0:
+            self.write()
+
+    def write(self) -> None:
+        self._last_write = time.time()
+        atomic_write_json(status_path(), self.data)
+
+
+# ----------------------------------------------------------------------------- steps
+def _bar(desc: str, total: int, unit: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True)
+
+
+def _step_clips(plan: DemoPlan, status: _Status) -> str:
+    from laom_core.envs import builtin_clips
+    from laom_core.envs.videos import BuiltinSource
+
+    source = BuiltinSource()
+    specs = source.missing()
+    if plan.clips_per_split is not None:
+        keep = set()
+        for split in ("train", "eval"):
+            keep |= {s.name for s in [s for s in source.specs if s.split == split][: plan.clips_per_split]}
+        specs = [s for s in specs if s.name in keep]
+    if not specs:
+        return "skipped"
+    bar = _bar("clips", len(specs), "clip")
+
+    def progress(done: int, total: int) -> None:
+        bar.n = done
+        bar.refresh()
+        status.update("clips", progress=done / max(total, 1), message=f"{done}/{total} clips", force=False)
+
+    try:
+        builtin_clips.generate_many(specs, source.folder, workers=plan.workers, progress=progress)
+    finally:
+        bar.close()
+    return f"{len(specs)} clips generated"
+
+
+def _collect(plan: DemoPlan, status: _Status, name: str, split: str, episodes: int, out: Path) -> str:
+    from laom_core.collect import collect_dataset
+
+    if out.exists():
+        return "skipped"
+    total = episodes * plan.steps
+    bar = _bar(name, total, "step")
+
+    def progress(done: int, total_: int) -> None:
+        bar.n = done
+        bar.refresh()
+        status.update(name, progress=done / max(total_, 1), message=f"{done}/{total_} steps", force=False)
+
+    try:
+        collect_dataset(
+            task=plan.task, difficulty=plan.difficulty, split=split, policy_spec="expert",
+            episodes=episodes, steps=plan.steps, img_size=plan.img_size, workers=plan.workers,
+            seed=plan.seed + (0 if split == "train" else 1), out=out, progress=progress,
+            **plan.env_overrides,
+        )
+    finally:
+        bar.close()
+    return f"{episodes} episodes x {plan.steps} steps -> {out.name}"
+
+
+def _step_subsets(plan: DemoPlan, status: _Status) -> str:
+    from laom_core.data.subsets import make_labeled_subset
+
+    made = []
+    for i, budget in enumerate(plan.budgets):
+        out = plan.labeled_path(budget)
+        if not out.exists():
+            make_labeled_subset(plan.train_path, budget, plan.chunk_size, plan.seed, out)
+            made.append(budget)
+        status.update("labeled-subsets", progress=(i + 1) / len(plan.budgets),
+                      message=f"{budget} chunks of {plan.chunk_size} steps")
+    return "skipped" if not made else f"subsets of {', '.join(map(str, made))} chunks written"
+
+
+def run_requests(plan: DemoPlan) -> list[dict]:
+    """The training runs the demo queues, headline comparison first.
+
+    Each: name, method, data, labeled_data, eval_data, labeled_budget, preset, group.
+    """
+    def req(method: str, budget: int | None) -> dict:
+        labeled = plan.labeled_path(budget) if budget is not None else None
+        name = f"{plan.prefix}_{method}" + (f"_{budget}" if budget is not None else "")
+        return {"name": name, "method": method, "task": plan.task, "preset": plan.preset,
+                "data": str(plan.train_path), "labeled_data": str(labeled) if labeled else None,
+                "eval_data": str(plan.eval_path), "labeled_budget": budget, "group": plan.group,
+                "seed": plan.seed, "sets": list(plan.train_sets)}
+
+    main = plan.main_budget
+    first = [req("lapo", main), req("laom", main), req("laom-labels", main)]
+    rest = [req("bc", None), req("idm", main)]
+    for budget in sorted(plan.sweep_budgets, reverse=True):
+        if budget != main:
+            rest += [req("laom-labels", budget), req("idm", budget)]
+    return first + rest
+
+
+def _step_queue(plan: DemoPlan, status: _Status) -> str:
+    queued = queue_runs(run_requests(plan))
+    status.data["runs"] = queued
+    return f"{len(queued)} runs queued: " + ", ".join(r["name"].split("_", 2)[-1] for r in queued)
+
+
+def queue_runs(requests: list[dict]) -> list[dict]:
+    """Queue each request through the run launcher (idempotent by request key)."""
+    try:
+        from laom_core.runs import launcher
+    except ImportError as exc:
+        raise LaomError("the run launcher (laom_core.runs.launcher) is not installed in this checkout; "
+                        "the datasets are ready, queue runs with `python -m laom_core train`") from exc
+    out = []
+    for r in requests:
+        args = ["--method", r["method"], "--preset", r["preset"], "--data", r["data"], "--eval-data", r["eval_data"]]
+        if r["labeled_data"]:
+            args += ["--labeled-data", r["labeled_data"]]
+        for item in r.get("sets", []):
+            args += ["--set", item]
+        run_id = launcher.launch(args, name=r["name"], group=r["group"], tags=["demo"],
+                                 client_token=f"demo:{r['name']}", labeled_budget=r["labeled_budget"],
+                                 task=r["task"])
+        out.append({"name": r["name"], "method": r["method"], "labeled_budget": r["labeled_budget"],
+                    "run_id": run_id})
+    return out
+
+
+# ----------------------------------------------------------------------------- main
+def run_demo(smoke: bool = False, plan: DemoPlan | None = None) -> dict:
+    """Run every step of the demo in this process; returns the final status."""
+    from laom_core.experts.shipped import shipped_tasks
+
+    plan = plan or make_plan(smoke)
+    status = _Status(plan)
+    steps: list[tuple[str, Callable[[], str]]] = [
+        ("clips", lambda: _step_clips(plan, status)),
+        ("collect-train", lambda: _collect(plan, status, "collect-train", "train", plan.train_episodes, plan.train_path)),
+        ("labeled-subsets", lambda: _step_subsets(plan, status)),
+        ("collect-eval", lambda: _collect(plan, status, "collect-eval", "eval", plan.eval_episodes, plan.eval_path)),
+        ("queue-runs", lambda: _step_queue(plan, status)),
+    ]
+    try:
+        if plan.task not in shipped_tasks():
+            raise LaomError(f"no shipped expert for {plan.task}: the demo needs assets/experts/{plan.task}")
+        for name, fn in steps:
+            status.update(name, state="running", message="working")
+            print(f"demo: {STEP_TITLES[name]}", file=sys.stderr)
+            result = fn()
+            if result == "skipped":
+                status.update(name, state="skipped", message="already done", progress=1.0)
+            else:
+                status.update(name, state="done", message=result, progress=1.0)
+    except BaseException as exc:
+        status.data["state"] = "failed"
+        current = status.data.get("current")
+        msg = str(exc) if isinstance(exc, LaomError) else f"{type(exc).__name__}: {exc}"
+        if current:
+            status.update(current, state="failed", message=msg)
+        status.data["message"] = f"{STEP_TITLES.get(current, 'demo')} failed: {msg}"
+        status.data["finished"] = time.time()
+        if not isinstance(exc, (LaomError, KeyboardInterrupt)):
+            status.data["traceback"] = traceback.format_exc()
+        status.write()
+        raise
+    status.data.update(state="finished", current=None, finished=time.time(),
+                       message="datasets ready and runs queued; results appear as the runs finish")
+    status.write()
+    return status.data
+
+
+def start_demo(smoke: bool = False) -> int:
+    """Start the demo as a detached background process; returns its pid.
+
+    When a demo is already running in this workspace, returns that process's pid instead
+    of starting a second one.
+    """
+    current = demo_status()
+    if current.get("state") == "running" and _pid_alive(current.get("pid")):
+        return int(current["pid"])
+    import subprocess
+
+    repo_root = Path(__file__).resolve().parents[1]
+    log = demo_dir() / "log.txt"
+    env = dict(os.environ)
+    env["LAOM_STUDIO_WORKSPACE"] = str(workspace_root())
+    env["PYTHONPATH"] = os.pathsep.join([str(repo_root)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    argv = [sys.executable, "-m", "laom_core", "demo"] + (["--smoke"] if smoke else [])
+    with open(log, "ab") as fh:
+        proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                cwd=str(repo_root), env=env, start_new_session=True)
+    return proc.pid

@@ -1,0 +1,106 @@
+"""The one-command demo: smoke mode end to end in a temporary workspace, resumable."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from laom_core import demo
+from laom_core.errors import LaomError
+from laom_core.experts import shipped
+
+
+@pytest.fixture
+def stop_runs_after(workspace):
+    """Whatever happens in the test, leave no queued or running demo run behind."""
+    yield
+    from laom_core.errors import RunError
+    from laom_core.runs import launcher
+    from laom_core.runs.store import RunStore
+
+    if not (workspace / "runs.sqlite").exists():
+        return
+    with RunStore() as store:
+        for run in store.list_runs(status=["queued", "running"]):
+            try:
+                launcher.stop(run["id"], grace_s=2.0, store=store)
+            except RunError:
+                pass
+
+
+def test_status_before_any_demo():
+    status = demo.demo_status()
+    assert status["state"] == "not-started" and status["done"] == 0
+    assert [s["name"] for s in status["steps"]] == list(demo.STEP_NAMES)
+
+
+def test_missing_expert_fails_with_a_clear_status(monkeypatch, tmp_path):
+    monkeypatch.setattr(shipped, "ASSETS_DIR", tmp_path / "no-assets")
+    with pytest.raises(LaomError, match="shipped expert"):
+        demo.run_demo(smoke=True)
+    status = demo.demo_status()
+    assert status["state"] == "failed" and "shipped expert" in status["message"]
+
+
+def test_run_requests_cover_methods_and_budget_sweeps():
+    plan = demo.make_plan(smoke=False)
+    reqs = demo.run_requests(plan)
+    methods = {r["method"] for r in reqs}
+    assert methods == {"bc", "idm", "lapo", "laom", "laom-labels"}
+    assert [r["method"] for r in reqs[:3]] == ["lapo", "laom", "laom-labels"]  # headline first
+    for method in ("idm", "laom-labels"):
+        assert sorted(r["labeled_budget"] for r in reqs if r["method"] == method) == [2, 8, 32]
+    assert all(r["preset"] == "cpu-small" for r in reqs)
+    assert len({r["name"] for r in reqs}) == len(reqs)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif("cheetah-run" not in shipped.shipped_tasks(), reason="no shipped cheetah-run expert")
+def test_smoke_demo_end_to_end(workspace, monkeypatch, stop_runs_after):
+    from laom_core.commands.demo import wait_for_runs
+    from laom_core.data.hdf5 import open_dataset
+    from laom_core.runs.store import RunStore
+
+    monkeypatch.setenv("LAOM_STUDIO_MAX_RUNS", "2")
+    status = demo.run_demo(smoke=True)
+    assert status["state"] == "finished" and status["done"] == status["total"] == len(demo.STEP_NAMES)
+    plan = demo.make_plan(smoke=True)
+
+    with open_dataset(plan.train_path) as ds:
+        assert ds.num_trajectories == plan.train_episodes
+        assert ds.attrs["difficulty"] == plan.difficulty and ds.attrs["split"] == "train"
+        # the expert runs: a cheetah at speed, not random flailing
+        assert np.mean([ds.trajectory_return(i) for i in range(ds.num_trajectories)]) > 0.2 * plan.steps
+    for budget in plan.budgets:
+        with open_dataset(plan.labeled_path(budget)) as ds:
+            assert ds.num_trajectories == budget and set(ds.lengths) == {plan.chunk_size}
+    with open_dataset(plan.eval_path) as ds:
+        assert ds.attrs["split"] == "eval"
+
+    runs = status["runs"]
+    assert len(runs) == 7
+    final = wait_for_runs([r["run_id"] for r in runs], poll_s=1.0)
+    assert set(final.values()) == {"finished"}, final
+
+    store = RunStore()
+    for r in runs:
+        run = store.get_run(r["run_id"])
+        assert run["group"] == plan.group
+        run_dir = workspace / "runs" / r["run_id"]
+        summary = json.loads((run_dir / "summary.json").read_text())
+        assert np.isfinite(summary["eval_return_mean"])
+        assert (run_dir / "config.yaml").is_file() and (run_dir / "log.txt").is_file()
+        episodes = json.loads((run_dir / "artifacts" / "rollouts" / "episodes.json").read_text())
+        assert episodes and "return" in episodes[0]
+        if r["method"] in ("lapo", "laom", "laom-labels"):
+            assert (run_dir / "artifacts" / "latents.npz").is_file()
+            probe = json.loads((run_dir / "artifacts" / "probe.json").read_text())
+            assert np.isfinite(probe["held_out_probe_mse"])
+        assert store.metrics(r["run_id"])  # curves for the pages
+    store.close()
+
+    # resumable: a second call skips every step and queues nothing new
+    again = demo.run_demo(smoke=True)
+    assert [s["state"] for s in again["steps"]][:4] == ["skipped"] * 4
+    assert sorted(r["run_id"] for r in again["runs"]) == sorted(r["run_id"] for r in runs)
