@@ -1,0 +1,147 @@
+"""Distractor leakage: probes on planted signals, reading signals from files, clear errors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from laom_core.analysis.leakage import (
+    NoDistractorSignals, leakage_figures, probe_scores, read_transition_signals, signal_targets,
+)
+from laom_core.data.hdf5 import DatasetWriter, open_dataset
+from laom_core.data.toy import make_toy_dataset
+from laom_core.errors import LaomError
+
+TRAJ, STEPS = 12, 50
+
+
+def _planted(seed: int = 0):
+    """Independent action, camera motion, clip motion and clip id per transition."""
+    rng = np.random.default_rng(seed)
+    n = TRAJ * STEPS
+    groups = np.repeat(np.arange(TRAJ), STEPS)
+    actions = rng.normal(size=(n, 3))
+    signals = {
+        "camera_delta": rng.normal(size=(n, 4)),
+        "background_step": np.repeat(rng.choice([-1.0, 1.0], size=TRAJ), STEPS)[:, None],
+        "color_delta": rng.normal(size=(n, 3)),
+        "clip": np.repeat(np.arange(TRAJ) % 3, STEPS),
+    }
+    return rng, actions, groups, signals
+
+
+def _embed(rng, x, dim=48, noise=0.01):
+    return x @ rng.normal(size=(x.shape[1], dim)) + noise * rng.normal(size=(len(x), dim))
+
+
+def test_latent_of_camera_motion_is_all_leakage():
+    rng, actions, groups, signals = _planted()
+    f = leakage_figures(_embed(rng, signals["camera_delta"]), actions, groups, signals)
+    assert f["r2_camera_delta"] > 0.95
+    assert f["r2_action"] < 0.05 and f["r2_background_step"] < 0.05 and f["r2_color_delta"] < 0.05
+    assert f["leakage"] > 0.95
+
+
+def test_latent_of_action_has_no_leakage():
+    rng, actions, groups, signals = _planted()
+    f = leakage_figures(_embed(rng, actions), actions, groups, signals)
+    assert f["r2_action"] > 0.95
+    assert f["r2_camera_delta"] < 0.05 and f["clip_score"] < 0.05
+    assert f["leakage"] < 0.05
+    assert f["samples"] == TRAJ * STEPS and f["trajectories"] == TRAJ
+
+
+def test_mixed_latent_and_clip_classifier():
+    rng, actions, groups, signals = _planted()
+    clip_onehot = np.eye(3)[signals["clip"]]
+    z = _embed(rng, np.c_[actions, signals["camera_delta"]])
+    f = leakage_figures(z, actions, groups, signals)
+    assert f["r2_action"] > 0.95 and f["r2_camera_delta"] > 0.95
+    assert 0.4 < f["leakage"] < 0.6
+    # a latent that carries the clip: accuracy far above the majority-class chance
+    g = leakage_figures(_embed(rng, np.c_[actions, clip_onehot], noise=0.05), actions, groups, signals)
+    assert g["clip_accuracy"] > 0.95 and g["clip_chance"] < 0.6
+    assert g["clip_score"] > 0.9 and 0.4 < g["leakage"] < 0.6
+    # pure noise explains nothing: no leakage claimed
+    h = leakage_figures(rng.normal(size=z.shape), actions, groups, signals)
+    assert h["explained"] < 0.05 and h["leakage"] == 0.0
+
+
+def test_observation_embedding_figures():
+    rng, actions, groups, signals = _planted()
+    states = rng.normal(size=(len(actions), 5))
+    frame = {"camera": rng.normal(size=(len(actions), 4)), "clip": signals["clip"]}
+    emb = _embed(rng, np.c_[states, frame["camera"]])
+    f = leakage_figures(_embed(rng, actions), actions, groups, {**signals, **frame}, embeddings=emb, states=states)
+    assert f["obs_r2_state"] > 0.95 and f["obs_r2_camera"] > 0.95
+    assert 0.4 < f["obs_leakage"] < 0.6 and f["leakage"] < 0.05
+
+
+def test_constant_signals_score_zero():
+    """A vanilla collection records constant signals (clip -1, camera 0): nothing leaks."""
+    rng, actions, groups, _ = _planted()
+    n = len(actions)
+    now = {"clip_id": np.full(n, -1), "frame_index": np.full(n, -1), "camera": np.zeros((n, 8)),
+           "color": np.zeros((n, 3))}
+    signals = signal_targets(now, now)
+    f = leakage_figures(_embed(rng, actions), actions, groups, signals)
+    assert f["r2_camera_delta"] == 0.0 and f["r2_background_step"] == 0.0 and f["clip_score"] == 0.0
+    assert f["leakage"] == 0.0 and f["r2_action"] > 0.95
+
+
+def test_signal_targets_use_camera_offsets():
+    now = {"camera": np.array([[1, 2, 3, 4, 9, 9, 9, 9]], np.float32), "frame_index": np.array([5]),
+           "clip_id": np.array([2]), "color": np.array([[0.1, 0.2, 0.3]])}
+    nxt = {"camera": np.array([[2, 2, 1, 4, 7, 7, 7, 7]], np.float32), "frame_index": np.array([4]),
+           "clip_id": np.array([2]), "color": np.array([[0.1, 0.5, 0.3]])}
+    t = signal_targets(now, nxt)
+    np.testing.assert_allclose(t["camera_delta"], [[1, 0, -2, 0]])  # offsets only, not velocities
+    np.testing.assert_allclose(t["camera"], [[1, 2, 3, 4]])
+    np.testing.assert_allclose(t["background_step"], [[-1]])
+    np.testing.assert_allclose(t["color_delta"], [[0, 0.3, 0]], atol=1e-6)
+    assert t["clip"].tolist() == [2]
+    assert "camera_delta" not in signal_targets(now)
+
+
+def test_read_transition_signals_from_a_toy_file(tmp_path):
+    path = make_toy_dataset(tmp_path / "d.h5", trajectories=3, steps=12, img_size=16, distractors=True, seed=1)
+    traj, step = np.array([2, 0, 2, 1]), np.array([3, 10, 0, 5])
+    t = read_transition_signals(path, traj, step)
+    with open_dataset(path) as ds:
+        for i, (tr, s) in enumerate(zip(traj, step)):
+            cam = ds.read(int(tr), "distractor/camera")
+            frame = ds.read(int(tr), "distractor/frame_index")
+            np.testing.assert_allclose(t["camera_delta"][i], cam[s + 1] - cam[s])
+            assert t["background_step"][i, 0] == frame[s + 1] - frame[s]
+            assert t["clip"][i] == ds.read(int(tr), "distractor/clip_id")[s]
+    assert set(np.abs(t["background_step"].ravel())) <= {0.0, 1.0}
+
+
+def test_released_layout_without_signals_says_what_is_missing(tmp_path):
+    path = make_toy_dataset(tmp_path / "plain.h5", trajectories=2, steps=6, img_size=16, distractors=False)
+    with pytest.raises(NoDistractorSignals, match="no distractor signals.*collect it with LAOM Studio"):
+        read_transition_signals(path, np.array([0, 1]), np.array([0, 1]))
+    rng, actions, groups, _ = _planted()
+    with pytest.raises(LaomError, match="no distractor signals"):
+        leakage_figures(_embed(rng, actions), actions, groups, {})
+
+
+def test_bad_inputs_raise_clear_errors():
+    rng, actions, groups, signals = _planted()
+    z = _embed(rng, actions)
+    bad = z.copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(LaomError, match="NaN"):
+        leakage_figures(bad, actions, groups, signals)
+    with pytest.raises(LaomError, match="at least 2 trajectories"):
+        leakage_figures(z, actions, np.zeros(len(z), int), signals)
+    with pytest.raises(LaomError, match="rows"):
+        leakage_figures(z, actions[:-1], groups, signals)
+
+
+def test_probes_are_split_by_trajectory():
+    """A per-trajectory constant is memorisable within a trajectory but not across them."""
+    rng = np.random.default_rng(3)
+    groups = np.repeat(np.arange(10), 40)
+    per_traj = rng.normal(size=10)[groups][:, None]
+    x = rng.normal(size=(10, 6))[groups] + 0.01 * rng.normal(size=(400, 6))  # a code per trajectory
+    assert probe_scores(x, groups, {"t": per_traj})["r2_t"] < 0.05
