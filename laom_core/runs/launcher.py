@@ -388,22 +388,28 @@ def _start(store: RunStore, run: dict, gpus: list[str], running: list[dict]) -> 
 
 
 def _finalize(store: RunStore, run_id: str, code: int) -> None:
-    """Record a child's exit; if it did not report a final status, decide one."""
-    store.update_run(run_id, exit_code=int(code))
+    """Record a child's exit code; if it did not report a final status, decide one."""
     run = store.get_run(run_id, reconcile=False)
-    if run["status"] != "running":
-        return
-    now = time.time()
-    if run["stop_requested"]:
-        store.transition(run_id, ["running"], "stopped", ended_at=now)
-    elif code == 0:
-        store.transition(run_id, ["running"], "finished", ended_at=now)
-    else:
+    now, code = time.time(), int(code)
+    if run["status"] == "running" and run["stop_requested"]:
+        if store.transition(run_id, ["running"], "stopped", ended_at=now, exit_code=code):
+            return
+    elif run["status"] == "running" and code == 0:
+        if store.transition(run_id, ["running"], "finished", ended_at=now, exit_code=code):
+            return
+    elif code != 0 and run["status"] in ("running", "failed"):
         how = f"killed by {signal.Signals(-code).name}" if code < 0 and -code in signal.valid_signals() \
             else f"exit code {code}"
         tail = liveness.log_tail(run["run_dir"])
-        store.transition(run_id, ["running"], "failed", ended_at=now,
-                         error=f"the run's process ended ({how})" + (f"; log tail:\n{tail}" if tail else ""))
+        error = f"the run's process ended ({how})" + (f"; log tail:\n{tail}" if tail else "")
+        if run["status"] == "running":
+            if store.transition(run_id, ["running"], "failed", ended_at=now, error=error, exit_code=code):
+                return
+        elif (run["error"] or "").startswith(liveness.NO_REPORT):
+            # A reader saw the zombie first; we know better now: say how it ended.
+            if store.transition(run_id, ["failed"], "failed", error=error, exit_code=code):
+                return
+    store.update_run(run_id, exit_code=code)
 
 
 def _device_of(argv: Sequence[str]) -> str:

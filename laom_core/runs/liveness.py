@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
 # A run claimed by the scheduler must get a pid within this many seconds.
 CLAIM_GRACE_S = 60.0
 START_TIME_TOLERANCE_S = 1.0
+NO_REPORT = "the run's process exited without reporting"
 
 
 def process_start_time(pid: int) -> float | None:
@@ -112,7 +113,7 @@ def reconcile(store: "RunStore") -> list[str]:
         if stop_requested:
             ok = store.transition(run_id, ["running"], "stopped", ended_at=now)
         else:
-            summary = reason or "the run's process exited without reporting (crash, kill or reboot)"
+            summary = reason or f"{NO_REPORT} (crash, kill or reboot)"
             error = summary + (f"; log tail:\n{tail}" if tail else "")
             ok = store.transition(run_id, ["running"], "failed", ended_at=now, error=error)
         if ok:

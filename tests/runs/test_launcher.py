@@ -53,8 +53,9 @@ def test_run_finishes_with_metrics_log_and_exit_code(store, workspace):
 def test_crash_is_failed_with_log_tail(store):
     run_id = launch_argv(fake_argv("--steps", 50, "--crash-at", 3), store=store)
     run = wait_for(status_is(store, run_id, "failed", "finished"))
-    assert run["status"] == "failed"
-    assert "boom at step 3" in run["error"] and "exit code 1" in run["error"]
+    assert run["status"] == "failed" and "boom at step 3" in run["error"]  # the log tail
+    run = wait_for(lambda: (r := store.get_run(run_id))["exit_code"] is not None and r)
+    assert run["exit_code"] == 1 and "exit code 1" in run["error"]
     assert store.count_metrics(run_id) == 3  # rows logged before the crash were kept
 
     # Resume re-queues the same run with --resume; this time it completes.
