@@ -63,7 +63,8 @@ class BackgroundVideo:
             raise EnvError(f"skybox texture {width}x{height} is not six square faces")
         self.face_size = width
         adr = int(model.tex_adr[tid])
-        # A writable view of the six faces inside the model's texture buffer.
+        # The six faces inside the model's texture buffer (MuJoCo's order). Per-step frames
+        # go straight to the GPU; this view is for tools that rebuild the texture in full.
         self._faces = model.tex_data[adr : adr + 6 * width * width * 3].reshape(6, width, width, 3)
         if self.ground_alpha < 1.0:
             for g in _floor_geoms(model):
@@ -73,6 +74,7 @@ class BackgroundVideo:
                 else:
                     model.geom_rgba[g, 3] = self.ground_alpha
         self._shown = (-2, -2)
+        self._uploaded: set[int] = set()
 
     # -- episode logic -------------------------------------------------------------------
 
@@ -97,15 +99,20 @@ class BackgroundVideo:
         self.frame_index = nxt
 
     def apply(self, renderer) -> None:
-        """Put the current frame on the skybox (uploads only when the frame changed)."""
+        """Put the current frame on the skybox faces the camera can see.
+
+        Faces are uploaded straight to the GL texture (``model.tex_data`` keeps the
+        initial gradient); a face is re-sent only when the frame changed or it comes
+        into view, so a static background costs nothing per step.
+        """
         key = (self.clip_id, self.frame_index)
-        if key == self._shown:
-            return
-        # Faces show textures mirrored left-right; store the frame flipped so it reads
-        # the right way round from inside the box.
-        self._faces[:] = self._frames[self.frame_index][None, :, ::-1]
-        renderer.upload_texture(self._texture_id)
-        self._shown = key
+        if key != self._shown:
+            self._shown = key
+            self._uploaded = set()
+        faces = visible_skybox_faces(renderer.scene.camera[0]) - self._uploaded
+        if faces:
+            renderer.upload_cube_faces(self._texture_id, self._frames[self.frame_index], sorted(faces))
+            self._uploaded |= faces
 
     def state(self) -> dict:
         return {"clip_id": self.clip_id, "frame_index": self.frame_index}
@@ -117,12 +124,52 @@ class BackgroundVideo:
             self._cache.move_to_end(clip_id)
             return self._cache[clip_id]
         clip = self.clips[clip_id]
-        frames = square_resize(clip.frames, self.face_size)
+        # Skybox faces show textures mirrored left-right: store frames flipped so they
+        # read the right way round from inside the box.
+        frames = np.ascontiguousarray(square_resize(clip.frames, self.face_size)[:, :, ::-1])
         clip.release()
         self._cache[clip_id] = frames
         while len(self._cache) > CLIP_CACHE_SIZE:
             self._cache.popitem(last=False)
         return frames
+
+
+# World direction -> skybox face index (MuJoCo turns the cube so that +z is up).
+_FACE_OF_AXIS = {(0, 1): 0, (0, -1): 1, (2, 1): 2, (2, -1): 3, (1, -1): 4, (1, 1): 5}
+
+
+def _frustum_samples(n: int = 24) -> np.ndarray:
+    """Points in [-1, 1]^2: dense along the border, a coarse grid inside.
+
+    A cube face spans 90 degrees, more than any camera's field of view here, so a face in
+    view always crosses the frustum border; dense border samples find it.
+    """
+    t = np.linspace(-1.0, 1.0, n)
+    ones = np.ones(n)
+    border = np.concatenate([np.stack([t, -ones], 1), np.stack([t, ones], 1),
+                             np.stack([-ones, t], 1), np.stack([ones, t], 1)])
+    g = np.linspace(-0.5, 0.5, 3)
+    inner = np.stack(np.meshgrid(g, g), -1).reshape(-1, 2)
+    return np.concatenate([border, inner])
+
+
+_SAMPLES = _frustum_samples()
+
+
+def visible_skybox_faces(gl_camera) -> set[int]:
+    """Faces of the skybox cube seen by a scene camera (``mjvGLCamera``)."""
+    forward = np.array(gl_camera.forward, dtype=np.float64)
+    up = np.array(gl_camera.up, dtype=np.float64)
+    right = np.cross(forward, up)
+    bottom, top = gl_camera.frustum_bottom, gl_camera.frustum_top
+    half_w = gl_camera.frustum_width or (top - bottom) / 2  # 0 until drawn: square image
+    # Slightly beyond the frustum (x1.05) so rounding at the image edge cannot miss a face.
+    xs = gl_camera.frustum_center + 1.05 * half_w * _SAMPLES[:, 0]
+    ys = (top + bottom) / 2 + 1.05 * (top - bottom) / 2 * _SAMPLES[:, 1]
+    rays = gl_camera.frustum_near * forward + xs[:, None] * right + ys[:, None] * up
+    axis = np.abs(rays).argmax(axis=1)
+    sign = np.sign(rays[np.arange(len(rays)), axis]).astype(int)
+    return {_FACE_OF_AXIS[(int(a), int(s))] for a, s in set(zip(axis.tolist(), sign.tolist()))}
 
 
 def _floor_geoms(model) -> list[int]:

@@ -50,6 +50,7 @@ class Renderer:
         self._camera.fixedcamid = camera_id
         self._rect = mujoco.MjrRect(0, 0, size, size)
         self._buffer = np.empty((size, size, 3), dtype=np.uint8)
+        self._linear_textures: set[int] = set()
         if fast:
             self.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = 0
             self.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = 0
@@ -80,6 +81,33 @@ class Renderer:
         mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN, con)
         mujoco.mjr_render(self._rect, self.scene, con)
         mujoco.mjr_readPixels(self._buffer, None, self._rect, con)
+
+    def upload_cube_faces(self, texture_id: int, image: np.ndarray, faces) -> None:
+        """Put ``image`` (F, F, 3) uint8 on some faces of a cube (skybox) texture on the GPU.
+
+        Much cheaper than :meth:`upload_texture`, which re-sends all six faces from
+        ``model.tex_data`` and rebuilds the mipmaps: only level 0 of the listed faces is
+        replaced, and the texture's minification filter is switched to plain linear once,
+        so stale mipmap levels are never sampled.
+        """
+        with self._contexts.gl.make_current() as ctx:
+            ctx.call(self._upload_faces_on_gl_thread, texture_id, image, tuple(faces))
+
+    def _upload_faces_on_gl_thread(self, texture_id: int, image: np.ndarray, faces: tuple) -> None:
+        from OpenGL import GL
+
+        con = self._contexts.mujoco.ptr
+        size = image.shape[0]
+        GL.glBindTexture(GL.GL_TEXTURE_CUBE_MAP, int(con.texture[texture_id]))
+        if texture_id not in self._linear_textures:
+            GL.glTexParameteri(GL.GL_TEXTURE_CUBE_MAP, GL.GL_TEXTURE_MIN_FILTER, GL.GL_LINEAR)
+            GL.glPixelStorei(GL.GL_UNPACK_ALIGNMENT, 1)
+            self._linear_textures.add(texture_id)
+        for face in faces:
+            GL.glTexSubImage2D(
+                GL.GL_TEXTURE_CUBE_MAP_POSITIVE_X + int(face), 0, 0, 0, size, size,
+                GL.GL_RGB, GL.GL_UNSIGNED_BYTE, image,
+            )
 
     def upload_texture(self, texture_id: int) -> None:
         """Send ``model.tex_data`` of one texture to the GPU (after editing it)."""

@@ -192,3 +192,20 @@ def test_paper_and_extra_domains_render(task, camera, frame_folder):
         assert env.camera_id == camera
         rec = env.step(np.zeros(env.action_dim))
         assert rec.pixels.shape == (24, 24, 3) and rec.pixels.std() > 1
+
+
+def test_partial_skybox_upload_matches_a_full_texture_upload(frame_folder):
+    """Only the skybox faces in view are sent each step; the picture must be the same as
+    MuJoCo's own upload of all six faces (checked with strong camera shake)."""
+    with make_env("cheetah-run", "hard", seed=5, img_size=SIZE, fast_render=True, scale=0.6,
+                  video_source=FolderSource(frame_folder)) as env:
+        renderer, video = env._renderer, env.background
+        env.reset()
+        for _ in range(8):
+            fast = env.step(np.zeros(env.action_dim)).pixels
+            video._faces[:] = video._frames[video.frame_index][None]
+            renderer.upload_texture(video._texture_id)
+            renderer._linear_textures.discard(video._texture_id)  # same filtering as ours
+            renderer.upload_cube_faces(video._texture_id, video._frames[0], [])
+            assert np.array_equal(fast, renderer.draw())
+            video._shown = (-2, -2)  # next step re-uploads what it needs
