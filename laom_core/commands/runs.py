@@ -48,6 +48,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     exp.add_argument("--csv", required=True, help="output file")
     exp.set_defaults(func=_export)
 
+    rm = sub.add_parser("delete", help="forget a finished, failed, stopped or queued run and remove its folder")
+    rm.add_argument("run_id")
+    rm.add_argument("--keep-files", action="store_true", help="keep the run folder")
+    rm.set_defaults(func=_delete)
+
     conc = sub.add_parser("concurrency", help="show or set how many runs may run at once")
     conc.add_argument("n", nargs="?", type=int, default=None, help="new limit (omit to show)")
     conc.add_argument("--default", action="store_true", help="back to 1 per GPU (1 on CPU)")
@@ -182,6 +187,17 @@ def _export(args: argparse.Namespace) -> int:
             for stage, key, step, value, wall in rows:
                 writer.writerow([run_id, stage, key, step, repr(value), f"{wall:.3f}"])
     print(f"wrote {len(rows)} rows to {out}")
+    return 0
+
+
+def _delete(args: argparse.Namespace) -> int:
+    from laom_core.runs.launcher import delete
+    from laom_core.runs.store import RunStore
+
+    with RunStore() as store:
+        run_id = store.find_run(args.run_id)["id"]
+        delete(run_id, remove_files=not args.keep_files, store=store)
+    print(f"{run_id} deleted")
     return 0
 
 

@@ -509,6 +509,27 @@ def resume(run_id: str, store: RunStore | None = None, start_scheduler: bool = T
         return run_id
 
 
+def delete(run_id: str, remove_files: bool = True, store: RunStore | None = None) -> None:
+    """Forget a run that is not running: its store rows and (unless told not to) its folder.
+
+    Only a folder inside the workspace's runs folder is removed.
+    """
+    from laom_core.workspace import check_inside
+
+    with _store(store) as s:
+        run = s.get_run(run_id)
+        if run["status"] == "running":
+            raise RunError(f"run {run_id} is running; stop it first")
+        folder = Path(run["run_dir"]) if run["run_dir"] else None
+        s.delete_run(run_id)
+    if remove_files and folder is not None and folder.exists():
+        try:
+            folder = check_inside(folder, runs_dir())
+        except LaomError:
+            return  # a folder the user chose elsewhere stays
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def log_path(run: dict) -> Path:
     return Path(run["run_dir"] or (runs_dir() / check_run_id(run["id"]))) / "log.txt"
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import subprocess
 
@@ -52,6 +53,10 @@ def test_list_show_logs_export(store, capsys, tmp_path):
     assert len(rows) == 10 and rows[0].keys() == {"run_id", "stage", "key", "step", "value", "wall"}
     assert {(r["key"], int(r["step"]), float(r["value"])) for r in rows} >= {("k1", 4, 41.0), ("k0", 0, 0.0)}
 
+    run_dir = store.get_run(run_id)["run_dir"]
+    assert main(["runs", "delete", run_id]) == 0
+    assert store.list_runs() == [] and not os.path.exists(run_dir)
+
 
 def test_stop_and_resume_from_cli(store, capsys):
     run_id = launch_argv(fake_argv("--steps", 100000, "--sleep", 0.02), store=store)
@@ -62,6 +67,8 @@ def test_stop_and_resume_from_cli(store, capsys):
     assert "only queued or running" in capsys.readouterr().err
     assert main(["runs", "resume", run_id]) == 0
     wait_for(lambda: store.get_run(run_id)["status"] == "running" and store.get_run(run_id)["attempts"] == 2)
+    assert main(["runs", "delete", run_id]) == 2
+    assert "stop it first" in capsys.readouterr().err
     assert main(["runs", "stop", run_id, "--grace", "3"]) == 0
 
 
