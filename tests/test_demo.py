@@ -104,3 +104,32 @@ def test_smoke_demo_end_to_end(workspace, monkeypatch, stop_runs_after):
     again = demo.run_demo(smoke=True)
     assert [s["state"] for s in again["steps"]][:4] == ["skipped"] * 4
     assert sorted(r["run_id"] for r in again["runs"]) == sorted(r["run_id"] for r in runs)
+
+
+def test_start_demo_detaches_and_is_not_started_twice(workspace):
+    import os
+    import signal
+    import time
+
+    pid = demo.start_demo(smoke=True)
+    try:
+        deadline = time.time() + 120
+        status = demo.demo_status()
+        while status.get("pid") != pid and time.time() < deadline:
+            time.sleep(0.5)
+            status = demo.demo_status()
+        assert status.get("pid") == pid, status
+        assert status["smoke"] is True
+        if status["state"] == "running":
+            assert demo.start_demo(smoke=True) == pid  # a second click joins the running demo
+        assert os.getpgid(pid) == pid  # its own session: survives the dashboard
+    finally:
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.time() + 30
+    while time.time() < deadline and demo._pid_alive(pid):
+        time.sleep(0.2)
+    if not demo._pid_alive(pid):
+        assert demo.demo_status()["state"] == "failed"  # ended without finishing: resumable

@@ -37,6 +37,12 @@ def handler(args: argparse.Namespace) -> int:
         print(json.dumps({"pid": pid}) if args.json else
               f"demo running in the background (pid {pid}); follow it with `python -m laom_core demo --status`")
         return 0
+    import signal
+
+    def _interrupt(signum, frame):  # stop from the dashboard: record "failed" (resumable) in the status
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _interrupt)
     status = demo.run_demo(smoke=args.smoke)
     if args.wait:
         status["runs_final"] = wait_for_runs([r["run_id"] for r in status.get("runs", [])])
