@@ -21,17 +21,19 @@ Older workspaces are migrated in :func:`_migrate` by stepping ``user_version``.
 """
 from __future__ import annotations
 
+import atexit
 import json
 import os
-import sys
-from array import array
 import random
 import re
 import secrets
 import socket
 import sqlite3
+import sys
 import threading
 import time
+import weakref
+from array import array
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -601,10 +603,11 @@ class RunStore:
 class MetricWriter:
     """Buffers metric rows of one run and writes them in batches.
 
-    Rows are flushed every ``flush_rows`` rows, when ``flush_s`` seconds have passed
-    since the last flush (checked on ``log``), and on ``flush``/``close``. A flush that
-    meets a locked database retries with backoff; rows stay buffered until written, so
-    none is lost. Thread-safe (the system monitor and a training loop may share one).
+    Rows are flushed every ``flush_rows`` rows, once they have waited ``flush_s`` seconds
+    (a shared daemon thread checks, so a training loop busy elsewhere still shows up
+    live), on ``flush``/``close`` and at interpreter exit. A flush that meets a locked
+    database retries with backoff; rows stay buffered until written, so none is lost.
+    Only a SIGKILL loses the rows of the last ``flush_s`` seconds. Thread-safe.
     """
 
     def __init__(self, path: Path, run_id: str, *, flush_rows: int = 512, flush_s: float = 2.0,
@@ -615,11 +618,13 @@ class MetricWriter:
         self._store = RunStore(path, retry_s=retry_s, reconcile=False)
         self._buffer: list[tuple[str, str, int, float | None, float]] = []
         self._series: dict[tuple[str, str], int] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._last_flush = _now()
         self.rows_written = 0
         self.closed = False
         self._run_num = self._store._read(lambda c: _run_num(c, run_id))
+        self._flush_error: str | None = None
+        _register_writer(self)
 
     def log(self, stage: str, step: int, values: dict[str, Any]) -> None:
         """Record ``values`` (key -> number) at ``step`` of ``stage``; None, NaN and inf are kept."""
@@ -676,20 +681,68 @@ class MetricWriter:
             self.rows_written += len(rows)
             return len(rows)
 
+    def _flush_if_stale(self) -> None:
+        """Called by the background flusher: write rows that have waited ``flush_s``."""
+        with self._lock:
+            if self.closed or not self._buffer or _now() - self._last_flush < self.flush_s:
+                return
+            try:
+                self.flush()
+                self._flush_error = None
+            except Exception as exc:  # noqa: BLE001 - kept buffered; the owner's next flush raises
+                if self._flush_error != str(exc):
+                    self._flush_error = str(exc)
+                    print(f"metrics of run {self.run_id} not written yet: {exc}", file=sys.stderr)
+
     def close(self) -> None:
-        if self.closed:
-            return
-        try:
-            self.flush()
-        finally:
-            self.closed = True
-            self._store.close()
+        """Flush and release the connection (idempotent)."""
+        with self._lock:
+            if self.closed:
+                return
+            try:
+                self.flush()
+            finally:
+                self.closed = True
+                _OPEN_WRITERS.discard(self)
+                self._store.close()
 
     def __enter__(self) -> "MetricWriter":
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# Open writers, flushed by one daemon thread when rows grow stale, and at exit.
+_OPEN_WRITERS: "weakref.WeakSet[MetricWriter]" = weakref.WeakSet()
+_FLUSHER_LOCK = threading.Lock()
+_FLUSHER: threading.Thread | None = None
+_FLUSHER_PERIOD_S = 0.25
+
+
+def _flusher_loop() -> None:
+    while True:
+        time.sleep(_FLUSHER_PERIOD_S)
+        for writer in list(_OPEN_WRITERS):
+            writer._flush_if_stale()
+
+
+def _register_writer(writer: MetricWriter) -> None:
+    global _FLUSHER
+    _OPEN_WRITERS.add(writer)
+    with _FLUSHER_LOCK:
+        if _FLUSHER is None or not _FLUSHER.is_alive():  # also after a fork
+            _FLUSHER = threading.Thread(target=_flusher_loop, name="metric-flusher", daemon=True)
+            _FLUSHER.start()
+
+
+@atexit.register
+def _flush_open_writers() -> None:
+    for writer in list(_OPEN_WRITERS):
+        try:
+            writer.close()
+        except Exception as exc:  # noqa: BLE001 - nothing left to raise to at exit
+            print(f"metrics of run {writer.run_id} could not be written at exit: {exc}", file=sys.stderr)
 
 
 # ---------------------------------------------------------------------- helpers

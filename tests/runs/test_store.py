@@ -139,3 +139,37 @@ def test_full_disk_is_a_clear_error(store):
     w._store._conn.execute("PRAGMA max_page_count=1073741823")
     assert w.flush() == 20000
     assert store.count_metrics(rid) == 20000
+
+
+def test_stale_rows_are_flushed_in_the_background(store):
+    rid = store.create_run("a", "laom", "t", {}, None)
+    w = store.metric_writer(rid, flush_rows=10**6, flush_s=0.2)
+    w.log("eval", 0, {"eval_return_mean": 5.0})  # then the loop goes quiet (a long evaluation)
+    import time
+
+    deadline = time.time() + 10
+    while store.count_metrics(rid) == 0 and time.time() < deadline:
+        time.sleep(0.05)
+    assert store.count_metrics(rid) == 1
+    w.close()
+
+
+def test_rows_of_an_unclosed_writer_are_written_at_exit(store):
+    import subprocess
+    import sys
+
+    rid = store.create_run("a", "laom", "t", {}, None)
+    code = (
+        "import sys; from laom_core.runs.store import RunStore; "
+        f"w = RunStore(sys.argv[1]).metric_writer({rid!r}, flush_rows=10**6, flush_s=10**6); "
+        "[w.log('lam', i, {'loss': i}) for i in range(100)]; sys.exit(3)"
+    )
+    import os
+    from pathlib import Path
+
+    repo = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([repo, os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-c", code, str(store.path)], capture_output=True, text=True,
+                          timeout=120, env=env, cwd=repo)
+    assert proc.returncode == 3, proc.stderr
+    assert store.count_metrics(rid) == 100
