@@ -84,20 +84,29 @@ def _alive(pid: int | None) -> bool:
         return False
 
 
+def find_job(key: str) -> JobStatus | None:
+    """The newest job started with ``key``, or None."""
+    for job in list_jobs():
+        if job.key == key:
+            return job
+    return None
+
+
 def start_job(kind: str, argv: Sequence[str], *, label: str = "", key: str | None = None,
-              env: dict[str, str] | None = None) -> str:
+              env: dict[str, str] | None = None, reuse: Sequence[str] = ("running", "finished")) -> str:
     """Start ``argv`` in the background as a job; returns its id.
 
-    With ``key``, a job with the same key that is running or finished is returned instead
-    of starting a second one (a double click or page rerun starts one job).
+    With ``key``, the newest job with the same key is returned instead of starting a
+    second one when its state is in ``reuse`` (a double click or page rerun starts one
+    job; a finished job is not redone).
     """
     argv = [str(a) for a in argv]
     if not argv:
         raise LaomError("a job needs a command")
     if key is not None:
-        for job in list_jobs():
-            if job.key == key and job.state in ("running", "finished"):
-                return job.id
+        previous = find_job(key)
+        if previous is not None and previous.state in reuse:
+            return previous.id
     job_id = f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     folder = jobs_dir() / job_id
     folder.mkdir(parents=True)
@@ -180,6 +189,8 @@ def job_status(job_id: str) -> JobStatus:
         ended = result.get("ended")
     elif _alive(meta.get("pid")):
         state, rc, ended = "running", None, None
+    elif (folder / "stop_requested").exists():
+        state, rc, ended = "stopped", None, None
     else:
         state, rc, ended = "failed", None, None
         tail += "\n[job] the process ended without recording an exit code"
@@ -220,6 +231,7 @@ def stop_job(job_id: str, grace_s: float = 5.0) -> None:
     pid = meta.get("pid")
     if not _alive(pid):
         return
+    (jobs_dir() / job_id / "stop_requested").touch()
     try:
         os.killpg(pid, signal.SIGTERM)
     except ProcessLookupError:

@@ -49,7 +49,7 @@ def _returns(path: str, mtime: float) -> np.ndarray:
     from laom_core.data.hdf5 import open_dataset
 
     with open_dataset(path) as ds:
-        return np.asarray(ds.returns(), dtype=np.float64)
+        return np.asarray(ds.returns, dtype=np.float64)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

@@ -43,10 +43,9 @@ def _latents(path: str, mtime: float) -> dict:
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _pca(path: str, mtime: float) -> np.ndarray:
-    from sklearn.decomposition import PCA
+    from laom_core.analysis.umap import MAX_POINTS, pca_2d
 
-    z = _latents(path, mtime)["latents"][:5000].astype(np.float32)
-    return PCA(n_components=2, svd_solver="randomized", random_state=0).fit_transform(z)
+    return pca_2d(_latents(path, mtime)["latents"][:MAX_POINTS])
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -68,9 +67,12 @@ def embedding_for(run: dict) -> tuple[np.ndarray | None, dict | None, str]:
         return emb["embedding"], emb, "UMAP"
     job_id = umap_mod.start_embedding(path)  # idempotent: one job per latents file
     status = jobs.job_status(job_id)
-    if status.state == "failed":
+    if status.state in ("failed", "stopped"):
         tail = "\n".join(status.log_tail.strip().splitlines()[-3:])
-        st.error(f"UMAP failed for {run.get('name')}: {tail}")
+        st.error(f"UMAP {status.state} for {run.get('name')}: {tail}")
+        if st.button("Retry UMAP", key=f"ls_retry_{run['id']}"):
+            umap_mod.start_embedding(path, retry=True)
+            st.rerun()
     else:
         st.progress(status.progress or 0.0, text=f"UMAP in the background: {status.progress_text or 'starting'} "
                                                   "(showing a PCA projection meanwhile)")

@@ -58,7 +58,7 @@ def _expert(path: str, mtime: float, traj: int, steps: int) -> dict:
         traj = traj % ds.num_trajectories
         stop = min(int(ds.lengths[traj]), steps)
         return {"obs": ds.read(traj, "obs", 0, stop), "return": ds.trajectory_return(traj), "traj": traj,
-                "mean_return": float(np.mean(ds.returns())), "rewards": ds.read(traj, "rewards", 0, stop)
+                "mean_return": float(np.mean(ds.returns)), "rewards": ds.read(traj, "rewards", 0, stop)
                 if ds.has("rewards", traj) else None}
 
 

@@ -425,3 +425,47 @@ def leakage_from_features(held: Mapping[str, np.ndarray], dataset: Any, *, folds
     signals = read_transition_signals(dataset, held["traj"], held["step"])
     return leakage_figures(held["z"], held["actions"], held["traj"], signals, embeddings=held.get("emb"),
                            states=held.get("states"), folds=folds, seed=seed)
+
+
+def record_run_leakage(ctx: Any, held: Mapping[str, np.ndarray], stage: str, step: int) -> dict[str, Any]:
+    """End of stage 1: figures of the held-out features -> ``artifacts/leakage.json`` and metrics.
+
+    ``ctx`` is the training run's context (``data_path``, ``artifacts_dir``, ``metrics``,
+    ``config.seed``). The figures are logged under ``stage`` at ``step``, so ``runs show
+    --json`` and the dashboard find them with the run's other metrics. A dataset without
+    distractor signals (the released files) is not an error for training: the JSON then
+    says why there are no figures and nothing is logged (likewise, with a warning on
+    stderr, if the analysis itself fails: it must not cost the run its stage 1).
+    """
+    from laom_core.workspace import atomic_write_json
+
+    path = Path(ctx.artifacts_dir) / "leakage.json"
+    result: dict[str, Any] = {"definition": "leakage = distractor / (R2(action)+ + distractor); see "
+                                            "laom_core/analysis/leakage.py"}
+    try:
+        if not held or len(held.get("z", ())) == 0:
+            raise LaomError("no held-out transitions (dataset too small)")
+        figures = leakage_from_features(held, ctx.data_path, seed=int(ctx.config.seed))
+    except LaomError as exc:
+        result.update(available=False, reason=str(exc))
+    except Exception as exc:  # an analysis bug must not cost the run its finished stage 1
+        import sys
+
+        print(f"warning: leakage analysis failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        result.update(available=False, reason=f"leakage analysis failed: {type(exc).__name__}: {exc}")
+    else:
+        result.update(available=True, figures=figures)
+        ctx.metrics.log(stage, step, {k: v for k, v in figures.items() if k not in ("samples", "trajectories")})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(path, result)
+    return result
+
+
+def load_run_leakage(run_dir: str | Path) -> dict[str, Any] | None:
+    """A run's ``artifacts/leakage.json`` (None when the run has none or it is unreadable)."""
+    import json
+
+    try:
+        return json.loads((Path(run_dir) / "artifacts" / "leakage.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None

@@ -71,6 +71,23 @@ def load_embedding(latents_path: str | Path) -> dict[str, np.ndarray] | None:
         return {k: np.asarray(data[k]) for k in data.files}
 
 
+def pca_2d(z: np.ndarray, seed: int = 0, iterations: int = 6) -> np.ndarray:
+    """Top-2 principal components by randomized subspace iteration (numpy only, fast).
+
+    The page shows this while the UMAP job runs: exact enough for a preview and cheap
+    even for 8192-dim latents (a few N x D products instead of an SVD).
+    """
+    x = np.asarray(z, dtype=np.float64)
+    x = x - x.mean(axis=0)
+    rng = np.random.default_rng(seed)
+    q = rng.normal(size=(x.shape[1], min(8, x.shape[1])))
+    for _ in range(iterations):
+        q, _ = np.linalg.qr(x.T @ (x @ q))
+    small = x @ q
+    _, _, vt = np.linalg.svd(small, full_matrices=False)
+    return (small @ vt[:2].T).astype(np.float32)
+
+
 def _progress(value: float, stage: str) -> None:
     print(json.dumps({"progress": round(value, 3), "stage": stage}), flush=True)
 
@@ -121,18 +138,27 @@ def compute_embedding(latents_path: str | Path, out: str | Path, seed: int = 0) 
     return out
 
 
-def start_embedding(latents_path: str | Path) -> str:
-    """Start (or find) the background job computing this file's map; returns the job id."""
-    import sys as _sys
+def start_embedding(latents_path: str | Path, retry: bool = False) -> str:
+    """Start (or find) the background job computing this file's map; returns the job id.
 
-    from laom_core.jobs import start_job
+    A running job is reused; a failed one is reported again rather than restarted on every
+    page view, unless ``retry``; a finished one whose cache file went missing is redone.
+    """
+    from laom_core.jobs import find_job, start_job
 
     latents_path = Path(latents_path).resolve()
     load_latents(latents_path)  # fail fast, with a clear message, on a bad file
     out = cache_path(latents_path)
+    key = f"umap:{out.name}"
+    previous = find_job(key)
+    if previous is not None:
+        if previous.state == "running" or (previous.state == "failed" and not retry):
+            return previous.id
+        if previous.state == "finished" and out.is_file():
+            return previous.id
     return start_job(
-        "umap", [_sys.executable, "-m", "laom_core.analysis.umap", str(latents_path), str(out)],
-        label=f"UMAP of {latents_path.parent.parent.name}", key=f"umap:{out.name}",
+        "umap", [sys.executable, "-m", "laom_core.analysis.umap", str(latents_path), str(out)],
+        label=f"UMAP of {latents_path.parent.parent.name}", key=key, reuse=(),
     )
 
 
