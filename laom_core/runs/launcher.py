@@ -215,7 +215,7 @@ def visible_gpus() -> list[str]:
     return [str(i) for i, line in enumerate(l for l in out.splitlines() if l.startswith("GPU "))]
 
 
-def max_concurrent(store: RunStore) -> int:
+def max_concurrent(store: RunStore, gpus: list[str] | None = None) -> int:
     """Concurrency limit: LAOM_STUDIO_MAX_RUNS, else the workspace setting, else 1 per GPU (1 on CPU)."""
     env = os.environ.get("LAOM_STUDIO_MAX_RUNS")
     if env:
@@ -226,7 +226,7 @@ def max_concurrent(store: RunStore) -> int:
     value = store.get_setting("max_concurrent")
     if value:
         return max(1, int(value))
-    return max(1, len(visible_gpus()))
+    return max(1, len(visible_gpus() if gpus is None else gpus))
 
 
 def set_max_concurrent(n: int | None, store: RunStore | None = None) -> None:
@@ -314,39 +314,60 @@ def run_scheduler(store: RunStore | None = None, poll_s: float | None = None, lo
     own = store is None
     store = store or RunStore()
     children: dict[str, subprocess.Popen] = {}
-    print(f"scheduler {os.getpid()} started at {_stamp()}", file=log, flush=True)
+    gpus = visible_gpus()  # once: nvidia-smi is slow and GPUs do not come and go
+    failures = 0
+    print(f"scheduler {os.getpid()} started at {_stamp()} (GPUs: {','.join(gpus) or 'none'})", file=log, flush=True)
     try:
         while True:
-            for run_id, proc in list(children.items()):
-                code = proc.poll()
-                if code is not None:
-                    _finalize(store, run_id, code)
-                    del children[run_id]
-            liveness.reconcile(store)
-            queued = store.list_runs(status="queued", reconcile=False)
-            if queued:
-                running = store.list_runs(status="running", reconcile=False)
-                free = max_concurrent(store) - len(running)
-                gpus = visible_gpus()
-                for run in queued[:max(0, free)]:
-                    proc = _start(store, run, gpus, running)
-                    if proc is not None:
-                        children[run["id"]] = proc
-                        running.append(store.get_run(run["id"], reconcile=False))
-                        print(f"{_stamp()} started {run['id']} pid {proc.pid}", file=log, flush=True)
-            elif not children:
-                # Let go of the lock first, then look again: a launch that found the lock
-                # taken queued its run before we released, so we see it here.
-                lock.release()
-                if not store.list_runs(status="queued", reconcile=False) or not lock.acquire():
-                    print(f"scheduler {os.getpid()} done at {_stamp()}", file=log, flush=True)
-                    return 0
+            try:
+                if not _tick(store, children, gpus, log):
+                    # Nothing queued, none of ours alive. Let go of the lock first, then look
+                    # again: a launch that found the lock taken had queued its run before we
+                    # released, so we see it here; a later launch starts a new scheduler.
+                    lock.release()
+                    if not store.list_runs(status="queued", reconcile=False) or not lock.acquire():
+                        print(f"scheduler {os.getpid()} done at {_stamp()}", file=log, flush=True)
+                        return 0
+                    continue
+                failures = 0
+            except Exception as exc:  # noqa: BLE001 - keep serving the queue through a hiccup
+                failures += 1
+                print(f"{_stamp()} scheduler error ({failures}): {type(exc).__name__}: {exc}", file=log, flush=True)
+                if failures >= 30:
+                    print("giving up after 30 errors in a row", file=log, flush=True)
+                    return 2
+                time.sleep(min(5.0, poll_s * 2 ** min(failures, 4)))
                 continue
             time.sleep(poll_s)
     finally:
         lock.release()
         if own:
             store.close()
+
+
+def _tick(store: RunStore, children: dict[str, subprocess.Popen], gpus: list[str], log: IO) -> bool:
+    """One scheduler pass: reap our children, mark dead runs, start queued runs into free slots.
+
+    Returns False when there is nothing left to do (nothing queued, no child of ours alive).
+    """
+    for run_id, proc in list(children.items()):
+        code = proc.poll()
+        if code is not None:
+            _finalize(store, run_id, code)
+            del children[run_id]
+    liveness.reconcile(store)
+    queued = store.list_runs(status="queued", reconcile=False)
+    if not queued:
+        return bool(children)
+    running = store.list_runs(status="running", reconcile=False)
+    free = max_concurrent(store, gpus) - len(running)
+    for run in queued[:max(0, free)]:
+        proc = _start(store, run, gpus, running)
+        if proc is not None:
+            children[run["id"]] = proc
+            running.append(store.get_run(run["id"], reconcile=False))
+            print(f"{_stamp()} started {run['id']} pid {proc.pid}", file=log, flush=True)
+    return True
 
 
 def _start(store: RunStore, run: dict, gpus: list[str], running: list[dict]) -> subprocess.Popen | None:
