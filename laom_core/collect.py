@@ -59,6 +59,23 @@ def episode_seeds(seed: int, episodes: int) -> list[tuple[int, int]]:
 _POLICY_CACHE: dict[str, Any] = {}
 
 
+@contextlib.contextmanager
+def _defer_sigint():
+    """Hold a Ctrl-C until the block ends: MuJoCo's GL context objects interrupted halfway
+    through construction print tracebacks when garbage-collected."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    received = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
+
+
 def _make_policy(spec: Any, env: Any, seed: int) -> Any:
     if callable(spec):
         return spec(env, seed)
@@ -78,14 +95,15 @@ def run_episode(job: dict, report: Callable[[int], None] | None = None) -> dict:
     """Collect one episode described by ``job``; returns arrays and the env's attrs."""
     from laom_core.envs import make_env
 
-    env = make_env(
-        task=job["task"],
-        difficulty=job["difficulty"],
-        split=job["split"],
-        seed=job["env_seed"],
-        img_size=job["img_size"],
-        **job["env_kwargs"],
-    )
+    with _defer_sigint():
+        env = make_env(
+            task=job["task"],
+            difficulty=job["difficulty"],
+            split=job["split"],
+            seed=job["env_seed"],
+            img_size=job["img_size"],
+            **job["env_kwargs"],
+        )
     try:
         policy = _make_policy(job["policy"], env, job["policy_seed"])
         policy.reset()
@@ -303,7 +321,8 @@ def collect_dataset(
     # Check the task and options (and that the policy fits) before any long work.
     from laom_core.envs import make_env
 
-    probe = make_env(task=task, difficulty=difficulty, split=split, seed=seed, img_size=img_size, **env_kwargs)
+    with _defer_sigint():
+        probe = make_env(task=task, difficulty=difficulty, split=split, seed=seed, img_size=img_size, **env_kwargs)
     try:
         task = probe.task
         if not callable(policy_spec):

@@ -1,0 +1,92 @@
+"""`dataset info|subset|list`: summaries, exit codes, one-line errors."""
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+from laom_core.cli import main
+from laom_core.data.hdf5 import DatasetWriter
+
+ATTRS = dict(domain_name="hopper", task_name="hop", difficulty="scale_easy_video_hard", dynamic=True, img_hw=8, split="eval")
+
+
+def _write(path, n=3, T=12, nan=False):
+    rng = np.random.default_rng(0)
+    with DatasetWriter(path, ATTRS) as w:
+        for i in range(n):
+            w.add_trajectory(
+                rng.integers(0, 255, (T, 8, 8, 3), dtype=np.uint8),
+                rng.normal(size=(T, 4)), rng.normal(size=(T, 15)), 100.0 + i,
+                extra={"distractor/clip_id": np.full(T, i), "distractor/camera": rng.normal(size=(T, 8))},
+            )
+    if nan:
+        with h5py.File(path, "a") as f:
+            f["1/states"][3, 2] = np.nan
+    return path
+
+
+def _err_line(capsys):
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), captured.err
+    assert "Traceback" not in captured.err
+    return lines[0]
+
+
+def test_info_text_and_json(tmp_path, capsys):
+    path = _write(tmp_path / "d.hdf5")
+    assert main(["dataset", "info", str(path)]) == 0
+    text = capsys.readouterr().out
+    for fragment in ("hopper-hop", "scale_easy_video_hard", "3 x 12 steps = 36", "8x8", "action dim    4",
+                     "state dim     15", "mean return   101.0", "camera, clip_id"):
+        assert fragment in text
+    assert main(["dataset", "info", str(path), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert info["num_trajectories"] == 3 and info["total_steps"] == 36 and info["img_hw"] == 8
+    assert (info["action_dim"], info["state_dim"]) == (4, 15)
+    assert info["mean_return"] == pytest.approx(101.0)
+    assert info["distractor_signals"] == ["camera", "clip_id"]
+
+
+def test_info_invalid_files_exit_2(tmp_path, capsys):
+    (tmp_path / "text.hdf5").write_text("not hdf5")
+    assert main(["dataset", "info", str(tmp_path / "text.hdf5")]) == 2
+    assert "not an HDF5 file" in _err_line(capsys)
+    assert main(["dataset", "info", str(tmp_path / "missing.hdf5")]) == 2
+    assert "no such file" in _err_line(capsys)
+    _write(tmp_path / "nan.hdf5", nan=True)
+    assert main(["dataset", "info", str(tmp_path / "nan.hdf5")]) == 2
+    assert "NaN or inf in states" in _err_line(capsys)
+    with h5py.File(tmp_path / "foreign.hdf5", "w") as f:
+        f.create_dataset("images", data=np.zeros((4, 4)))
+    assert main(["dataset", "info", str(tmp_path / "foreign.hdf5")]) == 2
+    assert "missing file attribute" in _err_line(capsys)
+
+
+def test_subset_and_list(tmp_path, workspace, capsys):
+    datasets = workspace / "datasets"
+    datasets.mkdir(parents=True)
+    _write(datasets / "full.hdf5", n=5, T=20)
+    (datasets / "broken.hdf5").write_bytes(b"\x89HDF-not-really")
+    (datasets / ".full.hdf5.abc.partial").write_bytes(b"in progress")
+    # a bare name is found in the workspace datasets folder; default output goes there too
+    assert main(["dataset", "subset", "full.hdf5", "--trajectories", "2", "--chunk-size", "10", "--seed", "4"]) == 0
+    out = datasets / "full_labeled-10x2_seed4.hdf5"
+    assert out.exists()
+    capsys.readouterr()
+    assert main(["dataset", "subset", "full.hdf5", "--trajectories", "2", "--chunk-size", "10", "--seed", "4"]) == 2
+    assert "refusing to overwrite" in _err_line(capsys)
+    assert main(["dataset", "subset", "full.hdf5", "--trajectories", "9", "--chunk-size", "30", "--out", str(tmp_path / "x.hdf5")]) == 2
+    assert "no trajectory has 30 steps" in _err_line(capsys)
+    assert main(["dataset", "list", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    by_name = {r["name"]: r for r in rows}
+    assert set(by_name) == {"broken.hdf5", "full.hdf5", "full_labeled-10x2_seed4.hdf5"}
+    assert by_name["full.hdf5"]["valid"] and by_name["full.hdf5"]["num_trajectories"] == 5
+    assert by_name["full_labeled-10x2_seed4.hdf5"]["labeled_subset"]
+    assert not by_name["broken.hdf5"]["valid"] and "not an HDF5 file" in by_name["broken.hdf5"]["error"]
+    assert main(["dataset", "list"]) == 0
+    assert "INVALID" in capsys.readouterr().out

@@ -1,0 +1,162 @@
+"""Collection: layout and attrs, raw actions, determinism across worker counts, atomicity
+under failures and Ctrl-C, CLI exit codes."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from laom_core.cli import main
+from laom_core.collect import collect_dataset
+from laom_core.data.hdf5 import open_dataset, validate_dataset
+from laom_core.errors import LaomError
+
+REPO = Path(__file__).resolve().parents[1]
+SMALL = dict(task="cheetah-run", split="train", img_size=32, seed=3, fast_render=True)
+
+
+class WidePolicy:
+    """Deterministic actions up to 3x outside the bounds (the env clips; the file must not)."""
+
+    def __init__(self, env, seed):
+        self.rng = np.random.default_rng(seed)
+        self.dim = env.action_dim
+
+    def reset(self):
+        pass
+
+    def act(self, step):
+        return self.rng.uniform(-3, 3, size=self.dim).astype(np.float32)
+
+
+def wide_policy(env, seed):
+    return WidePolicy(env, seed)
+
+
+class FailingPolicy(WidePolicy):
+    calls = 0
+
+    def act(self, step):
+        FailingPolicy.calls += 1
+        if FailingPolicy.calls > 30:  # in the second episode
+            raise RuntimeError("policy exploded")
+        return super().act(step)
+
+
+def failing_policy(env, seed):
+    return FailingPolicy(env, seed)
+
+
+def test_collect_layout_raw_actions_and_workers(tmp_path):
+    seen = []
+    out1 = collect_dataset(policy_spec=wide_policy, difficulty="easy", episodes=2, steps=20, workers=1,
+                           out=tmp_path / "w1.hdf5", progress=lambda d, t: seen.append((d, t)), **SMALL)
+    info = validate_dataset(out1, require_equal_lengths=True)
+    assert (info.task, info.difficulty, info.split, info.img_hw, info.dynamic) == ("cheetah-run", "easy", "train", 32, True)
+    assert (info.num_trajectories, info.min_length, info.action_dim, info.state_dim) == (2, 20, 6, 17)
+    assert info.distractor_signals == ["camera", "clip_id", "color", "frame_index"]
+    assert seen[-1] == (40, 40) and [d for d, _ in seen] == sorted(d for d, _ in seen)
+    with open_dataset(out1) as ds:
+        acts = ds.read(0, "actions")
+        assert np.abs(acts).max() > 1.5  # raw policy output, not clipped
+        assert ds.attrs["dataset_return"] == pytest.approx(np.mean(ds.returns))
+        assert ds.read(0, "obs").shape == (20, 32, 32, 3)
+        assert ds.read(1, "distractor/camera").shape[0] == 20
+        frames = ds.read(0, "distractor/frame_index")
+        assert len(set(frames.tolist())) > 1  # background video plays
+        assert len(set(ds.read(0, "distractor/clip_id").tolist())) == 1  # one clip per episode
+        assert not np.array_equal(ds.read(0, "obs"), ds.read(1, "obs"))
+    # The same seed gives the same file whatever the number of workers.
+    out2 = collect_dataset(policy_spec=wide_policy, difficulty="easy", episodes=2, steps=20, workers=2,
+                           out=tmp_path / "w2.hdf5", **SMALL)
+    with open_dataset(out1) as a, open_dataset(out2) as b:
+        for i in range(2):
+            for key in ("obs", "actions", "states", "distractor/camera", "distractor/frame_index"):
+                np.testing.assert_array_equal(a.read(i, key), b.read(i, key))
+            assert a.trajectory_return(i) == b.trajectory_return(i)
+
+
+def test_failing_policy_leaves_no_file_and_keeps_existing(tmp_path):
+    out = tmp_path / "d.hdf5"
+    FailingPolicy.calls = 0
+    with pytest.raises(RuntimeError, match="policy exploded"):
+        collect_dataset(policy_spec=failing_policy, difficulty="vanilla", episodes=3, steps=20, out=out, **SMALL)
+    assert list(tmp_path.iterdir()) == []
+    out.write_bytes(b"an older dataset")
+    with pytest.raises(LaomError, match="refusing to overwrite"):
+        collect_dataset(policy_spec="random", difficulty="vanilla", episodes=1, steps=5, out=out, **SMALL)
+    FailingPolicy.calls = 0
+    with pytest.raises(RuntimeError, match="policy exploded"):
+        collect_dataset(policy_spec=failing_policy, difficulty="vanilla", episodes=3, steps=20, out=out,
+                        overwrite=True, **SMALL)
+    assert out.read_bytes() == b"an older dataset"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.hdf5"]
+
+
+def test_shipped_expert_and_default_name(workspace):
+    from laom_core.experts.shipped import shipped_tasks
+
+    if "cheetah-run" not in shipped_tasks():
+        pytest.skip("no shipped cheetah-run expert in this checkout")
+    rc = main(["collect", "--task", "cheetah-run", "--policy", "expert", "--episodes", "1", "--steps", "15",
+               "--img-size", "32", "--fast-render", "--seed", "1"])
+    assert rc == 0
+    files = list((workspace / "datasets").glob("*.hdf5"))
+    assert [f.name for f in files] == ["cheetah-run_vanilla_train_expert_1x15_32px_seed1.hdf5"]
+    info = validate_dataset(files[0])
+    assert info.num_trajectories == 1 and info.difficulty == "vanilla"
+    with h5py.File(files[0], "r") as f:
+        assert f.attrs["collect_policy"] == "expert"
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--task", "cheetah-fly"], "cheetah-fly"),
+        (["--difficulty", "insane"], "insane"),
+        (["--policy", "/nonexistent/expert"], "unknown policy"),
+        (["--episodes", "0"], "--episodes must be >= 1"),
+    ],
+)
+def test_cli_errors_are_one_line(argv, message, capsys, tmp_path):
+    base = ["collect", "--episodes", "1", "--steps", "5", "--img-size", "32", "--out", str(tmp_path / "x.hdf5")]
+    rc = main(base + argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2
+    assert len(err) == 1 and err[0].startswith("error:") and message in err[0]
+    assert not (tmp_path / "x.hdf5").exists()
+
+
+def test_sigint_mid_collection_leaves_no_file(tmp_path):
+    out = tmp_path / "big.hdf5"
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "laom_core", "collect", "--task", "cheetah-run", "--episodes", "50", "--steps", "1000",
+         "--img-size", "32", "--fast-render", "--out", str(out)],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        # A terminal delivers Ctrl-C to a process with the default SIGINT disposition; our
+        # own runner may have started us with SIGINT ignored (background job), so reset it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not list(tmp_path.glob(".big.hdf5.*.partial")):
+            assert proc.poll() is None, proc.stderr.read().decode()
+            time.sleep(0.2)
+        assert list(tmp_path.glob(".big.hdf5.*.partial")), "collection never started writing"
+        time.sleep(1.0)  # mid-episode
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stderr.decode()
+    assert "Traceback" not in stderr.decode()
+    assert list(tmp_path.iterdir()) == []
