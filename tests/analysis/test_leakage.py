@@ -145,3 +145,57 @@ def test_probes_are_split_by_trajectory():
     per_traj = rng.normal(size=10)[groups][:, None]
     x = rng.normal(size=(10, 6))[groups] + 0.01 * rng.normal(size=(400, 6))  # a code per trajectory
     assert probe_scores(x, groups, {"t": per_traj})["r2_t"] < 0.05
+
+
+def _ctx(tmp_path, data):
+    from types import SimpleNamespace
+
+    from laom_core.training.common import Metrics
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    return SimpleNamespace(data_path=data, artifacts_dir=run_dir / "artifacts", metrics=Metrics(run_dir),
+                           config=SimpleNamespace(seed=0)), run_dir
+
+
+def _held_from_file(path, latent_of):
+    """Held-out features as stage 1 collects them, with a latent built from the file's own signals."""
+    with open_dataset(path) as ds:
+        traj = np.concatenate([np.full(n - 1, i) for i, n in enumerate(ds.lengths)])
+        step = np.concatenate([np.arange(n - 1) for n in ds.lengths])
+        actions = np.concatenate([ds.read(i, "actions")[:-1] for i in range(ds.num_trajectories)])
+    return {"z": latent_of(traj, step, actions), "actions": actions, "traj": traj, "step": step}
+
+
+def test_record_run_leakage_writes_json_and_metrics(tmp_path):
+    import json
+
+    path = make_toy_dataset(tmp_path / "d.h5", trajectories=6, steps=20, img_size=16, distractors=True, seed=2)
+    rng = np.random.default_rng(0)
+
+    def camera_latent(traj, step, actions):
+        return _embed(rng, read_transition_signals(path, traj, step)["camera_delta"], dim=16)
+
+    from laom_core.analysis.leakage import load_run_leakage, record_run_leakage
+
+    ctx, run_dir = _ctx(tmp_path, path)
+    result = record_run_leakage(ctx, _held_from_file(path, camera_latent), "lam", 30)
+    ctx.metrics.close()
+    assert result["available"] and result["figures"]["leakage"] > 0.9
+    assert load_run_leakage(run_dir)["figures"]["r2_camera_delta"] > 0.9
+    logged = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert logged[-1]["stage"] == "lam" and logged[-1]["step"] == 30
+    assert {"leakage", "r2_action", "r2_camera_delta", "r2_background_step", "clip_accuracy",
+            "clip_chance"} <= set(logged[-1])
+
+
+def test_record_run_leakage_on_a_released_layout_file(tmp_path):
+    path = make_toy_dataset(tmp_path / "plain.h5", trajectories=4, steps=10, img_size=16, distractors=False)
+    from laom_core.analysis.leakage import record_run_leakage
+
+    ctx, run_dir = _ctx(tmp_path, path)
+    held = _held_from_file(path, lambda traj, step, actions: actions)
+    result = record_run_leakage(ctx, held, "lam", 5)
+    ctx.metrics.close()
+    assert result["available"] is False and "no distractor signals" in result["reason"]
+    assert not (run_dir / "metrics.jsonl").read_text().strip()  # nothing logged
