@@ -43,6 +43,7 @@ from laom_core.data.chunk_cache import ChunkCache
 from laom_core.errors import ConfigError, DatasetError
 
 _SCRATCH_SLOTS = 2  # unpinned slots kept free for ordered passes / explicit gathers
+_READ_BUFFERS = 2  # chunk reads in progress at once: the main thread's and the prefetch thread's
 
 
 @dataclass
@@ -146,7 +147,8 @@ class TrajectorySampler:
         budget = int(self.memory_budget_mb * 2**20)
         step_bytes = 3 * self._h * self._w + 4 * (self.action_dim + self.state_dim)
         total_frames = int(self._lengths.sum())
-        self.mode = "full" if total_frames * step_bytes <= budget else "chunked"
+        # full load when the frames fit with room to spare for assembling batches (of 256)
+        self.mode = "full" if total_frames * step_bytes + self._batch_nbytes(256) <= budget else "chunked"
         if self.mode == "full":
             if cache_on_device is None:
                 cache_on_device = self.device.type == "cuda"
@@ -256,26 +258,36 @@ class TrajectorySampler:
         self._frames_dev = torch.from_numpy(frames).to(self.device) if on_device else None
         if on_device:
             self._frames_np = None  # host copy released; the device holds the frames
-        self.cache_nbytes = frames.nbytes + self._actions.nbytes + self._states.nbytes
+        self._full_nbytes = frames.nbytes + self._actions.nbytes + self._states.nbytes
 
     # ------------------------------------------------------------------ chunked path
     def _setup_chunks(self, chunk_len: int, budget: int) -> None:
+        """Chunk index over the selected trajectories; the cache itself is sized at first use.
+
+        The budget covers the cache *and* the transient buffers of the data path: the
+        batch being assembled (known at the first request) and one chunk read by the main
+        thread plus one by the prefetch thread. Tiny budgets shrink ``chunk_len``.
+        """
         s, k = self.frame_stack, self.future_obs_offset
         min_slots = 1 + 1 + _SCRATCH_SLOTS  # one pool chunk, one in flight, scratch
         while True:
             frames_per_slot = chunk_len + k + s - 1
             slot_bytes = ChunkCache.slot_nbytes(frames_per_slot, (self._h, self._w), self.action_dim, self.state_dim)
-            num_slots = budget // slot_bytes
-            if num_slots >= min_slots or chunk_len == 1:
+            # the slots, the two read buffers, and room for a batch of at least one sample
+            if budget >= (min_slots + _READ_BUFFERS) * slot_bytes + self._batch_nbytes(1) or chunk_len == 1:
                 break
             chunk_len = max(1, chunk_len // 2)
-        if num_slots < min_slots:
+        need = (min_slots + _READ_BUFFERS) * slot_bytes + self._batch_nbytes(1)
+        if budget < need:
             raise ConfigError(
                 f"memory_budget_mb={self.memory_budget_mb:g} is too small: the chunked sampler needs at "
-                f"least {min_slots * slot_bytes / 2**20:.2f} MB for {self._h}x{self._w} frames"
+                f"least {need / 2**20:.2f} MB for {self._h}x{self._w} frames"
             )
         self.chunk_len = chunk_len
-        self._cache = ChunkCache(int(num_slots), frames_per_slot, (self._h, self._w), self.action_dim, self.state_dim)
+        self._budget, self._slot_bytes, self._frames_per_slot = budget, slot_bytes, frames_per_slot
+        self._min_slots = min_slots
+        self._cache: ChunkCache | None = None
+        self.reserve_nbytes = 0
         n_trans = self._cum_trans[1:] - self._cum_trans[:-1]
         n_chunks = (n_trans + chunk_len - 1) // chunk_len
         self._chunk_start = np.concatenate([[0], np.cumsum(n_chunks)]).astype(np.int64)
@@ -287,7 +299,34 @@ class TrajectorySampler:
         self._chunk_anchor_count = np.minimum(chunk_len, n_trans[self._chunk_traj] - anchor_lo)
         self.num_chunks = total
         self._pool_keys: np.ndarray | None = None
-        self.cache_nbytes = self._cache.nbytes
+
+    def _batch_nbytes(self, batch_size: int) -> int:
+        """Host bytes of one assembled batch (unique frames, actions, states)."""
+        frames = (2 * self.frame_stack + 1) * 3 * self._h * self._w
+        return batch_size * (frames + 4 * (self.action_dim + self.state_dim) + 4 * 8)
+
+    def _ensure_cache(self, batch_size: int) -> ChunkCache:
+        """Create the slot cache at the first request: budget minus batch and read buffers."""
+        if self._cache is None:
+            reserve = self._batch_nbytes(batch_size) + _READ_BUFFERS * self._slot_bytes
+            num_slots = (self._budget - reserve) // self._slot_bytes
+            if num_slots < self._min_slots:
+                need = reserve + self._min_slots * self._slot_bytes
+                raise ConfigError(
+                    f"memory_budget_mb={self.memory_budget_mb:g} is too small for batches of {batch_size} "
+                    f"{self._h}x{self._w} frame stacks: the chunked sampler needs at least {need / 2**20:.1f} MB"
+                )
+            self._cache = ChunkCache(int(num_slots), self._frames_per_slot, (self._h, self._w),
+                                     self.action_dim, self.state_dim)
+            self.reserve_nbytes = reserve
+        return self._cache
+
+    @property
+    def cache_nbytes(self) -> int:
+        """Bytes the sampler holds for data: the full array, or the chunk cache's slots."""
+        if self.mode == "full":
+            return self._full_nbytes
+        return self._cache.nbytes if self._cache is not None else 0
 
     def _chunk_window(self, key: int) -> tuple[int, int, int]:
         """(trajectory index j, first step lo, stop hi) of the frames chunk ``key`` stores."""
@@ -398,6 +437,7 @@ class TrajectorySampler:
             k = self._draw_offsets(j, t, multi_step)
             return self._gather_full(j, t, k)
         if self._pool_keys is None:
+            self._ensure_cache(batch_size)
             self._init_pool(batch_size)
         else:
             self._swap_in()
@@ -512,6 +552,7 @@ class TrajectorySampler:
         Requests are grouped by chunk; if they touch more chunks than there are free
         slots, the groups are served in turns (one vectorized gather per turn).
         """
+        self._ensure_cache(len(t))
         keys = self._chunk_start[j] + t // self.chunk_len
         uniq, inv = np.unique(keys, return_inverse=True)
         cap = self._cache.num_unpinned
@@ -541,10 +582,7 @@ class TrajectorySampler:
                     j: np.ndarray, t: np.ndarray, k: np.ndarray) -> Batch:
         s, dev = self.frame_stack, self.device
         if window.device != dev:
-            if dev.type == "cuda":
-                window = window.pin_memory().to(dev, non_blocking=True)
-            else:
-                window = window.to(dev)
+            window = window.to(dev)  # one host->device copy of the unique frames
         b = window.shape[0]
         c = 3 * s
         # views, no copies: (B, 2s+1, 3, H, W) -> three (B, 3s, H, W) stacks

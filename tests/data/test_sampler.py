@@ -27,11 +27,12 @@ def tiny(tmp_path_factory):
     return path
 
 
-def _budget_mb_for_chunked(path) -> float:
-    """A budget below the file's frames, so the chunked path is taken."""
+def _budget_mb_for_chunked(path, batch: int = 48) -> float:
+    """A budget that holds half of the file's frames plus the batch and read buffers."""
     with h5py.File(path, "r", locking=False) as f:
         total = sum(f[k]["obs"].size for k in f.keys())
-    return total / 2**20 / 2
+        frame = f["0/obs"][0].size
+    return (total / 2 + batch * (2 * STACK + 1) * frame * 1.1 + 2 * 16 * frame) / 2**20
 
 
 def _reference(path, batch: Batch, stack: int) -> None:
@@ -107,7 +108,7 @@ def test_stack_of_one_frame(tiny):
 
 @pytest.mark.parametrize("chunked", [False, True])
 def test_determinism_by_seed(tiny, chunked):
-    budget = _budget_mb_for_chunked(tiny) if chunked else 64
+    budget = _budget_mb_for_chunked(tiny, 24) if chunked else 64
 
     def draw(seed):
         with TrajectorySampler(tiny, future_obs_offset=K, memory_budget_mb=budget, chunk_len=8, seed=seed) as s:
@@ -121,7 +122,7 @@ def test_determinism_by_seed(tiny, chunked):
 
 
 def test_chunked_path_gives_the_same_batches_as_full_load(tiny):
-    budget = _budget_mb_for_chunked(tiny)
+    budget = _budget_mb_for_chunked(tiny, 17)
     with TrajectorySampler(tiny, future_obs_offset=K, memory_budget_mb=64) as full, \
             TrajectorySampler(tiny, future_obs_offset=K, memory_budget_mb=budget, chunk_len=4) as chunked:
         assert full.mode == "full" and chunked.mode == "chunked"
@@ -152,22 +153,24 @@ def test_iterate_is_ordered_and_complete(tiny):
 
 
 def test_memory_budget_respected_and_chunks_cycle(tiny):
-    budget = _budget_mb_for_chunked(tiny)
+    budget = _budget_mb_for_chunked(tiny, 16)
     with TrajectorySampler(tiny, future_obs_offset=K, memory_budget_mb=budget, chunk_len=4, seed=0) as s:
         assert s.mode == "chunked"
-        assert 0 < s.cache_nbytes <= budget * 2**20
+        assert s.cache_nbytes == 0  # sized at the first request, from its batch size
+        s.sample(16)
+        assert 0 < s.cache_nbytes and s.cache_nbytes + s.reserve_nbytes <= budget * 2**20
         seen = set()
         for _ in range(60):
             b = s.sample(16)
             seen.update(zip(b.traj.tolist(), b.step.tolist()))
-        assert s.cache_nbytes <= budget * 2**20  # fixed slot array: no growth while cycling
+        assert s.cache_nbytes + s.reserve_nbytes <= budget * 2**20  # fixed slot array: no growth
         assert s._cache.loads > s._cache.num_slots  # chunks were replaced, not all resident
         # the epoch order sweeps all chunks: nearly every transition was drawn
         assert len(seen) >= 0.9 * s.num_transitions
 
 
 def test_tiny_budget_shrinks_chunks_or_refuses(tiny):
-    with TrajectorySampler(tiny, memory_budget_mb=0.05, chunk_len=128) as s:
+    with TrajectorySampler(tiny, memory_budget_mb=0.2, chunk_len=128) as s:
         assert s.mode == "chunked" and s.chunk_len < 128
         _reference(tiny, s.sample(8), 3)
     with pytest.raises(ConfigError, match="memory_budget_mb"):
