@@ -285,7 +285,7 @@ def ensure_scheduler(store: RunStore | None = None) -> bool:
         if proc.poll() is not None:
             _SPAWNED.remove(proc)
     with _store(store) as s:
-        if not s.list_runs(status="queued", reconcile=False):
+        if not _startable(s):
             return False
     if scheduler_alive():
         return False
@@ -325,7 +325,7 @@ def run_scheduler(store: RunStore | None = None, poll_s: float | None = None, lo
                     # again: a launch that found the lock taken had queued its run before we
                     # released, so we see it here; a later launch starts a new scheduler.
                     lock.release()
-                    if not store.list_runs(status="queued", reconcile=False) or not lock.acquire():
+                    if not _startable(store) or not lock.acquire():
                         print(f"scheduler {os.getpid()} done at {_stamp()}", file=log, flush=True)
                         return 0
                     continue
@@ -356,7 +356,7 @@ def _tick(store: RunStore, children: dict[str, subprocess.Popen], gpus: list[str
             _finalize(store, run_id, code)
             del children[run_id]
     liveness.reconcile(store)
-    queued = store.list_runs(status="queued", reconcile=False)
+    queued = _startable(store)
     if not queued:
         return bool(children)
     running = store.list_runs(status="running", reconcile=False)
@@ -368,6 +368,15 @@ def _tick(store: RunStore, children: dict[str, subprocess.Popen], gpus: list[str
             running.append(store.get_run(run["id"], reconcile=False))
             print(f"{_stamp()} started {run['id']} pid {proc.pid}", file=log, flush=True)
     return True
+
+
+def _startable(store: RunStore) -> list[dict]:
+    """Queued runs the launcher made (with a command), oldest first.
+
+    A ``train`` started by hand records itself as queued for a moment before it sets
+    running; it has no command and is not the scheduler's to start.
+    """
+    return [r for r in store.list_runs(status="queued", reconcile=False) if r.get("argv")]
 
 
 def _start(store: RunStore, run: dict, gpus: list[str], running: list[dict]) -> subprocess.Popen | None:
