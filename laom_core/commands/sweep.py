@@ -24,7 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--task", "--tasks", dest="tasks", default=None,
                         help="task(s), comma list, e.g. cheetah-run (default: the data file's task)")
     parser.add_argument("--data", help="unlabeled HDF5; may contain {task}")
-    parser.add_argument("--labeled-data", help="labeled HDF5 to sample budgets from; may contain {task}")
+    parser.add_argument("--labeled-data", "--labeled-source", dest="labeled_data",
+                        help="labeled HDF5 to sample budgets from; may contain {task}")
     parser.add_argument("--eval-data", help="eval HDF5; may contain {task}")
     parser.add_argument("--preset", default="cpu-small", help="paper, cpu-small or smoke (default cpu-small)")
     parser.add_argument("--config", default=None, help="YAML config applied to every run")
@@ -39,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _sweep(args: argparse.Namespace) -> int:
     from laom_core.errors import ConfigError
     from laom_core.runs.store import RunStore
-    from laom_core.runs.sweeps import aggregate_sweep, create_sweep, make_spec, sweep_progress
+    from laom_core.runs.sweeps import aggregate_sweep, create_sweep, make_spec, sweep_progress, task_of
 
     with RunStore() as store:
         if args.summary:
@@ -52,7 +53,7 @@ def _sweep(args: argparse.Namespace) -> int:
             return 0
         if not args.data:
             raise ConfigError("--data is required to create a sweep")
-        tasks = args.tasks or _task_of(args.data)
+        tasks = args.tasks or task_of(args.data)
         spec = make_spec(args.name, args.methods, args.budgets, args.seeds, tasks, args.data,
                          labeled_data=args.labeled_data, eval_data=args.eval_data, preset=args.preset,
                          config=args.config, sets=args.set, device=args.device, chunk_size=args.chunk_size)
@@ -76,19 +77,6 @@ def _sweep(args: argparse.Namespace) -> int:
                   f"({progress['done']}/{progress['total']} done)")
             print(f"follow: python -m laom_core runs list --group {spec.name}")
     return 0
-
-
-def _task_of(path: str) -> str:
-    from laom_core.errors import ConfigError
-    from laom_core.runs.launcher import _dataset_summary
-    from laom_core.workspace import datasets_dir, resolve_user_path
-
-    if "{task}" in path:
-        raise ConfigError("--data contains {task}: give --task")
-    task = _dataset_summary(str(resolve_user_path(path, must_exist=True, kind="file", base=datasets_dir()))).get("task")
-    if not task:
-        raise ConfigError(f"cannot tell the task of {path}; give --task")
-    return task
 
 
 def _print_summary(progress: dict, rows: list[dict]) -> None:

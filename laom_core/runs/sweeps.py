@@ -215,6 +215,36 @@ def create_sweep(spec: SweepSpec, store: RunStore | None = None, start_scheduler
             store.close()
 
 
+def launch_sweep(name: str, methods, budgets, seeds, data: str, labeled_source: str | None = None,
+                 tasks=None, eval_data: str | None = None, preset: str = "cpu-small", config: str | None = None,
+                 overrides: Sequence[str] = (), device: str | None = None, chunk_size: int | None = None,
+                 store: RunStore | None = None, start_scheduler: bool = True) -> dict[str, Any]:
+    """One call for pages and scripts: check, queue and return ``{"name", "run_ids", "progress"}``.
+
+    ``tasks`` defaults to the task recorded in the data file's attributes.
+    """
+    if tasks is None:
+        tasks = task_of(data)
+    spec = make_spec(name, methods, budgets, seeds, tasks, data, labeled_data=labeled_source, eval_data=eval_data,
+                     preset=preset, config=config, sets=list(overrides), device=device, chunk_size=chunk_size)
+    with _store(store) as s:
+        ids = create_sweep(spec, s, start_scheduler=start_scheduler)
+        return {"name": spec.name, "run_ids": ids, "progress": sweep_progress(spec.name, s)}
+
+
+def task_of(data: str) -> str:
+    """The ``domain-task`` of a dataset file (its attributes)."""
+    from laom_core.runs.launcher import _dataset_summary
+
+    if "{task}" in data:
+        raise ConfigError("the data path contains {task}: name the task(s)")
+    path = resolve_user_path(data, must_exist=True, kind="file", base=datasets_dir())
+    task = _dataset_summary(str(path)).get("task")
+    if not task:
+        raise ConfigError(f"cannot tell the task of {path} (no domain_name/task_name attributes); name it")
+    return task
+
+
 def sweep_progress(name: str, store: RunStore | None = None) -> dict[str, Any]:
     """``{"total", "done", "finished", "failed", "stopped", "running", "queued"}`` for a sweep."""
     with _store(store) as s:
@@ -298,5 +328,5 @@ def _store(store: RunStore | None):
     return store_ctx(store)
 
 
-__all__ = ["SweepSpec", "make_spec", "create_sweep", "sweep_progress", "aggregate_sweep", "run_results",
+__all__ = ["SweepSpec", "make_spec", "create_sweep", "launch_sweep", "task_of", "sweep_progress", "aggregate_sweep", "run_results",
            "labeled_subset", "parse_budgets", "RESULT_KEYS"]

@@ -123,3 +123,14 @@ def test_sweep_cli_queues_and_summarises(store, files, capsys, monkeypatch):
     text = capsys.readouterr().out
     assert "sweep cli: 2/2 done" in text
     assert main(["sweep", "--name", "nope", "--summary"]) == 2
+
+
+def test_launch_sweep_for_pages(store, files):
+    from laom_core.runs.sweeps import launch_sweep
+
+    data, labeled = files
+    out = launch_sweep("page", ["laom"], [2, 4], [0], str(data), labeled_source=str(labeled), preset="smoke",
+                       overrides=["lapo.batch_size=8"], store=store, start_scheduler=False)
+    assert out["name"] == "page" and len(out["run_ids"]) == 2 and out["progress"]["total"] == 2
+    run = store.get_run(out["run_ids"][0])
+    assert run["task"] == "toy-move" and run["config"]["lapo"]["batch_size"] == 8
