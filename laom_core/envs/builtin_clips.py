@@ -218,8 +218,10 @@ def _waves(spec: ClipSpec, rng: np.random.Generator) -> np.ndarray:
 
 
 def _bodies(spec: ClipSpec, rng: np.random.Generator) -> np.ndarray:
+    from laom_core.envs.suite import _import_suite
+
+    suite = _import_suite()  # a missing GL backend becomes an EnvError with a hint
     import mujoco
-    from dm_control import suite
     from dm_control.mujoco import engine
 
     domain, task = BODY_TASKS[int(rng.integers(len(BODY_TASKS)))]

@@ -60,24 +60,39 @@ class CameraShake:
         """Move the scene's camera(s) by the current offsets, looking at the same point."""
         if self.scale == 0:
             return
-        vertical, horizontal, roll, zoom = self.offset
+        forward_local, up_local = self._local_axes()
         target = physics.data.subtree_com[self._target_body]
         for cam in scene.camera:
             pos = np.array(cam.pos, dtype=np.float64)
             forward = _unit(np.array(cam.forward, dtype=np.float64))
             up = _unit(np.array(cam.up, dtype=np.float64))
-            right = np.cross(forward, up)
+            # Right-handed camera basis as columns: right, up, back (= -forward).
+            basis = np.stack([np.cross(forward, up), up, -forward], axis=1)
             distance = max(float(np.dot(target - pos, forward)), 0.5)
             lookat = pos + distance * forward
-            # Horizontal swing about the camera's up axis, then vertical about its right axis.
+            new_forward = basis @ forward_local
+            cam.pos[:] = lookat - distance * (1.0 + self.offset[3]) * new_forward
+            cam.forward[:] = new_forward
+            cam.up[:] = basis @ up_local
+
+    def _local_axes(self) -> tuple[np.ndarray, np.ndarray]:
+        """Shaken forward and up in the camera's own (right, up, back) frame.
+
+        Horizontal swing about the camera's up axis, then vertical about its (swung)
+        right axis, then roll about the new view axis. Cached while offsets stay put.
+        """
+        key = tuple(self.offset[:3])
+        if getattr(self, "_axes_key", None) != key:
+            vertical, horizontal, roll = key
+            forward, up, right = np.array([0.0, 0.0, -1.0]), np.array([0.0, 1.0, 0.0]), np.array([1.0, 0.0, 0.0])
             rot = _rotation(up, horizontal)
             forward, right = rot @ forward, rot @ right
             rot = _rotation(right, vertical)
             forward, up = rot @ forward, rot @ up
             up = _rotation(forward, roll) @ up
-            cam.pos[:] = lookat - distance * (1.0 + zoom) * forward
-            cam.forward[:] = forward
-            cam.up[:] = up
+            self._axes = (forward, up)
+            self._axes_key = key
+        return self._axes
 
     def state(self) -> np.ndarray:
         return np.concatenate([self.offset, self.velocity]).astype(np.float32)

@@ -10,20 +10,8 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
+from laom_core.envs.gl import gl_error
 from laom_core.errors import EnvError
-
-GL_INSTALL_HINT = (
-    "no working OpenGL backend for MuJoCo (MUJOCO_GL={backend}). Install EGL/Mesa "
-    "(Debian/Ubuntu: apt-get install libegl1 libgl1-mesa-dri) or OSMesa "
-    "(apt-get install libosmesa6 and set MUJOCO_GL=osmesa)"
-)
-
-
-def gl_error(exc: BaseException) -> EnvError:
-    import os
-
-    return EnvError(GL_INSTALL_HINT.format(backend=os.environ.get("MUJOCO_GL", "unset")) + f": {exc}")
-
 
 class Renderer:
     """Renders ``camera_id`` of ``physics`` at ``size`` x ``size`` RGB."""

@@ -65,7 +65,7 @@ class DistractorSettings:
 
 def parse_task(task: str) -> tuple[str, str]:
     """"cheetah-run" -> ("cheetah", "run"); raises EnvError for unknown tasks."""
-    from dm_control import suite
+    suite = _import_suite()
 
     if not isinstance(task, str) or "-" not in task:
         raise EnvError(f"task must look like 'domain-task' (e.g. cheetah-run), got {task!r}")
@@ -83,9 +83,9 @@ def _import_suite():
     try:
         from dm_control import suite
     except Exception as exc:  # EGL/OSMesa libraries missing surface here
-        from laom_core.envs.render import gl_error
+        from laom_core.envs.gl import gl_error
 
-        raise gl_error(exc) from exc
+        raise gl_error(exc) from None
     return suite
 
 
@@ -139,12 +139,12 @@ class DistractingEnv:
         offsamples: int | None,
         video_source=None,
     ):
+        suite = _import_suite()  # first: it turns a missing GL backend into an EnvError
         from laom_core.envs.background import BackgroundVideo
         from laom_core.envs.camera import CameraShake
         from laom_core.envs.color import ColorShift
         from laom_core.envs.render import Renderer
 
-        suite = _import_suite()
         self.domain_name = domain_name
         self.task_name = task_name
         self.difficulty = difficulty

@@ -209,3 +209,19 @@ def test_partial_skybox_upload_matches_a_full_texture_upload(frame_folder):
             renderer.upload_cube_faces(video._texture_id, video._frames[0], [])
             assert np.array_equal(fast, renderer.draw())
             video._shown = (-2, -2)  # next step re-uploads what it needs
+
+
+def test_missing_gl_backend_says_what_to_install():
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from laom_core.envs import make_env\n"
+        "from laom_core.errors import EnvError\n"
+        "try:\n    make_env('cheetah-run', img_size=16)\n"
+        "except EnvError as exc:\n    print('ENVERROR', exc)\n"
+    )
+    env = {**os.environ, "MUJOCO_GL": "no-such-backend"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert "ENVERROR" in out.stdout and "apt-get install libegl1" in out.stdout
