@@ -80,6 +80,19 @@ def test_round_trip(tmp_path):
         assert sorted(f.keys(), key=int) == ["0", "1", "2"]
         assert f["0/obs"].dtype == np.uint8 and f["0/actions"].dtype == np.float32
         assert f["0/distractor/clip_id"].dtype == np.int32
+        assert f["0/obs"].chunks is None  # contiguous: fastest uncompressed random reads
+
+
+def test_compressed_round_trip(tmp_path):
+    rng = np.random.default_rng(9)
+    t = make_traj(rng, T=40)
+    out = tmp_path / "c.hdf5"
+    with DatasetWriter(out, ATTRS, compression="lzf") as w:
+        w.add_trajectory(t["obs"], t["actions"], t["states"], 3.0)
+    with h5py.File(out, "r") as f:
+        assert f["0/obs"].compression == "lzf" and f["0/obs"].chunks[0] == 16
+    with open_dataset(out) as ds:
+        np.testing.assert_array_equal(ds.read_steps(0, "obs", [39, 3, 17]), t["obs"][[39, 3, 17]])
 
 
 def test_reads_file_built_by_hand(tmp_path):
