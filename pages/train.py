@@ -83,6 +83,8 @@ if not datasets:
 mode = st.radio("Launch", ["Single method", "Sweep (methods × budgets × seeds)"], horizontal=True, key="train_mode")
 by_path = {d["path"]: d for d in datasets}
 unlabeled = [d["path"] for d in datasets if not d["labeled"]] or [d["path"] for d in datasets]
+unlabeled.sort(key=lambda p: by_path[p]["split"] != "train")  # training-split files first
+eval_default = next((i + 1 for i, d in enumerate(datasets) if d["split"] == "eval" and not d["labeled"]), 0)
 labeled_sets = [d["path"] for d in datasets if d["labeled"]]
 
 if "launch_token" not in st.session_state:
@@ -105,7 +107,8 @@ if mode.startswith("Single"):
                            index=1 if method in NEEDS_LABELED and labeled_sets else 0,
                            format_func=lambda p: _fmt(by_path.get(p)) if p else "— none —")
     eval_opts = [None] + [d["path"] for d in datasets]
-    eval_data = d3.selectbox("Eval dataset (optional)", eval_opts, key="tr_eval",
+    eval_data = d3.selectbox("Eval dataset (optional)", eval_opts, key="tr_eval", index=eval_default,
+                             help="Evaluation rollouts run on its task and difficulty with eval-split videos",
                              format_func=lambda p: _fmt(by_path.get(p)) if p else "— none —")
     s1, s2, s3 = st.columns(3)
     seeds_text = s1.text_input("Seeds", "0", key="tr_seeds", help="comma-separated, one run per seed")
