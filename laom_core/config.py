@@ -144,7 +144,7 @@ class RunConfig:
     checkpoint_every: int = 1000
     held_out_fraction: float = 0.1
     probe_samples: int = 8192
-    probe_ridge: float = 1e-3
+    probe_ridge: float = 0.1
     latents_samples: int = 2048
     eval_max_steps: int = 1000
     eval_videos: int = 2

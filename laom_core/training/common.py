@@ -275,7 +275,7 @@ class Stage:
             opt.load_state_dict(state["optimizers"][key])
         for key, gen in self.generators.items():
             if key in state.get("generators", {}):
-                gen.set_state(state["generators"][key].cpu() if gen.device.type == "cpu" else state["generators"][key])
+                gen.set_state(state["generators"][key].cpu())
         set_rng_state(state["rng"])
         self.samples = int(state.get("samples", 0))
         self.start = int(state["step"])

@@ -66,8 +66,8 @@ def train_lam(ctx: RunContext, model: nn.Module) -> dict[str, Any]:
     is_lapo = isinstance(model, LAPO)
     model = prepare(model, device, run.channels_last)
     target = TargetEncoder(model).to(device) if not is_lapo and cfg.ema_target else None
-    act_probe = OnlineProbe(cfg.latent_action_dim, ctx.info["action_dim"], lr=cfg.learning_rate * 10).to(device)
-    state_probe = OnlineProbe(model.embed_dim, ctx.info["state_dim"], lr=cfg.learning_rate * 10).to(device)
+    act_probe = OnlineProbe(cfg.latent_action_dim, ctx.info["action_dim"], lr=cfg.learning_rate).to(device)
+    state_probe = OnlineProbe(model.embed_dim, ctx.info["state_dim"], lr=cfg.learning_rate).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
     aug_gen = torch.Generator(device=device)
     aug_gen.manual_seed(ctx.config.seed + 17)

@@ -32,7 +32,7 @@ class OnlineProbe(nn.Module):
         return float(loss.detach())
 
 
-def fit_ridge(x: np.ndarray, y: np.ndarray, ridge: float = 1e-3) -> Callable[[np.ndarray], np.ndarray]:
+def fit_ridge(x: np.ndarray, y: np.ndarray, ridge: float = 0.1) -> Callable[[np.ndarray], np.ndarray]:
     """Closed-form ridge regression with intercept; returns ``predict(x_new)``.
 
     Features are standardized with training statistics; the penalty is ``ridge * n``.
@@ -58,7 +58,7 @@ def fit_ridge(x: np.ndarray, y: np.ndarray, ridge: float = 1e-3) -> Callable[[np
 
 
 def held_out_probe(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
-                   ridge: float = 1e-3) -> dict:
+                   ridge: float = 0.1) -> dict:
     """Fit on train, score on held-out: overall and per-dimension MSE, chance MSE, R^2."""
     predict = fit_ridge(train_x, train_y, ridge)
     pred = predict(test_x)

@@ -51,7 +51,7 @@ def test_sigkill_then_resume(data_dir, tmp_path, capsys):
     probe_before = (run_dir / "artifacts" / "probe.json").read_text()
     latents_mtime = (run_dir / "artifacts" / "latents.npz").stat().st_mtime_ns
     [row] = RunStore().list_runs()
-    assert row["status"] == "running"  # killed without a word; the store's liveness check handles that
+    assert row["status"] in ("running", "failed")  # killed without a word; the store's liveness check may notice
 
     code, summary, err = train(capsys, *args, "--set", "bc.total_updates=12", "--resume", "--run-id", row["id"])
     assert code == 0, err
