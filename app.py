@@ -1,13 +1,13 @@
 """LAOM Studio dashboard: `streamlit run app.py` (see studio.sh). Routing only."""
 import streamlit as st
 
-st.set_page_config(page_title="LAOM Studio", page_icon="🧭", layout="wide")
+st.set_page_config(page_title="LAOM Studio", page_icon=":material/explore:", layout="wide")
 st.navigation([
-    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
-    st.Page("pages/datasets.py", title="Datasets & distractors", icon="🎞️"),
-    st.Page("pages/train.py", title="Train", icon="🚀"),
-    st.Page("pages/runs.py", title="Runs", icon="📈"),
-    st.Page("pages/latent_space.py", title="Latent space", icon="🌌"),
-    st.Page("pages/budgets.py", title="Supervision budgets", icon="🏷️"),
-    st.Page("pages/rollouts.py", title="Rollouts", icon="🎬"),
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/datasets.py", title="Datasets & distractors", icon=":material/movie:"),
+    st.Page("pages/train.py", title="Train", icon=":material/rocket_launch:"),
+    st.Page("pages/runs.py", title="Runs", icon=":material/monitoring:"),
+    st.Page("pages/latent_space.py", title="Latent space", icon=":material/scatter_plot:"),
+    st.Page("pages/budgets.py", title="Supervision budgets", icon=":material/label:"),
+    st.Page("pages/rollouts.py", title="Rollouts", icon=":material/play_circle:"),
 ]).run()

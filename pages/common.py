@@ -15,7 +15,8 @@ import streamlit as st
 
 from laom_core.errors import LaomError
 
-STATUS_ICONS = {"queued": "⏳", "running": "🟢", "finished": "✅", "failed": "❌", "stopped": "⏹️"}
+# Plain symbols (they render in every font, unlike emoji in headless browsers).
+STATUS_ICONS = {"queued": "○", "running": "▶", "finished": "✓", "failed": "✗", "stopped": "■"}
 METHOD_LABELS = {"bc": "BC", "idm": "IDM", "lapo": "LAPO", "laom": "LAOM", "laom-labels": "LAOM+supervision"}
 
 

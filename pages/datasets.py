@@ -74,7 +74,7 @@ def job_panel(kind: str, title: str) -> None:
             return
         st.markdown(f"**{title}**")
         for job in recent:
-            icon = {"running": "🔄", "finished": "✅", "failed": "❌", "stopped": "⏹️"}[job.state]
+            icon = {"running": "▶", "finished": "✓", "failed": "✗", "stopped": "■"}[job.state]
             frac = job.progress if job.progress is not None else 0.0
             st.progress(frac, text=f"{icon} {job.label}: {job.state}"
                         + (f" · {job.progress_text[:120]}" if job.state == "running" and job.progress_text else ""))
@@ -88,7 +88,8 @@ def job_panel(kind: str, title: str) -> None:
 
 
 tab_list, tab_compare, tab_clips, tab_collect, tab_subset = st.tabs(
-    ["📂 Datasets", "🔀 Vanilla vs distracted", "🎞️ Distractor clips", "➕ Collect", "🏷️ Labeled subset"])
+    [":material/folder_open: Datasets", ":material/compare: Vanilla vs distracted", ":material/movie: Distractor clips",
+     ":material/add_circle: Collect", ":material/label: Labeled subset"])
 
 # ------------------------------------------------------------------------- datasets
 with tab_list:

@@ -64,47 +64,56 @@ if groups:
 # ---------------------------------------------------------------- demo
 st.subheader("Demo")
 demo = common.optional_module("demo")
+STEP_ICONS = {"done": ":material/check_circle:", "finished": ":material/check_circle:",
+              "running": ":material/progress_activity:", "failed": ":material/error:",
+              "skipped": ":material/check_circle:"}
+
+
+def demo_progress(status: dict) -> None:
+    done, total = int(status.get("done") or 0), int(status.get("total") or 0)
+    state = status.get("state", "")
+    if total:
+        st.progress(min(1.0, done / total), text=f"{state}: {done}/{total} steps · {status.get('message') or ''}")
+    for step in status.get("steps") or []:
+        if isinstance(step, dict):
+            icon = STEP_ICONS.get(str(step.get("state")), ":material/radio_button_unchecked:")
+            msg = f" · {step['message']}" if step.get("message") else ""
+            st.markdown(f"{icon} {step.get('title') or step.get('name')}{msg}")
+
+
 if demo is None or not hasattr(demo, "start_demo"):
     st.info("The one-click demo is not installed yet. Meanwhile follow the steps below, "
             "or run `python -m laom_core demo` once it is available.")
 else:
-    status = None
+    status: dict = {}
     with common.guard("Demo status"):
-        status = demo.demo_status() if hasattr(demo, "demo_status") else None
+        status = demo.demo_status() or {}
     cols = st.columns([1, 3])
-    if cols[0].button("▶ Run the demo", type="primary", key="run_demo"):
+    running = status.get("state") == "running"
+    label = "Demo running…" if running else ("Run the demo again" if status.get("state") in ("finished", "failed")
+                                             else "Run the demo")
+    if cols[0].button(label, type="primary", key="run_demo", icon=":material/play_arrow:", disabled=running):
         with common.guard("Demo"):
             demo.start_demo()
             st.toast("Demo started in the background")
-            status = demo.demo_status() if hasattr(demo, "demo_status") else status
+            st.rerun()
     cols[1].caption("Generates distractor clips, collects a small distracted cheetah-run dataset with the shipped "
                     "expert, and queues BC, IDM, LAPO, LAOM and LAOM+supervision at the cpu-small preset. "
                     "Every step is resumable and skipped when already done.")
 
-    @st.fragment(run_every=3)
-    def _demo_progress() -> None:
-        with common.guard("Demo status"):
-            st_ = demo.demo_status() if hasattr(demo, "demo_status") else None
-            if not st_:
-                return
-            if isinstance(st_, dict):
-                frac = st_.get("progress")
-                text = st_.get("message") or st_.get("stage") or st_.get("state") or ""
-                if isinstance(frac, (int, float)):
-                    st.progress(min(max(float(frac), 0.0), 1.0), text=str(text))
-                elif text:
-                    st.write(text)
-                steps = st_.get("steps")
-                if isinstance(steps, list) and steps:
-                    for step in steps:
-                        if isinstance(step, dict):
-                            icon = {"done": "✅", "running": "🔄", "failed": "❌"}.get(str(step.get("state")), "·")
-                            st.write(f"{icon} {step.get('name', '')} {step.get('message', '')}")
-            else:
-                st.write(str(st_))
+    if running:
+        @st.fragment(run_every=3)
+        def _live_demo() -> None:
+            with common.guard("Demo status"):
+                current = demo.demo_status() or {}
+                demo_progress(current)
+                if current.get("state") != "running":
+                    st.rerun()
 
-    if status:
-        _demo_progress()
+        _live_demo()
+    elif status.get("state") not in (None, "not-started"):
+        with st.expander(f"Demo: {status.get('state')}", expanded=status.get("state") == "failed"):
+            demo_progress(status)
 
 # ---------------------------------------------------------------- guidance
 st.subheader("Getting started")
@@ -121,7 +130,8 @@ steps = [
      "compares methods across labeled budgets; **Rollouts** plays evaluation episodes."),
 ]
 for i, (title, todo, text) in enumerate(steps, 1):
-    st.markdown(f"{'👉' if todo else '✔️'} **{i}. {title}.** {text}")
+    icon = ":material/arrow_forward:" if todo else ":material/check:"
+    st.markdown(f"{icon} **{i}. {title}.** {text}")
 
 if runs:
     st.subheader("Latest runs")

@@ -112,6 +112,24 @@ with common.guard("Rollouts"):
     with right:
         if expert is not None:
             st.markdown(f"**Expert data** · eval trajectory {expert['traj']} · return {expert['return']:.1f}")
+            import hashlib
+
+            from laom_core.workspace import cache_dir
+
+            tag = hashlib.sha1(f"{eval_data}|{Path(eval_data).stat().st_mtime}|{expert['traj']}|{len(expert['obs'])}"
+                               .encode()).hexdigest()[:16]
+            expert_video = cache_dir() / "videos" / f"expert-{tag}.webm"
+            if not expert_video.is_file() and st.button("Show the expert's episode as video", key="ro_expert_video",
+                                                        icon=":material/movie:"):
+                from laom_core.viz.video import write_video
+
+                with st.spinner("Encoding the expert's episode…"):
+                    write_video(expert["obs"], expert_video, fps=30)
+            if expert_video.is_file():
+                st.video(str(expert_video), format="video/webm")
+            else:
+                st.caption("The eval dataset's trajectory with the same index: recorded by the data's policy "
+                           "on the same kind of eval distractors.")
         else:
             st.markdown("**Expert data**")
             st.caption("The run has no eval dataset to compare with.")

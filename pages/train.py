@@ -175,7 +175,7 @@ if mode.startswith("Single"):
         with st.expander("Resolved config"):
             st.code(resolved.to_yaml(), language="yaml")
 
-    if st.button(f"🚀 Launch {len(seeds)} run{'s' if len(seeds) != 1 else ''}", type="primary",
+    if st.button(f"Launch {len(seeds)} run{'s' if len(seeds) != 1 else ''}", type="primary",
                  disabled=bool(problems), key="tr_launch"):
         with common.guard("Launch"):
             from laom_core.runs import launcher
@@ -191,7 +191,7 @@ if mode.startswith("Single"):
     if st.session_state.get("last_launched"):
         ids = st.session_state["last_launched"]
         st.success(f"Queued {len(ids)} run(s): {', '.join(ids)}. Follow them on **Runs**.")
-        st.page_link("pages/runs.py", label="Open Runs", icon="📈")
+        st.page_link("pages/runs.py", label="Open Runs", icon=":material/monitoring:")
 
 # -------------------------------------------------------------------------------- sweep
 else:
@@ -216,6 +216,8 @@ else:
                                format_func=lambda p: _fmt(by_path.get(p)))
         sw_labeled_src = c7.selectbox("Labeled source (subsets are sampled from it)", [d["path"] for d in datasets],
                                       key="sw_labeled", format_func=lambda p: _fmt(by_path.get(p)))
+        sw_eval = st.selectbox("Eval dataset (optional)", [None] + [d["path"] for d in datasets], key="sw_eval",
+                               index=eval_default, format_func=lambda p: _fmt(by_path.get(p)) if p else "— none —")
         sw_over = st.text_area("Config overrides, one `section.key=value` per line", "", key="sw_over", height=70)
         try:
             budgets = [int(b) for b in sw_budgets.replace(" ", "").split(",") if b]
@@ -228,7 +230,9 @@ else:
             ok = False
         cmd = ["python", "-m", "laom_core", "sweep", "--name", sw_name, "--methods", ",".join(sw_methods),
                "--budgets", sw_budgets.replace(" ", ""), "--seeds", sw_seeds.replace(" ", ""), "--preset", sw_preset,
-               "--data", sw_data, "--labeled-source", sw_labeled_src]
+               "--data", sw_data, "--labeled-data", sw_labeled_src]
+        if sw_eval:
+            cmd += ["--eval-data", sw_eval]
         for item in sw_over.splitlines():
             if item.strip():
                 cmd += ["--set", item.strip()]
@@ -237,11 +241,13 @@ else:
         func = getattr(sweeps, "launch_sweep", None) or getattr(sweeps, "start_sweep", None)
         if func is None:
             st.info("This installation's sweep module has no launch function the dashboard knows; use the command above.")
-        elif st.button("🚀 Launch sweep", type="primary", disabled=not ok, key="sw_launch"):
+        elif st.button("Launch sweep", type="primary", disabled=not ok, key="sw_launch"):
             with common.guard("Sweep"):
                 params = inspect.signature(func).parameters
                 kwargs = {"name": sw_name.strip(), "methods": sw_methods, "budgets": budgets, "seeds": seeds,
                           "preset": sw_preset, "data": sw_data, "labeled_source": sw_labeled_src,
+                          "eval_data": sw_eval,
                           "overrides": overrides, "store": common.store()}
                 result = func(**{k: v for k, v in kwargs.items() if k in params})
-                st.success(f"Sweep {sw_name} queued: {result}")
+                n = len(result.get("run_ids", [])) if isinstance(result, dict) else "?"
+                st.success(f"Sweep {sw_name} queued: {n} runs. Follow it on **Runs** (group {sw_name}).")
