@@ -61,19 +61,27 @@ _POLICY_CACHE: dict[str, Any] = {}
 
 @contextlib.contextmanager
 def _defer_sigint():
-    """Hold a Ctrl-C until the block ends: MuJoCo's GL context objects interrupted halfway
-    through construction print tracebacks when garbage-collected."""
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+    """Hold Ctrl-C and SIGTERM until the block ends, then act on them as usual: MuJoCo's GL
+    context objects interrupted halfway through construction print tracebacks when
+    garbage-collected. Only Python-level handlers are deferred (an ignored or default
+    signal keeps its behaviour)."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    received = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    received: list[int] = []
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(sig)
+        if callable(handler):
+            previous[sig] = handler
+            signal.signal(sig, lambda signum, frame: received.append(signum))
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
-    if received:
-        raise KeyboardInterrupt
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    for sig in received[:1]:
+        previous[sig](sig, None)  # raises KeyboardInterrupt / CollectionTerminated
 
 
 def _make_policy(spec: Any, env: Any, seed: int) -> Any:

@@ -134,7 +134,8 @@ def test_cli_errors_are_one_line(argv, message, capsys, tmp_path):
     assert not (tmp_path / "x.hdf5").exists()
 
 
-def test_sigint_mid_collection_leaves_no_file(tmp_path):
+@pytest.mark.parametrize("signum,returncode", [(signal.SIGINT, 130), (signal.SIGTERM, 128 + signal.SIGTERM)])
+def test_signal_mid_collection_leaves_no_file(tmp_path, signum, returncode):
     out = tmp_path / "big.hdf5"
     env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.Popen(
@@ -152,11 +153,11 @@ def test_sigint_mid_collection_leaves_no_file(tmp_path):
             time.sleep(0.2)
         assert list(tmp_path.glob(".big.hdf5.*.partial")), "collection never started writing"
         time.sleep(1.0)  # mid-episode
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         _, stderr = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 130, stderr.decode()
+    assert proc.returncode == returncode, stderr.decode()
     assert "Traceback" not in stderr.decode()
     assert list(tmp_path.iterdir()) == []
