@@ -248,7 +248,7 @@ def _bodies(spec: ClipSpec, rng: np.random.Generator) -> np.ndarray:
         frame_skip = 2
         flags = {mujoco.mjtRndFlag.mjRND_SHADOW: False, mujoco.mjtRndFlag.mjRND_REFLECTION: False}
         frames = np.empty((spec.num_frames, spec.size, spec.size, 3), dtype=np.uint8)
-        distance = physics.model.stat.extent * 0.7 * distance_scale
+        distance = physics.model.stat.extent * 1.1 * distance_scale
         for f in range(spec.num_frames):
             lookat = physics.data.subtree_com[1].copy() if physics.model.nbody > 1 else np.zeros(3)
             camera.set_pose(lookat, distance, azimuth + spin * f, elevation)
