@@ -60,6 +60,22 @@ def _raise_interrupt(signum, frame):  # SIGTERM -> KeyboardInterrupt so the stor
 
 
 def handler(args: argparse.Namespace) -> int:
+    """Set up, then run; with ``--run-id`` a failure before training still marks the run failed."""
+    try:
+        return _handler(args)
+    except _Reported:
+        raise
+    except LaomError as exc:
+        if args.run_id:
+            _finish(_open_store(), args.run_id, "failed", error=str(exc), exit_code=2)
+        raise
+
+
+class _Reported(LaomError):
+    """A LaomError whose status the run store already holds."""
+
+
+def _handler(args: argparse.Namespace) -> int:
     import torch
 
     from laom_core.training.common import Metrics, RunContext, pick_device
@@ -112,7 +128,7 @@ def handler(args: argparse.Namespace) -> int:
         raise ConfigError(f"cannot create run folder {run_dir}: {exc.strerror}") from exc
     except LaomError as exc:
         _finish(store, run_id, "failed", error=str(exc), exit_code=2)
-        raise
+        raise _Reported(str(exc)) from exc
     atomic_write_text(run_dir / "config.yaml", config.to_yaml())
     if store is not None and run_id:
         store.set_status(run_id, "running", run_dir=str(run_dir), device=str(device), preset=args.preset,
@@ -131,7 +147,7 @@ def handler(args: argparse.Namespace) -> int:
         raise
     except LaomError as exc:
         _finish(store, run_id, "failed", error=str(exc), exit_code=2)
-        raise
+        raise _Reported(str(exc)) from exc
     except BaseException as exc:
         _finish(store, run_id, "failed", error=f"{type(exc).__name__}: {exc}", exit_code=1)
         raise

@@ -42,3 +42,13 @@ def test_existing_run_folder_needs_resume(data_dir, tmp_path, capsys):
     (tmp_path / "run" / "checkpoints").mkdir(parents=True)
     code, _, err = train(capsys, *_args(data_dir, tmp_path))
     assert code == 2 and "--resume" in err
+
+
+def test_failure_before_training_marks_the_launched_run_failed(data_dir, tmp_path, capsys):
+    from laom_core.runs.store import RunStore
+
+    run_id = RunStore().create_run("x", "laom", "toy-move", {}, str(tmp_path / "run"))
+    code, _, err = train(capsys, *_args(data_dir, tmp_path, labeled="toy_a4.h5"), "--run-id", run_id)
+    assert code == 2
+    row = RunStore().get_run(run_id)
+    assert row["status"] == "failed" and "action dim 4 vs 2" in row["error"]
