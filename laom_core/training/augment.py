@@ -15,6 +15,7 @@ a shifted image is an exact translated copy (edges replicated).
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -96,6 +97,14 @@ def random_homographies(
     return choice, shift @ rot @ persp
 
 
+@functools.lru_cache(maxsize=8)
+def _base_grid(h: int, w: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Normalized x (1,W) and y (H,1) of the pixel centres."""
+    u = (2 * torch.arange(w, dtype=torch.float32) + 1) / w - 1
+    v = (2 * torch.arange(h, dtype=torch.float32) + 1) / h - 1
+    return u.view(1, w).to(device), v.view(h, 1).to(device)
+
+
 def warp(frames: torch.Tensor, homography: torch.Tensor, interpolation: str = "bilinear") -> torch.Tensor:
     """Warp (B,C,H,W) float frames by output->input pixel homographies (B,3,3).
 
@@ -105,18 +114,23 @@ def warp(frames: torch.Tensor, homography: torch.Tensor, interpolation: str = "b
     if interpolation not in ("bilinear", "nearest"):
         raise ValueError(f"interpolation must be 'bilinear' or 'nearest', got {interpolation!r}")
     b, _, h, w = frames.shape
-    hom = homography.to(device=frames.device, dtype=torch.float32)
-    ys, xs = torch.meshgrid(
-        torch.arange(h, device=frames.device, dtype=torch.float32),
-        torch.arange(w, device=frames.device, dtype=torch.float32),
-        indexing="ij",
-    )
-    base = torch.stack([xs, ys, torch.ones_like(xs)], dim=-1).view(1, h * w, 3)
-    src = base @ hom.transpose(1, 2)  # (B, HW, 3)
-    xy = src[..., :2] / src[..., 2:3]
-    # pixel centre i -> normalized (2i+1)/size - 1 (align_corners=False)
-    scale = torch.tensor([2.0 / w, 2.0 / h], device=frames.device)
-    grid = (xy * scale + (scale / 2 - 1)).view(b, h, w, 2)
+    # Work in grid_sample's normalized coordinates: pixel centre i <-> (2i+1)/size - 1
+    # (align_corners=False). Folding the normalization into the 3x3 matrices keeps the
+    # per-pixel work to three fused multiply-adds per coordinate; integer shifts stay exact.
+    norm = torch.tensor([[2.0 / w, 0.0, 1.0 / w - 1.0], [0.0, 2.0 / h, 1.0 / h - 1.0], [0.0, 0.0, 1.0]],
+                        dtype=torch.float64)
+    hom = (norm @ homography.to(torch.float64).cpu() @ torch.linalg.inv(norm)).to(frames.device, torch.float32)
+    u, v = _base_grid(h, w, frames.device)
+    m = hom.view(b, 3, 3, 1, 1)
+    grid = torch.empty(b, h, w, 2, device=frames.device, dtype=torch.float32)
+    gx, gy = grid[..., 0], grid[..., 1]
+    # row r of the matrix applied to (u, v, 1) = (m_r0 * u + m_r2) + m_r1 * v: the two
+    # small broadcast terms meet in one full-size add.
+    torch.add(u * m[:, 0, 0] + m[:, 0, 2], v * m[:, 0, 1], out=gx)
+    torch.add(u * m[:, 1, 0] + m[:, 1, 2], v * m[:, 1, 1], out=gy)
+    gz = torch.add(u * m[:, 2, 0] + m[:, 2, 2], v * m[:, 2, 1])
+    gx.div_(gz)
+    gy.div_(gz)
     return F.grid_sample(frames, grid.to(frames.dtype), mode=interpolation, padding_mode="border", align_corners=False)
 
 
