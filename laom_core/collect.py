@@ -2,7 +2,8 @@
 
 Each episode i is fully determined by (seed, i): it gets its own environment seeded from
 ``SeedSequence(seed).spawn`` and its own policy seed, so a dataset does not depend on the
-number of workers. Workers (spawned processes: MuJoCo's EGL contexts and torch do not
+number of workers, and the first k episodes of a longer collection with the same seed are
+the same k episodes. Workers (spawned processes: MuJoCo's EGL contexts and torch do not
 survive fork well) each run whole episodes and send the arrays back; the parent writes
 them in episode order into a temp file that is renamed onto ``out`` only when every
 episode is in (``DatasetWriter``). A Ctrl-C, a crash or a failing policy therefore never
@@ -60,7 +61,7 @@ _POLICY_CACHE: dict[str, Any] = {}
 
 
 @contextlib.contextmanager
-def _defer_sigint():
+def _defer_signals():
     """Hold Ctrl-C and SIGTERM until the block ends, then act on them as usual: MuJoCo's GL
     context objects interrupted halfway through construction print tracebacks when
     garbage-collected. Only Python-level handlers are deferred (an ignored or default
@@ -103,7 +104,7 @@ def run_episode(job: dict, report: Callable[[int], None] | None = None) -> dict:
     """Collect one episode described by ``job``; returns arrays and the env's attrs."""
     from laom_core.envs import make_env
 
-    with _defer_sigint():
+    with _defer_signals():
         env = make_env(
             task=job["task"],
             difficulty=job["difficulty"],
@@ -329,7 +330,7 @@ def collect_dataset(
     # Check the task and options (and that the policy fits) before any long work.
     from laom_core.envs import make_env
 
-    with _defer_sigint():
+    with _defer_signals():
         probe = make_env(task=task, difficulty=difficulty, split=split, seed=seed, img_size=img_size, **env_kwargs)
     try:
         task = probe.task
