@@ -81,8 +81,13 @@ def _handler(args: argparse.Namespace) -> int:
     from laom_core.training.common import Metrics, RunContext, pick_device
     from laom_core.training.methods import USES_LABELED, Runner, describe_data
 
-    if os.environ.get("LAOM_TORCH_THREADS"):
-        torch.set_num_threads(max(1, int(os.environ["LAOM_TORCH_THREADS"])))
+    # One intra-op thread by default: training runs share a few cores with each other and
+    # the dashboard, and oversubscribed OpenMP threads slow every run down many times over.
+    threads = os.environ.get("LAOM_TORCH_THREADS", "1")
+    try:
+        torch.set_num_threads(max(1, int(threads)))
+    except ValueError:
+        raise ConfigError(f"LAOM_TORCH_THREADS must be an integer, got {threads!r}") from None
     config, ignored = load_config(args.preset, args.method, args.config, args.set)
     if ignored:
         _note(f"ignored config keys of the authors' setup: {', '.join(ignored)}")
