@@ -257,6 +257,8 @@ def _check_hdf5(path: Path) -> None:
         raise DatasetError(f"no such dataset file: {path}")
     if not path.is_file():
         raise DatasetError(f"not a file: {path}")
+    if not os.access(path, os.R_OK):
+        raise DatasetError(f"cannot read {path} (permission denied)")
     try:
         ok = h5py.is_hdf5(str(path))
     except OSError:
