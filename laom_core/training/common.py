@@ -72,13 +72,12 @@ def schedule(num_epochs: float, warmup_epochs: float, total_updates: int | None,
     return total, min(warmup, total)
 
 
-def grad_norm(parameters, max_norm: float | None) -> float:
-    """Total gradient norm (clips to ``max_norm`` when given)."""
+def grad_norm(parameters, max_norm: float | None) -> torch.Tensor:
+    """Total gradient norm as a 0-d tensor (clips to ``max_norm`` when given)."""
     params = [p for p in parameters if p.grad is not None]
     if not params:
-        return 0.0
-    norm = torch.nn.utils.clip_grad_norm_(params, max_norm if max_norm else float("inf"))
-    return float(norm)
+        return torch.zeros(())
+    return torch.nn.utils.clip_grad_norm_(params, max_norm if max_norm else float("inf")).detach()
 
 
 @torch.no_grad()
@@ -122,7 +121,8 @@ class Metrics:
         self.last: dict[str, dict[str, float]] = {}
 
     def log(self, stage: str, step: int, values: dict[str, float]) -> None:
-        clean = {k: float(v) for k, v in values.items() if v is not None and math.isfinite(float(v))}
+        clean = {k: float(v) for k, v in values.items() if v is not None}
+        clean = {k: v for k, v in clean.items() if math.isfinite(v)}
         self.last.setdefault(stage, {}).update(clean)
         if self.writer is not None:
             self.writer.log(stage, int(step), clean)
@@ -311,7 +311,11 @@ class Stage:
         if now > t_prev and self.samples > s_prev:
             self.samples_per_s = (self.samples - s_prev) / (now - t_prev)
         self._tick = (now, self.samples)
-        values = dict(values)
+        values = {k: float(v) for k, v in values.items() if v is not None}
+        if not math.isfinite(values.get("loss", 0.0)):
+            self.ctx.metrics.flush()
+            raise RunError(f"stage {self.name}: the loss became {values['loss']} at update {step}; check the "
+                           "datasets for NaN/inf values or lower the learning rate")
         values["samples_per_s"] = self.samples_per_s
         self.ctx.metrics.log(self.name, step, values)
         self.ctx.metrics.log("system", step, system_metrics())

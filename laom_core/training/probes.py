@@ -23,13 +23,14 @@ class OnlineProbe(nn.Module):
         self.linear = nn.Linear(in_dim, out_dim)
         self.optimizer = torch.optim.Adam(self.linear.parameters(), lr=lr)
 
-    def update(self, x: torch.Tensor, y: torch.Tensor) -> float:
-        """One Adam step on MSE(linear(x.detach()), y); returns the MSE before the step."""
+    def update(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """One Adam step on MSE(linear(x.detach()), y); returns the MSE before the step
+        (a 0-d tensor, so a GPU run syncs only when it logs)."""
         loss = F.mse_loss(self.linear(x.detach().float()), y.float())
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        return float(loss.detach())
+        return loss.detach()
 
 
 def fit_ridge(x: np.ndarray, y: np.ndarray, ridge: float = 0.1) -> Callable[[np.ndarray], np.ndarray]:

@@ -52,3 +52,17 @@ def test_failure_before_training_marks_the_launched_run_failed(data_dir, tmp_pat
     assert code == 2
     row = RunStore().get_run(run_id)
     assert row["status"] == "failed" and "action dim 4 vs 2" in row["error"]
+
+
+def test_nan_actions_stop_training_with_a_clear_error(tmp_path, capsys):
+    import h5py
+
+    from laom_core.data.toy import make_toy_dataset
+
+    data = make_toy_dataset(tmp_path / "nan.h5", trajectories=3, steps=12, img_size=32, action_dim=2, seed=0)
+    with h5py.File(data, "r+") as f:
+        for key in f:
+            f[key]["actions"][...] = float("nan")
+    code, _, err = train(capsys, "--method", "bc", "--preset", "smoke", "--data", str(data),
+                         "--run-dir", str(tmp_path / "run"), *FAST)
+    assert code == 2 and "NaN" in err and "Traceback" not in err
