@@ -71,7 +71,7 @@ def test_smoke_demo_end_to_end(workspace, monkeypatch, stop_runs_after):
         assert ds.num_trajectories == plan.train_episodes
         assert ds.attrs["difficulty"] == plan.difficulty and ds.attrs["split"] == "train"
         # the expert runs: a cheetah at speed, not random flailing
-        assert np.mean([ds.trajectory_return(i) for i in range(ds.num_trajectories)]) > 0.2 * plan.steps
+        assert np.mean([ds.trajectory_return(i) for i in range(ds.num_trajectories)]) > 0.1 * plan.steps  # random: ~0.01 per step
     for budget in plan.budgets:
         with open_dataset(plan.labeled_path(budget)) as ds:
             assert ds.num_trajectories == budget and set(ds.lengths) == {plan.chunk_size}

