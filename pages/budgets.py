@@ -97,16 +97,18 @@ with right:
 
 if selected:
     st.subheader("Numbers")
+    by = ("task", "method", "labeled_budget")
+    probe_agg = {tuple(e[k] for k in by): e for e in aggregate(selected, "probe_mse", by=by)}
+    ret_agg = {tuple(e[k] for k in by): e for e in aggregate(selected, "normalized_return", by=by)}
+    raw_agg = {tuple(e[k] for k in by): e for e in aggregate(selected, "eval_return_mean", by=by)}
     table = []
-    for e in aggregate(selected, "probe_mse", by=("task", "method", "labeled_budget")):
-        table.append({"task": e["task"], "method": common.method_label(e["method"]), "labeled": e["labeled_budget"],
-                      "probe MSE": f"{e['mean']:.4g} ± {e['std']:.2g}", "seeds": e["n"]})
-    rets = {(e["task"], e["method"], e["labeled_budget"]): e
-            for e in aggregate(selected, "normalized_return", by=("task", "method", "labeled_budget"))}
-    for row, e in zip(table, aggregate(selected, "probe_mse", by=("task", "method", "labeled_budget"))):
-        r = rets.get((e["task"], e["method"], e["labeled_budget"]))
-        row["normalized return"] = f"{r['mean']:.3f} ± {r['std']:.2g}" if r else "–"
-    if table:
-        st.dataframe(table, hide_index=True, width="stretch")
+    for key in sorted(set(probe_agg) | set(ret_agg) | set(raw_agg), key=lambda k: (str(k[0]), str(k[1]), k[2] or 0)):
+        p, r, raw = probe_agg.get(key), ret_agg.get(key), raw_agg.get(key)
+        table.append({"task": key[0], "method": common.method_label(key[1]), "labeled": key[2],
+                      "probe MSE": f"{p['mean']:.4g} ± {p['std']:.2g}" if p else "–",
+                      "normalized return": f"{r['mean']:.3f} ± {r['std']:.2g}" if r else "–",
+                      "return": f"{raw['mean']:.1f} ± {raw['std']:.1f}" if raw else "–",
+                      "seeds": max(x["n"] for x in (p, r, raw) if x)})
+    st.dataframe(table, hide_index=True, width="stretch")
 elif rows:
     st.info(f"No finished runs {setting} for this choice.")

@@ -8,7 +8,7 @@ import numpy as np
 import streamlit as st
 
 from laom_core.errors import LaomError
-from laom_core.viz.latent import CATEGORICAL, color_options, color_values, probe_bars, scatter_map
+from laom_core.viz.latent import CATEGORICAL, color_options, color_values, leakage_bars, probe_bars, scatter_map
 from pages import common
 
 common.page_header("Latent space", "Each point is one held-out transition's latent action, mapped to 2-D "
@@ -165,9 +165,26 @@ else:
     with common.guard(by_id[a].get("name", a)):
         probes[by_id[a].get("name") or a] = run_panel(by_id[a], "a")
 
+shown_runs = [by_id[a]] + ([by_id[b]] if compare and len(with_latents) > 1 else [])
 probes = {k: v for k, v in probes.items() if v and v.get("per_dim")}
 if probes:
     st.plotly_chart(probe_bars(probes), width="stretch", key="ls_probe_bars")
+
+leakage_mod = common.optional_module("analysis.leakage")
+if leakage_mod is not None:
+    figures, reasons = {}, []
+    for r in shown_runs:
+        data = leakage_mod.load_run_leakage(r["run_dir"])
+        if data and data.get("available") and data.get("figures"):
+            figures[r.get("name") or r["id"]] = data["figures"]
+        elif data and data.get("reason"):
+            reasons.append(f"{r.get('name')}: {data['reason']}")
+    if figures:
+        st.plotly_chart(leakage_bars(figures), width="stretch", key="ls_leakage")
+        st.caption("Leakage = share of what the latent action linearly explains that is distractor rather than "
+                   "agent action (0: only the action, 1: only distractors); see laom_core/analysis/leakage.py.")
+    for reason in reasons:
+        st.caption(f"Distractor leakage not available for {reason}")
 
 
 @st.fragment(run_every=2)

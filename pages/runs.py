@@ -154,9 +154,15 @@ def body() -> None:
                     available.append(k)
         default = [k for k in DEFAULT_METRICS if k in available][:4] or available[:4]
         c1, c2, c3, c4 = st.columns([4, 2, 1, 1])
-        chosen = c1.multiselect("Metrics", available, default=default, key="rn_metrics")
+        # Follow the defaults (metrics appear as a run starts logging) until the user picks.
+        if not st.session_state.get("rn_metrics_touched"):
+            st.session_state["rn_metrics"] = default
+        else:
+            st.session_state["rn_metrics"] = [k for k in st.session_state.get("rn_metrics", []) if k in available]
+        chosen = c1.multiselect("Metrics", available, key="rn_metrics",
+                                on_change=lambda: st.session_state.update(rn_metrics_touched=True))
         smoothing = c2.slider("Smoothing", 0.0, 0.99, 0.6, 0.01, key="rn_smooth")
-        group_by = c3.toggle("Mean ± std by method", value=len(selected) > 1, key="rn_group_by")
+        group_by = c3.toggle("Seeds: mean ± std", value=len(selected) > 1, key="rn_group_by")
         log_y = c4.toggle("Log y", value=False, key="rn_logy")
 
         def curves_panel() -> None:

@@ -90,3 +90,24 @@ def probe_bars(per_run: dict[str, dict], height: int = 300) -> go.Figure:
                                  font=dict(size=14), x=0),
                       legend=dict(orientation="h", yanchor="bottom", y=1.02, x=1, xanchor="right"))
     return fig
+
+
+LEAKAGE_TERMS = (("r2_action", "action R²"), ("r2_camera_delta", "camera motion R²"),
+                 ("r2_background_step", "background motion R²"), ("r2_color_delta", "colour change R²"),
+                 ("clip_score", "clip id (above chance)"))
+
+
+def leakage_bars(per_run: dict[str, dict], height: int = 320) -> go.Figure:
+    """Grouped bars per run: how well the latent action predicts the action vs each distractor."""
+    fig = go.Figure()
+    for i, (name, figures) in enumerate(per_run.items()):
+        terms = [(label, figures[key]) for key, label in LEAKAGE_TERMS if key in figures]
+        leak = figures.get("leakage")
+        fig.add_trace(go.Bar(x=[t[0] for t in terms], y=[t[1] for t in terms], marker_color=PALETTE[i % len(PALETTE)],
+                             name=f"{name} (leakage {leak:.2f})" if leak is not None else name))
+    fig.update_layout(barmode="group", height=height, template="plotly_white",
+                      margin=dict(l=10, r=10, t=40, b=10), yaxis_title="held-out R² / score",
+                      title=dict(text="What the latent action predicts: agent action vs distractors",
+                                 font=dict(size=14), x=0),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.02, x=1, xanchor="right"))
+    return fig

@@ -77,8 +77,14 @@ def test_latent_page_starts_umap_and_shows_map(populated):
     assert at.get("plotly_chart"), "no latent map drawn"
     from laom_core import jobs
 
+    from laom_core.analysis.umap import load_embedding
+    from laom_core.runs.store import RunStore
+
+    run = next(r for r in RunStore().list_runs() if r["method"] == "laom-labels")
+    latents = f"{run['run_dir']}/artifacts/latents.npz"
     running = [j for j in jobs.list_jobs("umap") if j.state == "running"]
-    assert len(running) == 1  # started in the background
+    # Either the map is being computed in the background, or it is cached already.
+    assert len(running) == 1 or load_embedding(latents) is not None
     count = len(jobs.list_jobs("umap"))
     at.run()  # a rerun does not start a second job
     assert len(jobs.list_jobs("umap")) == count
@@ -178,3 +184,40 @@ def test_runs_page_survives_missing_artifacts(populated, tmp_path):
             assert_clean(at)
     finally:
         store.delete_run(rid)
+
+
+def test_datasets_page_renders_vanilla_and_distracted_side_by_side(populated):
+    at = open_page("pages/datasets.py")
+    at.slider(key="cmp_steps").set_value(10)
+    next(b for b in at.button if b.label == "Render").click().run(timeout=120)
+    assert_clean(at)
+    captions = [str(img.proto) for img in at.get("image")]
+    assert any('caption: "vanilla"' in c for c in captions)
+    chosen = at.selectbox(key="cmp_difficulty").value
+    assert any(f'caption: "{chosen}"' in c for c in captions)
+
+
+def test_datasets_page_launches_subset_job(populated):
+    from laom_core import jobs
+
+    at = open_page("pages/datasets.py")
+    at.number_input(key="sub_n").set_value(1)
+    at.number_input(key="sub_chunk").set_value(5)
+    next(b for b in at.button if b.label == "Sample subset").click().run()
+    assert_clean(at)
+    job = jobs.list_jobs("subset")[0]
+    deadline = __import__("time").time() + 120
+    while job.state == "running" and __import__("time").time() < deadline:
+        __import__("time").sleep(0.5)
+        job = jobs.job_status(job.id)
+    assert job.state == "finished", job.log_tail
+    from pathlib import Path
+
+    from laom_core.data.hdf5 import validate_dataset
+
+    out = Path(job.result["result"])
+    try:
+        info = validate_dataset(out)
+        assert info.num_trajectories == 1 and info.total_steps == 5 and info.labeled_subset
+    finally:
+        out.unlink()
