@@ -95,7 +95,9 @@ def _handler(args: argparse.Namespace) -> int:
     data = _path(args.data or config.lapo.data_path or config.bc.data_path, "data")
     if data is None:
         raise ConfigError("--data is required (the training dataset, HDF5)")
-    labeled_arg = args.labeled_data or config.lapo.labeled_data_path or config.idm.labeled_data_path
+    # The authors' files name the labeled set per stage; the decoder's data is the labeled set.
+    labeled_arg = (args.labeled_data or config.lapo.labeled_data_path or config.idm.labeled_data_path
+                   or config.decoder.data_path)
     labeled = None
     if args.method in USES_LABELED:
         labeled = _path(labeled_arg, "labeled data")
