@@ -141,3 +141,25 @@ def write_latents(ctx: RunContext, held: dict) -> None:
     with atomic_path(ctx.artifacts_dir / "latents.npz") as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
+
+
+def held_out_action_mse(ctx: RunContext, predict: Callable[[torch.Tensor], torch.Tensor],
+                        batch_size: int = 256) -> float | None:
+    """MSE of the final policy's actions (BC, or latent policy + decoder) against the true
+    actions of the held-out trajectories: one number comparable across every method."""
+    held_ids = ctx.info["held_out_ids"]
+    if not held_ids:
+        return None
+    sampler = ctx.make_sampler(ctx.data_path, stage="held-out-actions", traj_ids=held_ids)
+    j, t = _held_out_requests(ctx, held_ids, ctx.config.run.probe_samples)
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for s in range(0, len(j), batch_size):
+            batch = sampler.gather(j[s:s + batch_size], t[s:s + batch_size])
+            with autocast(ctx.device, ctx.config.run.bf16):
+                pred = predict(frames(batch.obs, ctx.device, ctx.config.run.channels_last)).float()
+            total += float(((pred - batch.actions) ** 2).sum())
+            count += batch.actions.numel()
+    sampler.close()
+    return total / max(count, 1)
+

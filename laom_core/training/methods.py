@@ -135,8 +135,11 @@ class Runner:
             policy = build_policy(ctx, info["action_dim"])
             self.stage("bc", lambda: train_bc(ctx, policy, true_actions), {"policy": policy})
 
+        action_mse = self._action_mse(policy, decoder)
         evaluation = self._evaluate(policy, decoder)
-        return self._summary(probe, evaluation, time.perf_counter() - t0)
+        summary = self._summary(probe, evaluation, time.perf_counter() - t0)
+        summary["held_out_action_mse"] = action_mse
+        return summary
 
     # -- pieces ----------------------------------------------------------------------
     def _probe(self, features, stage: str, step: int, write_latents: bool = False, direct: bool = False) -> dict:
@@ -149,6 +152,18 @@ class Runner:
                                       "held_out_state_probe_mse": result.get("held_out_state_probe_mse"),
                                       "chance_probe_mse": result.get("chance_mse")})
         return {k: result.get(k) for k in ("held_out_probe_mse", "chance_mse", "held_out_state_probe_mse")}
+
+    def _action_mse(self, policy, decoder) -> float | None:
+        """Held-out action MSE of the final policy, logged once under the last training stage."""
+        last = "decoder" if decoder is not None else "bc"
+        record = self.finished.get(last, {})
+        if "held_out_action_mse" not in record:
+            policy.eval()
+            predict = (lambda o: decoder(policy(o).float())) if decoder is not None else policy
+            record["held_out_action_mse"] = artifacts.held_out_action_mse(self.ctx, predict)
+            self.ctx.metrics.log(last, record.get("updates", 0), {"held_out_action_mse": record["held_out_action_mse"]})
+            write_stages(self.ctx, self.planned, self.finished)
+        return record["held_out_action_mse"]
 
     def _evaluate(self, policy, decoder) -> dict:
         ctx = self.ctx

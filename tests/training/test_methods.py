@@ -27,6 +27,7 @@ def test_method_trains_and_loss_falls(method, data_dir, tmp_path, capsys):
     assert summary["method"] == method and summary["eval_return_mean"] is None
     assert summary["normalized_return"] is None and summary["samples_per_s"] > 0
     assert json.loads((run_dir / "summary.json").read_text()) == {**summary}
+    assert 0 < summary["held_out_action_mse"] < 10
 
     stages = json.loads((run_dir / "stages.json").read_text())
     assert set(stages["finished"]) == set(stages["planned"])
