@@ -138,38 +138,47 @@ class BackgroundVideo:
 _FACE_OF_AXIS = {(0, 1): 0, (0, -1): 1, (2, 1): 2, (2, -1): 3, (1, -1): 4, (1, 1): 5}
 
 
-def _frustum_samples(n: int = 24) -> np.ndarray:
-    """Points in [-1, 1]^2: dense along the border, a coarse grid inside.
-
-    A cube face spans 90 degrees, more than any camera's field of view here, so a face in
-    view always crosses the frustum border; dense border samples find it.
-    """
-    t = np.linspace(-1.0, 1.0, n)
-    ones = np.ones(n)
-    border = np.concatenate([np.stack([t, -ones], 1), np.stack([t, ones], 1),
-                             np.stack([-ones, t], 1), np.stack([ones, t], 1)])
-    g = np.linspace(-0.5, 0.5, 3)
-    inner = np.stack(np.meshgrid(g, g), -1).reshape(-1, 2)
-    return np.concatenate([border, inner])
-
-
-_SAMPLES = _frustum_samples()
-
-
 def visible_skybox_faces(gl_camera) -> set[int]:
-    """Faces of the skybox cube seen by a scene camera (``mjvGLCamera``)."""
-    forward = np.array(gl_camera.forward, dtype=np.float64)
-    up = np.array(gl_camera.up, dtype=np.float64)
-    right = np.cross(forward, up)
+    """Faces of the skybox cube seen by a scene camera (``mjvGLCamera``), exactly.
+
+    A cube face spans 90 degrees, more than the field of view, so a face in view always
+    crosses the border of the image. The border is four straight segments on the image
+    plane; along each, the face can only change where two coordinates of the view ray
+    have equal magnitude, so checking the pieces between those points finds every face.
+    Plain Python floats: this runs every frame and numpy's per-call overhead dominates.
+    """
+    fx, fy, fz = gl_camera.forward.tolist()
+    ux, uy, uz = gl_camera.up.tolist()
+    rx, ry, rz = fy * uz - fz * uy, fz * ux - fx * uz, fx * uy - fy * ux
+    near = gl_camera.frustum_near
     bottom, top = gl_camera.frustum_bottom, gl_camera.frustum_top
     half_w = gl_camera.frustum_width or (top - bottom) / 2  # 0 until drawn: square image
-    # Slightly beyond the frustum (x1.05) so rounding at the image edge cannot miss a face.
-    xs = gl_camera.frustum_center + 1.05 * half_w * _SAMPLES[:, 0]
-    ys = (top + bottom) / 2 + 1.05 * (top - bottom) / 2 * _SAMPLES[:, 1]
-    rays = gl_camera.frustum_near * forward + xs[:, None] * right + ys[:, None] * up
-    axis = np.abs(rays).argmax(axis=1)
-    sign = np.sign(rays[np.arange(len(rays)), axis]).astype(int)
-    return {_FACE_OF_AXIS[(int(a), int(s))] for a, s in set(zip(axis.tolist(), sign.tolist()))}
+    # 5% beyond the frustum so rounding at the image edge cannot miss a face.
+    mid_y, half_h = (top + bottom) / 2, 1.05 * (top - bottom) / 2
+    x0, x1 = gl_camera.frustum_center - 1.05 * half_w, gl_camera.frustum_center + 1.05 * half_w
+    corners = []
+    for x, y in ((x0, mid_y - half_h), (x1, mid_y - half_h), (x1, mid_y + half_h), (x0, mid_y + half_h)):
+        corners.append((near * fx + x * rx + y * ux, near * fy + x * ry + y * uy, near * fz + x * rz + y * uz))
+    faces = set()
+    for k in range(4):
+        a, b = corners[k], corners[(k + 1) % 4]
+        d = (b[0] - a[0], b[1] - a[1], b[2] - a[2])
+        cuts = [0.0, 1.0]
+        for i, j in ((0, 1), (0, 2), (1, 2)):
+            for sign in (1.0, -1.0):  # a_i + t d_i = sign * (a_j + t d_j)
+                den = d[i] - sign * d[j]
+                if abs(den) > 1e-12:
+                    t = (sign * a[j] - a[i]) / den
+                    if 0.0 < t < 1.0:
+                        cuts.append(t)
+        cuts.sort()
+        points = cuts + [(p + q) / 2 for p, q in zip(cuts, cuts[1:])]
+        for t in points:
+            ray = (a[0] + t * d[0], a[1] + t * d[1], a[2] + t * d[2])
+            mags = (abs(ray[0]), abs(ray[1]), abs(ray[2]))
+            axis = 0 if mags[0] >= mags[1] and mags[0] >= mags[2] else (1 if mags[1] >= mags[2] else 2)
+            faces.add(_FACE_OF_AXIS[(axis, 1 if ray[axis] > 0 else -1)])
+    return faces
 
 
 def _floor_geoms(model) -> list[int]:

@@ -57,23 +57,34 @@ class CameraShake:
         self.offset = np.clip(offset, self.low, self.high)
 
     def apply(self, physics, scene) -> None:
-        """Move the scene's camera(s) by the current offsets, looking at the same point."""
+        """Move the scene's camera(s) by the current offsets, looking at the same point.
+
+        Computed for the first scene camera and copied to the second (they are the same
+        for a mono view); this runs every frame, so it avoids numpy call overhead.
+        """
         if self.scale == 0:
             return
         forward_local, up_local = self._local_axes()
-        target = physics.data.subtree_com[self._target_body]
-        for cam in scene.camera:
-            pos = np.array(cam.pos, dtype=np.float64)
-            forward = _unit(np.array(cam.forward, dtype=np.float64))
-            up = _unit(np.array(cam.up, dtype=np.float64))
-            # Right-handed camera basis as columns: right, up, back (= -forward).
-            basis = np.stack([np.cross(forward, up), up, -forward], axis=1)
-            distance = max(float(np.dot(target - pos, forward)), 0.5)
-            lookat = pos + distance * forward
-            new_forward = basis @ forward_local
-            cam.pos[:] = lookat - distance * (1.0 + self.offset[3]) * new_forward
-            cam.forward[:] = new_forward
-            cam.up[:] = basis @ up_local
+        cam = scene.camera[0]
+        pos = cam.pos.astype(np.float64)
+        forward = cam.forward.astype(np.float64)
+        up = cam.up.astype(np.float64)
+        forward /= np.sqrt(forward @ forward)
+        up /= np.sqrt(up @ up)
+        basis = np.empty((3, 3))  # columns: right, up, back (a right-handed camera frame)
+        basis[0, 0] = forward[1] * up[2] - forward[2] * up[1]
+        basis[1, 0] = forward[2] * up[0] - forward[0] * up[2]
+        basis[2, 0] = forward[0] * up[1] - forward[1] * up[0]
+        basis[:, 1] = up
+        basis[:, 2] = -forward
+        distance = max(float((physics.data.subtree_com[self._target_body] - pos) @ forward), 0.5)
+        new_forward = basis @ forward_local
+        new_pos = pos + distance * forward - distance * (1.0 + self.offset[3]) * new_forward
+        new_up = basis @ up_local
+        for gl_cam in scene.camera:
+            gl_cam.pos[:] = new_pos
+            gl_cam.forward[:] = new_forward
+            gl_cam.up[:] = new_up
 
     def _local_axes(self) -> tuple[np.ndarray, np.ndarray]:
         """Shaken forward and up in the camera's own (right, up, back) frame.

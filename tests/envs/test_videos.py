@@ -33,12 +33,13 @@ def test_builtin_is_deterministic_cached_and_splits_are_disjoint(tmp_path, monke
     assert set(_names(a, "train")).isdisjoint(_names(a, "eval"))
     assert len(a.missing()) == 6
     clips_a = {c.name: c.frames for split in ("train", "eval") for c in a.clips(split)}
-    clips_b = {c.name: c.frames for split in ("train", "eval") for c in b.clips(split)}
-    assert clips_a.keys() == clips_b.keys()
+    clips_b = {c.name: c.frames for c in b.clips("eval")}  # one of each family, regenerated
+    assert {s.family for s in b.specs if s.split == "eval"} == {"shapes", "bodies", "waves"}
     for name, frames in clips_a.items():
         assert frames.shape == (4, 16, 16, 3) and frames.dtype == np.uint8
-        assert frames.tobytes() == clips_b[name].tobytes()
         assert frames.std() > 1  # not blank
+        if name in clips_b:
+            assert frames.tobytes() == clips_b[name].tobytes()
     assert a.missing() == [] and len(list(a.folder.glob("*.npy"))) == 6
     # Train and eval clips are different pictures, not renamed copies.
     train = [clips_a[n].tobytes() for n in _names(a, "train")]
