@@ -16,6 +16,27 @@ import streamlit as st
 from laom_core.errors import LaomError
 
 # Plain symbols (they render in every font, unlike emoji in headless browsers).
+
+
+def _route_through_app() -> None:
+    """Make a deep link on a fresh server go through app.py's st.navigation.
+
+    Streamlit treats a ``pages/`` folder next to the entry script as the old multipage
+    layout until the entry script has run once in the server process: a first request for
+    /runs would run pages/runs.py directly, with every file of the folder in the sidebar.
+    Clearing that flag and rerunning routes the request through app.py instead.
+    """
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # a future streamlit without the old layout
+        return
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+_route_through_app()
+
 STATUS_ICONS = {"queued": "○", "running": "▶", "finished": "✓", "failed": "✗", "stopped": "■"}
 METHOD_LABELS = {"bc": "BC", "idm": "IDM", "lapo": "LAPO", "laom": "LAOM", "laom-labels": "LAOM+supervision"}
 

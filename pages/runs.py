@@ -153,7 +153,7 @@ def body() -> None:
                 if k not in available and not k.startswith("system/"):
                     available.append(k)
         default = [k for k in DEFAULT_METRICS if k in available][:4] or available[:4]
-        c1, c2, c3, c4 = st.columns([4, 2, 1, 1])
+        c1, c2, c3, c4 = st.columns([4, 2, 2, 1])
         # Follow the defaults (metrics appear as a run starts logging) until the user picks.
         if not st.session_state.get("rn_metrics_touched"):
             st.session_state["rn_metrics"] = default

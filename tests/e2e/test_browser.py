@@ -121,6 +121,12 @@ def test_every_page_in_chromium(server):
                                     args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
+            # A deep link as the very first request of the server (a bookmark after a restart)
+            # must go through app.py's navigation, not the pages/ folder's old layout.
+            page.goto(f"{url}/runs")
+            settle(page)
+            nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
+            assert "Supervision budgets" in nav and "common" not in nav, nav
             for name, path in PAGES.items():
                 page.goto(f"{url}/{path}")
                 settle(page)
@@ -152,6 +158,16 @@ def test_every_page_in_chromium(server):
             page.goto(f"{url}/latent_space")
             settle(page)
             page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+            time.sleep(1.0)
+            # Lasso around the whole plot area: the frames behind the points appear.
+            area = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
+            x0, y0, w, h = area["x"], area["y"], area["width"], area["height"]
+            page.mouse.move(x0 + 3, y0 + 3)
+            page.mouse.down()
+            for fx, fy in ((0.98, 0.02), (0.98, 0.98), (0.02, 0.98), (0.02, 0.03)):
+                page.mouse.move(x0 + fx * w, y0 + fy * h, steps=8)
+            page.mouse.up()
+            page.get_by_text("selected (showing").wait_for(timeout=30_000)
             assert_no_exception(page, "latent_space")
             shot(page, "latent_space")
 
