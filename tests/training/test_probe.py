@@ -47,7 +47,7 @@ def test_laom_probe_beats_the_mean_action(tmp_path, capsys):
     data = make_toy_dataset(tmp_path / "easy.h5", trajectories=20, steps=100, img_size=32, action_dim=2, seed=0)
     run_dir = tmp_path / "run"
     code, summary, err = train(capsys, "--method", "laom", "--preset", "smoke", "--data", str(data),
-                               "--run-dir", str(run_dir), "--set", "lapo.total_updates=40",
+                               "--run-dir", str(run_dir), "--set", "lapo.total_updates=24",
                                "--set", "lapo.batch_size=32", "--set", "lapo.latent_action_dim=64",
                                "--set", "lapo.obs_head_dim=256", "--set", "lapo.act_head_dim=256",
                                "--set", "run.probe_samples=1024", "--set", "bc.total_updates=2",
