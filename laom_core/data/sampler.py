@@ -31,6 +31,7 @@ for the same (trajectory, step, offset) requests (:meth:`TrajectorySampler.gathe
 """
 from __future__ import annotations
 
+import math
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -103,7 +104,9 @@ class TrajectorySampler:
         frame_stack: frames per observation stack.
         future_obs_offset: largest k of future_obs.
         traj_ids: trajectory group ids to use (default: all); e.g. from split_trajectories.
-        memory_budget_mb: host memory for frames, actions and states.
+        memory_budget_mb: host memory for the data path: the frames, actions and states
+            held (whole file or chunk cache) plus the batch being assembled and the
+            chunk reads in progress.
         seed: seeds the random batches (same seed, same batches, on both paths).
         device: where batches go.
         chunk_len: anchors per chunk on the chunked path (shrunk if the budget is tiny).
@@ -129,7 +132,7 @@ class TrajectorySampler:
             raise ConfigError(f"frame_stack must be >= 1, got {frame_stack}")
         if int(future_obs_offset) < 1:
             raise ConfigError(f"future_obs_offset must be >= 1, got {future_obs_offset}")
-        if not memory_budget_mb or float(memory_budget_mb) <= 0:
+        if not memory_budget_mb or not math.isfinite(float(memory_budget_mb)) or float(memory_budget_mb) <= 0:
             raise ConfigError(f"memory_budget_mb must be > 0, got {memory_budget_mb}")
         if int(chunk_len) < 1:
             raise ConfigError(f"chunk_len must be >= 1, got {chunk_len}")
