@@ -165,14 +165,14 @@ with tab_list:
                     fig.update_layout(height=250, margin=dict(l=10, r=10, t=30, b=10), template="plotly_white",
                                       title=dict(text="Actions", font=dict(size=13)), showlegend=False)
                     c2.plotly_chart(fig, width="stretch", key="ds_actions")
-                    if st.button("Play as video", key="ds_play"):
+                    out = cache_dir() / "videos" / f"{Path(chosen).stem}-{int(mtime)}-{traj}.webm"
+                    if not out.exists() and st.button("Play as video", key="ds_play", icon=":material/movie:"):
                         from laom_core.viz.video import write_video
 
-                        out = cache_dir() / "videos" / f"{Path(chosen).stem}-{int(mtime)}-{traj}.webm"
-                        if not out.exists():
-                            with st.spinner("Encoding…"):
-                                write_video(obs, out, fps=30)
-                        st.video(str(out))
+                        with st.spinner("Encoding…"):
+                            write_video(obs, out, fps=30)
+                    if out.exists():
+                        st.video(str(out), format="video/webm")
 
 # ------------------------------------------------------------------------- compare
 with tab_compare:

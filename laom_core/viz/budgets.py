@@ -13,7 +13,7 @@ LABELS = {"bc": "BC", "idm": "IDM", "lapo": "LAPO", "laom": "LAOM", "laom-labels
 def budget_figure(entries: Sequence[dict], *, metric_label: str, title: str = "",
                   reference: dict[str, float] | None = None, reference_budget: int | None = None,
                   reference_lines: dict[str, float] | None = None, log_y: bool = False,
-                  height: int = 380) -> go.Figure:
+                  height: int = 440) -> go.Figure:
     """``entries``: aggregated rows (method, labeled_budget, mean, std, n).
 
     Methods with budgets draw a line with a ± std band over the budgets (log x). Methods
@@ -65,7 +65,7 @@ def budget_figure(entries: Sequence[dict], *, metric_label: str, title: str = ""
             hovertemplate=f"paper {LABELS.get(method, method)}: {value}<extra></extra>"))
     fig.update_layout(title=dict(text=title, x=0, font=dict(size=14)), height=height, template="plotly_white",
                       margin=dict(l=10, r=10, t=40, b=10),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.02, x=1, xanchor="right"))
+                      legend=dict(orientation="h", yanchor="top", y=-0.22, x=0, xanchor="left"))
     fig.update_xaxes(type="log", title_text="labeled trajectories", tickvals=budgets or None)
     fig.update_yaxes(title_text=metric_label, type="log" if log_y else "linear")
     return fig
