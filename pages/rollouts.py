@@ -80,7 +80,7 @@ with common.guard("Rollouts"):
                       format_func=lambda i: f"episode {i} · return {returns[i]:.1f}"
                                             + ("" if i in with_video else " (no video)"))
     fmt = c2.radio("Format", ["webm", "mp4"], horizontal=True, key="ro_fmt")
-    c3.metric("Mean return", f"{np.nanmean(returns):.1f}", delta=f"± {np.nanstd(returns):.1f}", delta_color="off")
+    c3.metric("Mean return (± std)", f"{np.nanmean(returns):.1f} ± {np.nanstd(returns):.1f}")
     episode = episodes[ep]
     rewards = episode.get("rewards") or []
     actions = episode.get("actions") or []
@@ -99,7 +99,7 @@ with common.guard("Rollouts"):
         if name:
             video = path.parent / name
             if video.is_file():
-                st.video(str(video), format="video/webm" if video.suffix == ".webm" else "video/mp4")
+                st.video(str(video), format="video/webm" if video.suffix == ".webm" else "video/mp4", width=384, loop=True)
                 try:
                     frames = _video_frames(str(video), video.stat().st_mtime)
                 except LaomError as exc:
@@ -126,7 +126,7 @@ with common.guard("Rollouts"):
                 with st.spinner("Encoding the expert's episode…"):
                     write_video(expert["obs"], expert_video, fps=30)
             if expert_video.is_file():
-                st.video(str(expert_video), format="video/webm")
+                st.video(str(expert_video), format="video/webm", width=384, loop=True)
             else:
                 st.caption("The eval dataset's trajectory with the same index: recorded by the data's policy "
                            "on the same kind of eval distractors.")
