@@ -147,6 +147,14 @@ def test_train_launch_is_idempotent_across_reruns(populated):
     try:
         assert len(new) == 1 and new[0]["method"] == "bc"
         assert "Queued 1 run" in texts(at.success)
+        # The Runs page shows the new live run by default and stops it.
+        runs_page = open_page("pages/runs.py")
+        assert_clean(runs_page)
+        runs_page.button(key="rn_stop").click().run()
+        assert_clean(runs_page)
+        assert store.get_run(new[0]["id"])["status"] == "stopped"
+        runs_page.run()
+        assert not runs_page.button(key="rn_resume").disabled
     finally:
         for r in new:
             try:
