@@ -15,6 +15,8 @@ zoom offsets, then their four velocities.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 STATE_SIZE = 8
@@ -92,16 +94,14 @@ class CameraShake:
         Horizontal swing about the camera's up axis, then vertical about its (swung)
         right axis, then roll about the new view axis. Cached while offsets stay put.
         """
-        key = tuple(self.offset[:3])
+        key = tuple(self.offset[:3].tolist())
         if getattr(self, "_axes_key", None) != key:
             vertical, horizontal, roll = key
-            forward, up, right = np.array([0.0, 0.0, -1.0]), np.array([0.0, 1.0, 0.0]), np.array([1.0, 0.0, 0.0])
-            rot = _rotation(up, horizontal)
-            forward, right = rot @ forward, rot @ right
-            rot = _rotation(right, vertical)
-            forward, up = rot @ forward, rot @ up
-            up = _rotation(forward, roll) @ up
-            self._axes = (forward, up)
+            forward, up, right = (0.0, 0.0, -1.0), (0.0, 1.0, 0.0), (1.0, 0.0, 0.0)
+            forward, right = _rotate(forward, up, horizontal), _rotate(right, up, horizontal)
+            forward, up = _rotate(forward, right, vertical), _rotate(up, right, vertical)
+            up = _rotate(up, forward, roll)
+            self._axes = (np.array(forward), np.array(up))
             self._axes_key = key
         return self._axes
 
@@ -109,13 +109,11 @@ class CameraShake:
         return np.concatenate([self.offset, self.velocity]).astype(np.float32)
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
-    return v / max(float(np.linalg.norm(v)), 1e-9)
-
-
-def _rotation(axis: np.ndarray, angle: float) -> np.ndarray:
-    """Rodrigues' rotation matrix about a unit ``axis``."""
-    x, y, z = _unit(axis)
-    c, s = np.cos(angle), np.sin(angle)
-    k = np.array([[0, -z, y], [z, 0, -x], [-y, x, 0]])
-    return np.eye(3) + s * k + (1 - c) * (k @ k)
+def _rotate(v: tuple, axis: tuple, angle: float) -> tuple:
+    """Rotate ``v`` about the unit ``axis`` by ``angle`` (Rodrigues), in plain floats."""
+    c, s = math.cos(angle), math.sin(angle)
+    ax, ay, az = axis
+    vx, vy, vz = v
+    cx, cy, cz = ay * vz - az * vy, az * vx - ax * vz, ax * vy - ay * vx
+    dot = (ax * vx + ay * vy + az * vz) * (1 - c)
+    return (vx * c + cx * s + ax * dot, vy * c + cy * s + ay * dot, vz * c + cz * s + az * dot)
