@@ -229,3 +229,31 @@ def test_datasets_page_launches_subset_job(populated):
         assert info.num_trajectories == 1 and info.total_steps == 5 and info.labeled_subset
     finally:
         out.unlink()
+
+
+def test_datasets_page_collects_in_the_background(workspace):
+    """The collection form starts `python -m laom_core collect ...` as a job that writes a valid file."""
+    import time
+    from pathlib import Path
+
+    from laom_core import jobs
+    from laom_core.data.hdf5 import validate_dataset
+
+    at = open_page("pages/datasets.py")
+    at.selectbox(key="col_difficulty").set_value("vanilla")
+    at.text_input(key="col_policy").input("random")
+    at.number_input(key="col_episodes").set_value(1)
+    at.number_input(key="col_steps").set_value(5)
+    at.text_input(key="col_name").input("tiny")
+    next(b for b in at.button if b.label == "Start collection").click().run()
+    assert_clean(at)
+    assert not at.error, texts(at.error)
+    assert "laom_core collect --task cheetah-run --difficulty vanilla" in texts(at.code)
+    job = jobs.list_jobs("collect")[0]
+    deadline = time.time() + 180
+    while job.state == "running" and time.time() < deadline:
+        time.sleep(0.5)
+        job = jobs.job_status(job.id)
+    assert job.state == "finished", job.log_tail
+    info = validate_dataset(Path(workspace) / "datasets" / "tiny.hdf5")
+    assert info.num_trajectories == 1 and info.total_steps == 5 and info.difficulty == "vanilla"
