@@ -136,6 +136,8 @@ def _handler(args: argparse.Namespace) -> int:
     except LaomError as exc:
         _finish(store, run_id, "failed", error=str(exc), exit_code=2)
         raise _Reported(str(exc)) from exc
+    if args.resume and not (run_dir / "stages.json").exists():
+        _note(f"nothing to resume in {run_dir}; starting from the beginning")
     atomic_write_text(run_dir / "config.yaml", config.to_yaml())
     if store is not None and run_id:
         store.set_status(run_id, "running", run_dir=str(run_dir), device=str(device), preset=args.preset,
