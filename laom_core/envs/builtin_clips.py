@@ -12,7 +12,7 @@ Three visually different families, alternating along each split's clip list:
 
 Clip content depends only on (seed, split, index, size, num_frames): train and eval clips
 come from disjoint seed streams, so the splits never share a clip. Each clip is stored as
-``<cache>/builtin-v1-s<size>-f<frames>-seed<seed>/<name>.npy`` with an atomic write.
+``<cache>/builtin-v<version>-s<size>-f<frames>-seed<seed>/<name>.npy`` with an atomic write.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ import numpy as np
 
 from laom_core.workspace import atomic_path
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 FAMILIES = ("shapes", "bodies", "waves")
 _SPLIT_CODE = {"train": 1, "eval": 2}
 

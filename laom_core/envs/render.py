@@ -30,7 +30,7 @@ class Renderer:
             self._contexts = physics.contexts  # creates the GL context on first use
         except Exception as exc:  # dm_control raises several types when GL is missing
             raise gl_error(exc) from exc
-        self.scene = mujoco.MjvScene(model.ptr, maxgeom=1000)
+        self.scene = mujoco.MjvScene(model.ptr, maxgeom=max(1000, 2 * model.ngeom + 100))
         self._option = mujoco.MjvOption()
         self._perturb = mujoco.MjvPerturb()
         self._camera = mujoco.MjvCamera()

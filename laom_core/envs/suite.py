@@ -140,11 +140,6 @@ class DistractingEnv:
         video_source=None,
     ):
         suite = _import_suite()  # first: it turns a missing GL backend into an EnvError
-        from laom_core.envs.background import BackgroundVideo
-        from laom_core.envs.camera import CameraShake
-        from laom_core.envs.color import ColorShift
-        from laom_core.envs.render import Renderer
-
         self.domain_name = domain_name
         self.task_name = task_name
         self.difficulty = difficulty
@@ -176,22 +171,11 @@ class DistractingEnv:
         if not 0 <= camera_id < ncam:
             self.close()
             raise EnvError(f"camera id {camera_id} out of range for {domain_name} ({ncam} cameras)")
-        self._renderer = Renderer(self.physics, img_size, camera_id, fast=fast_render)
-
-        self.background = None
-        if settings.background:
-            self.background = BackgroundVideo(
-                self.clips, dynamic=settings.dynamic, seed=seeds[1], ground_alpha=settings.ground_alpha
-            )
-            self.background.bind(self.physics)
-        self.camera = None
-        if settings.camera_scale > 0:
-            self.camera = CameraShake(settings.camera_scale, dynamic=settings.dynamic, seed=seeds[2])
-            self.camera.bind(self.physics, camera_id)
-        self.color = None
-        if settings.color_scale > 0:
-            self.color = ColorShift(settings.color_scale, dynamic=settings.dynamic, seed=seeds[3])
-            self.color.bind(self.physics)
+        try:
+            self._bind_distractors(seeds)
+        except BaseException:
+            self.close()
+            raise
 
         spec = self._env.action_spec()
         self.action_low = np.asarray(spec.minimum, dtype=np.float32)
@@ -202,6 +186,30 @@ class DistractingEnv:
         )
         self._t = 0
         self._needs_reset = True
+
+    def _bind_distractors(self, seeds: list[np.random.SeedSequence]) -> None:
+        """Make the renderer and the distractors, each with its own random stream."""
+        from laom_core.envs.background import BackgroundVideo
+        from laom_core.envs.camera import CameraShake
+        from laom_core.envs.color import ColorShift
+        from laom_core.envs.render import Renderer
+
+        settings = self.settings
+        self._renderer = Renderer(self.physics, self.img_size, self.camera_id, fast=self.fast_render)
+        self.background = None
+        if settings.background:
+            self.background = BackgroundVideo(
+                self.clips, dynamic=settings.dynamic, seed=seeds[1], ground_alpha=settings.ground_alpha
+            )
+            self.background.bind(self.physics)
+        self.camera = None
+        if settings.camera_scale > 0:
+            self.camera = CameraShake(settings.camera_scale, dynamic=settings.dynamic, seed=seeds[2])
+            self.camera.bind(self.physics, self.camera_id)
+        self.color = None
+        if settings.color_scale > 0:
+            self.color = ColorShift(settings.color_scale, dynamic=settings.dynamic, seed=seeds[3])
+            self.color.bind(self.physics)
 
     # -- dm_control-like API ---------------------------------------------------------------
 
