@@ -110,14 +110,17 @@ def test_stack_of_one_frame(tiny):
 def test_determinism_by_seed(tiny, chunked):
     budget = _budget_mb_for_chunked(tiny, 24) if chunked else 64
 
-    def draw(seed):
-        with TrajectorySampler(tiny, future_obs_offset=K, memory_budget_mb=budget, chunk_len=8, seed=seed) as s:
+    def draw(seed, prefetch=True):
+        with TrajectorySampler(tiny, future_obs_offset=K, memory_budget_mb=budget, chunk_len=8, seed=seed,
+                               prefetch=prefetch) as s:
             return [s.sample(24) for _ in range(5)]
 
     a, b, c = draw(7), draw(7), draw(8)
-    for x, y in zip(a, b):
+    no_thread = draw(7, prefetch=False)  # the prefetch thread changes timing, never content
+    for x, y, z in zip(a, b, no_thread):
         for name in ("obs", "future_obs", "offset", "traj", "step", "actions"):
             assert torch.equal(getattr(x, name), getattr(y, name))
+            assert torch.equal(getattr(x, name), getattr(z, name))
     assert not all(torch.equal(x.step, z.step) for x, z in zip(a, c))
 
 
