@@ -23,7 +23,9 @@ Two storage paths, chosen from ``memory_budget_mb``:
   chunk are correlated, and sampling is uniform over an epoch rather than within a batch:
   each chunk enters the pool once per epoch and, with refresh = batch/chunk_len, every
   transition is drawn about once per epoch. In exchange each step reads only a few MB
-  from disk, sequentially, and memory stays flat.
+  from disk, sequentially, and memory stays flat. The first random batch fills the pool
+  (about one budget's worth of reads, seconds for a few GB); the budget also covers the
+  batch being assembled and the chunk reads in flight (see ``_ensure_cache``).
 
 Both paths assemble a batch with no per-sample Python loop and return identical tensors
 for the same (trajectory, step, offset) requests (:meth:`TrajectorySampler.gather`,
