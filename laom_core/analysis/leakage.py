@@ -27,8 +27,9 @@ training statistics. The ridge strength is chosen per target from a fixed grid b
 inner split of the training trajectories. Every target dimension is standardised, so a
 multi-dimensional R^2 is the mean of its dimensions' R^2; dimensions that are constant
 over the samples (e.g. the camera of a vanilla dataset) are dropped, and a signal with no
-varying dimension scores 0 (nothing to explain). R^2 is measured against predicting the
-training folds' mean (chance = 0). The clip classifier is the same ridge on one-hot
+varying dimension scores 0 (nothing to explain). R^2 is that of the pooled out-of-fold
+predictions against the mean of all samples (chance = 0; conservative: a training fold's
+own mean would do worse on held-out trajectories). The clip classifier is the same ridge on one-hot
 targets with an argmax; its chance level is the share of the most frequent clip (the
 accuracy of always answering it; held-out folds make a training-fold majority a biased,
 too-low baseline).
@@ -280,10 +281,15 @@ def _regression_target(name: str, y: np.ndarray) -> _Target | None:
     return _Target(name, (ys - ys.mean(0)) / ys.std(0), classify=False)
 
 
-def _r2(pred: np.ndarray, y: np.ndarray, train_mean: np.ndarray) -> float:
-    """Mean over dims of 1 - SSE(probe) / SSE(training-fold mean)."""
+def _r2(pred: np.ndarray, y: np.ndarray) -> float:
+    """Mean over dims of 1 - SSE(out-of-fold probe) / SSE(mean of all samples).
+
+    The baseline is the mean over *all* samples, not each training fold's: with held-out
+    trajectories a training-fold mean is biased away from the held-out values (a signal
+    constant within a trajectory would score R^2 > 0 for predicting nothing at all).
+    """
     sse = ((pred - y) ** 2).sum(0)
-    sst = ((y - train_mean) ** 2).sum(0)
+    sst = ((y - y.mean(0)) ** 2).sum(0)
     return float(np.where(sst > 0, 1.0 - sse / np.maximum(sst, 1e-300), 0.0).mean())
 
 
@@ -332,7 +338,7 @@ def probe_scores(x: np.ndarray, groups: np.ndarray, regressions: Mapping[str, np
             score = max(0.0, (acc - chance) / (1.0 - chance)) if chance < 1.0 else 0.0
             out.update(clip_accuracy=acc, clip_chance=chance, clip_score=score)
         else:
-            out[f"r2_{t.name}"] = _r2(pred[t.name], t.y, pred[f"_train_mean:{t.name}"])
+            out[f"r2_{t.name}"] = _r2(pred[t.name], t.y)
     return out
 
 

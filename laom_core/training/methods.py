@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 import json
 
+from laom_core.analysis.leakage import record_run_leakage
 from laom_core.data.hdf5 import open_dataset
 from laom_core.errors import DatasetError
 from laom_core.training import artifacts
@@ -148,6 +149,7 @@ class Runner:
         result = artifacts.write_probe(ctx, train, held, direct_prediction=direct)
         if write_latents:
             artifacts.write_latents(ctx, held)
+            record_run_leakage(ctx, held, stage, step)  # artifacts/leakage.json + leakage metrics
         ctx.metrics.log(stage, step, {"held_out_probe_mse": result.get("held_out_probe_mse"),
                                       "held_out_state_probe_mse": result.get("held_out_state_probe_mse"),
                                       "chance_probe_mse": result.get("chance_mse")})

@@ -199,3 +199,48 @@ def test_record_run_leakage_on_a_released_layout_file(tmp_path):
     ctx.metrics.close()
     assert result["available"] is False and "no distractor signals" in result["reason"]
     assert not (run_dir / "metrics.jsonl").read_text().strip()  # nothing logged
+
+
+# ----------------------------------------------------------------------------- trained models
+def _vanilla_with_recorded_signals(path, trajectories=10, steps=24, img_size=32):
+    """Vanilla toy frames, plus distractor signals recorded but never drawn (what a placebo
+    distractor looks like): a LAM cannot see them, so their probes must sit at chance."""
+    from laom_core.data.toy import make_toy_trajectory
+
+    frames_rng, signal_rng = np.random.default_rng(0), np.random.default_rng(1)
+    attrs = {"domain_name": "toy", "task_name": "move", "difficulty": "vanilla", "dynamic": False,
+             "img_hw": img_size, "split": "train"}
+    with DatasetWriter(path, attrs) as writer:
+        for _ in range(trajectories):
+            t = make_toy_trajectory(frames_rng, steps, img_size, 2, distractors=False)
+            hidden = make_toy_trajectory(signal_rng, steps, 8, 2, distractors=True)["distractor"]
+            writer.add_trajectory(t["obs"], t["actions"], t["states"], t["traj_return"], {"distractor": hidden})
+    return path
+
+
+def test_train_records_leakage_and_vanilla_probes_sit_at_chance(tmp_path, capsys):
+    """`train` (smoke, LAPO) writes leakage.json, logs the figures, `runs show --json` exports them;
+    signals the frames do not show are not predicted by the latent actions or embeddings."""
+    import json
+
+    from laom_core.cli import main
+
+    data = _vanilla_with_recorded_signals(tmp_path / "vanilla.h5")
+    run_dir = tmp_path / "run"
+    rc = main(["train", "--method", "lapo", "--preset", "smoke", "--data", str(data), "--run-dir", str(run_dir),
+               "--device", "cpu", "--no-progress", "--name", "leak", "--set", "run.held_out_fraction=0.6",
+               "--set", "bc.total_updates=1", "--set", "decoder.total_updates=1"])
+    assert rc == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    result = json.loads((run_dir / "artifacts" / "leakage.json").read_text())
+    assert result["available"], result
+    f = result["figures"]
+    assert f["trajectories"] == 6 and f["samples"] == 6 * 23
+    for key in ("r2_camera_delta", "r2_background_step", "r2_color_delta", "obs_r2_camera", "obs_r2_color",
+                "obs_r2_background_frame"):
+        assert f[key] < 0.1, (key, f)
+    assert f["clip_accuracy"] <= f["clip_chance"] + 0.2 and f["obs_clip_accuracy"] <= f["obs_clip_chance"] + 0.2
+    assert main(["runs", "show", summary["run_id"], "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert shown["last_metrics"]["leakage"] == pytest.approx(f["leakage"])
+    assert shown["last_metrics"]["r2_camera_delta"] == pytest.approx(f["r2_camera_delta"])
