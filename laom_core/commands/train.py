@@ -42,6 +42,7 @@ def register(subparsers) -> None:
     p.add_argument("--group", help="group name for a new store row")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--json", action="store_true", help="(accepted; the last line is always JSON)")
+    p.add_argument("--print-config", action="store_true", help="print the resolved config as YAML and exit")
     p.set_defaults(func=handler)
 
 
@@ -91,6 +92,9 @@ def _handler(args: argparse.Namespace) -> int:
     config, ignored = load_config(args.preset, args.method, args.config, args.set)
     if ignored:
         _note(f"ignored config keys of the authors' setup: {', '.join(ignored)}")
+    if args.print_config:
+        print(config.to_yaml(), end="")
+        return 0
 
     data = _path(args.data or config.lapo.data_path or config.bc.data_path, "data")
     if data is None:

@@ -97,3 +97,15 @@ def test_overrides_are_typed_and_method_defaults_yield_to_the_user():
 def test_resolved_config_round_trips():
     c, _ = load_config("cpu-small", "laom", overrides=["lapo.latent_action_dim=96"])
     assert config_from_dict(c.to_dict()) == c
+
+
+def test_cli_prints_the_resolved_config(capsys):
+    import yaml
+
+    from laom_core.cli import main
+
+    assert main(["train", "--method", "lapo", "--preset", "paper", "--set", "lapo.batch_size=256",
+                 "--print-config"]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["lapo"]["batch_size"] == 256 and printed["lapo"]["future_obs_offset"] == 1
+    assert config_from_dict(printed).lapo.latent_action_dim == 8192
