@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from laom_core.analysis.aggregate import aggregate, average_over, paper_reference
+from laom_core.analysis.leakage import load_run_leakage
 from laom_core.errors import LaomError
 from laom_core.viz.budgets import budget_figure
 from pages import common
@@ -44,11 +45,12 @@ for r in runs:
     if r.get("method") == "bc" and r.get("labeled_budget"):
         budget = r.get("labeled_budget")
     difficulty = s.get("eval_difficulty") or s.get("difficulty")
+    leakage = ((load_run_leakage(folder) or {}).get("figures") or {}).get("leakage")
     rows.append({"id": r["id"], "method": r.get("method"), "task": s.get("task") or r.get("task"),
                  "labeled_budget": budget, "seed": r.get("seed"), "difficulty": difficulty,
                  "distractors": difficulty not in (None, "vanilla"),
                  "probe_mse": s.get("probe_mse"), "normalized_return": s.get("normalized_return"),
-                 "eval_return_mean": s.get("eval_return_mean")})
+                 "eval_return_mean": s.get("eval_return_mean"), "leakage": leakage})
 
 if not rows:
     st.info("No finished runs with results yet. Launch a sweep over labeled budgets on **Train**, e.g. LAOM, "
@@ -101,6 +103,7 @@ if selected:
     probe_agg = {tuple(e[k] for k in by): e for e in aggregate(selected, "probe_mse", by=by)}
     ret_agg = {tuple(e[k] for k in by): e for e in aggregate(selected, "normalized_return", by=by)}
     raw_agg = {tuple(e[k] for k in by): e for e in aggregate(selected, "eval_return_mean", by=by)}
+    leak_agg = {tuple(e[k] for k in by): e for e in aggregate(selected, "leakage", by=by)}
     table = []
     for key in sorted(set(probe_agg) | set(ret_agg) | set(raw_agg), key=lambda k: (str(k[0]), str(k[1]), k[2] or 0)):
         p, r, raw = probe_agg.get(key), ret_agg.get(key), raw_agg.get(key)
@@ -108,6 +111,8 @@ if selected:
                       "probe MSE": f"{p['mean']:.4g} ± {p['std']:.2g}" if p else "–",
                       "normalized return": f"{r['mean']:.3f} ± {r['std']:.2g}" if r else "–",
                       "return": f"{raw['mean']:.1f} ± {raw['std']:.1f}" if raw else "–",
+                      "distractor leakage": (f"{leak_agg[key]['mean']:.2f} ± {leak_agg[key]['std']:.2g}"
+                                             if key in leak_agg else "–"),
                       "seeds": max(x["n"] for x in (p, r, raw) if x)})
     st.dataframe(table, hide_index=True, width="stretch")
 elif rows:
