@@ -149,7 +149,8 @@ def test_every_page_in_chromium(server):
             page.goto(f"{url}/runs")
             settle(page)
             page.get_by_role("tab", name="Progress").click()
-            page.get_by_text("✓ finished").first.wait_for(timeout=420_000)
+            # The Progress tab's markdown (the table is a canvas grid with hidden accessible cells).
+            page.locator('[data-testid="stMarkdownContainer"]', has_text="✓ finished").first.wait_for(timeout=420_000)
             page.get_by_role("tab", name="Curves").click()
             page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
             assert_no_exception(page, "runs")
