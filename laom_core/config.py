@@ -397,7 +397,7 @@ def load_config(
     for key, value in user.items():
         if not set_value(config, key, value):
             ignored.append(key)
-    validate(config)
+    validate(config, method)
     return config, ignored
 
 
@@ -408,14 +408,16 @@ def _canonical(key: str) -> str:
     return key
 
 
-def validate(config: TrainConfig) -> None:
-    """Cross-key checks."""
-    if config.lapo.frame_stack != config.bc.frame_stack:
+def validate(config: TrainConfig, method: str | None = None) -> None:
+    """Cross-key checks (frame stacks only where the method chains the stages)."""
+    if method in (None, "lapo", "laom", "laom-labels") and config.lapo.frame_stack != config.bc.frame_stack:
         raise ConfigError(
             f"config keys lapo.frame_stack ({config.lapo.frame_stack}) and bc.frame_stack "
             f"({config.bc.frame_stack}) must match: the policy reads the frames the LAM labelled")
-    if config.idm.frame_stack != config.bc.frame_stack:
-        raise ConfigError("config keys idm.frame_stack and bc.frame_stack must match")
+    if method in (None, "idm") and config.idm.frame_stack != config.bc.frame_stack:
+        raise ConfigError(
+            f"config keys idm.frame_stack ({config.idm.frame_stack}) and bc.frame_stack "
+            f"({config.bc.frame_stack}) must match: the policy reads the frames the IDM labelled")
     if config.lapo.warmup_epochs > config.lapo.num_epochs:
         raise ConfigError("config key lapo.warmup_epochs must not exceed lapo.num_epochs")
     if config.bc.warmup_epochs > config.bc.num_epochs:

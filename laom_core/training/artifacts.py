@@ -54,7 +54,8 @@ def _run(ctx: RunContext, features: FeatureFn, batches) -> dict[str, np.ndarray]
 def collect_features(ctx: RunContext, features: FeatureFn, batch_size: int = 256) -> tuple[dict, dict]:
     """Features of training transitions (random) and of held-out transitions (seeded subset)."""
     run = ctx.config.run
-    train_sampler = ctx.make_sampler(ctx.data_path, stage="probe", traj_ids=ctx.info["train_ids"])
+    train_sampler = ctx.make_sampler(ctx.data_path, stage="probe", traj_ids=ctx.info["train_ids"],
+                                     frame_stack=ctx.config.bc.frame_stack)
     n_train = min(run.probe_samples, train_sampler.num_transitions)
     train_batches = (train_sampler.sample(min(batch_size, n_train - s), multi_step=False)
                      for s in range(0, n_train, batch_size))
@@ -63,7 +64,8 @@ def collect_features(ctx: RunContext, features: FeatureFn, batch_size: int = 256
     held_ids = ctx.info["held_out_ids"]
     if not held_ids:
         return train, {}
-    held_sampler = ctx.make_sampler(ctx.data_path, stage="held-out", traj_ids=held_ids)
+    held_sampler = ctx.make_sampler(ctx.data_path, stage="held-out", traj_ids=held_ids,
+                                    frame_stack=ctx.config.bc.frame_stack)
     j, t = _held_out_requests(ctx, held_ids, run.probe_samples)
     held_batches = (held_sampler.gather(j[s:s + batch_size], t[s:s + batch_size]) for s in range(0, len(j), batch_size))
     held = _run(ctx, features, held_batches)
@@ -150,7 +152,8 @@ def held_out_action_mse(ctx: RunContext, predict: Callable[[torch.Tensor], torch
     held_ids = ctx.info["held_out_ids"]
     if not held_ids:
         return None
-    sampler = ctx.make_sampler(ctx.data_path, stage="held-out-actions", traj_ids=held_ids)
+    sampler = ctx.make_sampler(ctx.data_path, stage="held-out-actions", traj_ids=held_ids,
+                               frame_stack=ctx.config.bc.frame_stack)
     j, t = _held_out_requests(ctx, held_ids, ctx.config.run.probe_samples)
     total, count = 0.0, 0
     with torch.no_grad():

@@ -109,3 +109,12 @@ def test_cli_prints_the_resolved_config(capsys):
     printed = yaml.safe_load(capsys.readouterr().out)
     assert printed["lapo"]["batch_size"] == 256 and printed["lapo"]["future_obs_offset"] == 1
     assert config_from_dict(printed).lapo.latent_action_dim == 8192
+
+
+def test_frame_stacks_must_match_only_where_stages_chain():
+    c, _ = load_config("smoke", "bc", overrides=["bc.frame_stack=2"])
+    assert c.bc.frame_stack == 2
+    with pytest.raises(ConfigError, match="idm.frame_stack"):
+        load_config("smoke", "idm", overrides=["bc.frame_stack=2"])
+    c, _ = load_config("smoke", "idm", overrides=["bc.frame_stack=2", "idm.frame_stack=2"])
+    assert c.idm.frame_stack == 2

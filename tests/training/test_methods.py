@@ -62,3 +62,11 @@ def test_method_trains_and_loss_falls(method, data_dir, tmp_path, capsys):
         assert np.array_equal(latents["obs_index"][:, 0], latents["traj"])
     if method == "laom-labels":
         assert "action_loss" in store.metrics(summary["run_id"], stage="lam")
+
+
+def test_bc_with_its_own_frame_stack(data_dir, tmp_path, capsys):
+    code, summary, err = train(capsys, "--method", "bc", "--preset", "smoke", "--data", str(data_dir / "toy.h5"),
+                               "--run-dir", str(tmp_path / "run"), *FAST, "--set", "bc.frame_stack=2",
+                               "--set", "bc.total_updates=2")
+    assert code == 0, err
+    assert summary["held_out_action_mse"] > 0
