@@ -149,8 +149,9 @@ def _progress(text: str) -> tuple[float | None, str]:
         chunk = chunk.strip()
         if chunk.startswith("{") and '"progress"' in chunk:
             try:
-                value = float(json.loads(chunk)["progress"])
-                return min(max(value, 0.0), 1.0), last_line
+                record = json.loads(chunk)
+                value = float(record["progress"])
+                return min(max(value, 0.0), 1.0), str(record.get("stage") or "")
             except (ValueError, KeyError, TypeError):
                 continue
         m = list(_TQDM.finditer(chunk))

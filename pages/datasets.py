@@ -129,7 +129,8 @@ with tab_list:
         if rows:
             st.dataframe(rows, hide_index=True, width="stretch")
             names = list(infos)
-            chosen = st.selectbox("Inspect", names, format_func=lambda p: Path(p).name, key="ds_inspect")
+            biggest = max(range(len(names)), key=lambda i: infos[names[i]]["total_steps"])
+            chosen = st.selectbox("Inspect", names, index=biggest, format_func=lambda p: Path(p).name, key="ds_inspect")
             info = infos[chosen]
             mtime = Path(chosen).stat().st_mtime
             left, right = st.columns([2, 3])

@@ -49,7 +49,7 @@ def test_job_failure_and_stop(workspace):
 
 def test_job_progress_from_tqdm_and_json_lines():
     assert jobs._progress("collect:  40%|####      | 4/10 [00:01<00:02]")[0] == pytest.approx(0.4)
-    assert jobs._progress('{"progress": 0.25, "stage": "PCA"}\n')[0] == pytest.approx(0.25)
+    assert jobs._progress('{"progress": 0.25, "stage": "PCA"}\n') == (pytest.approx(0.25), "PCA")
     assert jobs._progress("nothing here")[0] is None
 
 
