@@ -225,7 +225,8 @@ def _cross_fit(x: np.ndarray, groups: np.ndarray, targets: list[_Target], folds:
 
     In each fold the ridge strength is chosen per target on an inner split of the training
     trajectories. The decompositions are shared by all targets. Returns name -> (N, cols)
-    predictions plus ``"_train_mean:<name>"`` -> (N, cols) training-fold means (chance).
+    predictions plus ``"_train_mean:<name>"`` -> (N, cols) each row's training-fold means
+    (for the classifier: which classes that fold's training part saw).
     """
     start = 0
     for t in targets:
