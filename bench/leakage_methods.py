@@ -72,7 +72,8 @@ def main() -> int:
                      "run.probe_samples=2048", "run.log_every=1000000", "run.checkpoint_every=1000000", *args.set]
         results = {m: stage1_leakage(m, Path(data), overrides, out) for m in METHODS}
     lapo, sup = results["lapo"], results["laom-labels"]
-    ratio = lapo["r2_camera_delta"] / sup["r2_camera_delta"] if sup["r2_camera_delta"] > 0 else float("inf")
+    # None when LAOM+supervision's camera R^2 is not positive (the ratio is then meaningless)
+    ratio = lapo["r2_camera_delta"] / sup["r2_camera_delta"] if sup["r2_camera_delta"] > 0 else None
     summary = {"results": results, "camera_r2_ratio_lapo_over_laom_labels": ratio,
                "action_r2_gain_laom_labels_over_lapo": round(sup["r2_action"] - lapo["r2_action"], 4),
                "overrides": overrides}
@@ -81,7 +82,8 @@ def main() -> int:
             print(f"{m:12} train {r['train_s']:7.1f}s  leakage {r['leakage']:.3f}  action R2 {r['r2_action']:+.3f}  "
                   f"camera R2 {r['r2_camera_delta']:+.3f}  clip-motion R2 {r['r2_background_step']:+.3f}  "
                   f"clip acc {r['clip_accuracy']:.2f} (chance {r['clip_chance']:.2f})")
-        print(f"camera R2 ratio LAPO / LAOM+supervision: {ratio:.3g}")
+        print(f"camera R2 ratio LAPO / LAOM+supervision: {ratio:.3g}" if ratio is not None
+              else "camera R2 ratio LAPO / LAOM+supervision: undefined (LAOM+supervision's camera R2 <= 0)")
     print(json.dumps(summary))
     return 0
 
