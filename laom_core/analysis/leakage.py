@@ -48,6 +48,10 @@ carries the action and nothing of the distractors; 1: it carries only distractor
 terms are probe R^2s, not a variance decomposition: correlated signals can both score.
 ``obs_leakage`` is the same ratio for the observation embedding, with ``state`` in place
 of ``action`` and the per-frame signals (camera, background_frame, color, clip).
+
+Training computes the figures at the end of stage 1 (:func:`record_run_leakage`) on the
+transitions of the held-out trajectories, pooled with sampled training transitions when
+fewer than 6 trajectories are held out; ``artifacts/leakage.json`` records which.
 """
 from __future__ import annotations
 
@@ -63,6 +67,7 @@ MIN_VERSION = "0.1"  # first LAOM Studio release whose collections record distra
 CAMERA_OFFSETS = 4   # the environment's camera record: 4 offsets then 4 velocities
 ALPHAS = tuple(10.0 ** k for k in range(-3, 5))  # ridge strength grid, times the number of samples
 MAX_SAMPLES = 2048  # transitions probed per run (seeded subset): bounds the cost of the solves
+MIN_HELD_OUT_TRAJECTORIES = 6  # fewer: training trajectories are pooled in (see record_run_leakage)
 NOISE_FLOOR = 0.02  # R^2 and clip scores below this count as 0 in the leakage ratio
 DISTRACTOR_TARGETS = ("camera_delta", "background_step", "color_delta")
 OBS_DISTRACTOR_TARGETS = ("camera", "background_frame", "color")
@@ -434,15 +439,32 @@ def leakage_from_features(held: Mapping[str, np.ndarray], dataset: Any, *, folds
                            states=held.get("states"), folds=folds, seed=seed)
 
 
-def record_run_leakage(ctx: Any, held: Mapping[str, np.ndarray], stage: str, step: int) -> dict[str, Any]:
+def _pool(held: Mapping[str, np.ndarray], train: Mapping[str, np.ndarray] | None) -> tuple[dict, str]:
+    """The features to probe: the held-out ones, pooled with the training ones when the
+    held-out part has fewer than ``MIN_HELD_OUT_TRAJECTORIES`` trajectories (a probe split
+    over 2 trajectories says little). Trajectory ids are the file's, so they never clash."""
+    held = dict(held or {})
+    n_held = len(np.unique(held["traj"])) if len(held.get("z", ())) else 0
+    if n_held >= MIN_HELD_OUT_TRAJECTORIES or not train or len(train.get("z", ())) == 0:
+        return held, "held_out"
+    if n_held == 0:
+        return dict(train), "train"
+    keys = [k for k in ("z", "emb", "actions", "states", "traj", "step") if k in held and k in train]
+    return {k: np.concatenate([np.asarray(held[k]), np.asarray(train[k])]) for k in keys}, "held_out+train"
+
+
+def record_run_leakage(ctx: Any, held: Mapping[str, np.ndarray], stage: str, step: int,
+                       train: Mapping[str, np.ndarray] | None = None) -> dict[str, Any]:
     """End of stage 1: figures of the held-out features -> ``artifacts/leakage.json`` and metrics.
 
     ``ctx`` is the training run's context (``data_path``, ``artifacts_dir``, ``metrics``,
-    ``config.seed``). The figures are logged under ``stage`` at ``step``, so ``runs show
-    --json`` and the dashboard find them with the run's other metrics. A dataset without
-    distractor signals (the released files) is not an error for training: the JSON then
-    says why there are no figures and nothing is logged (likewise, with a warning on
-    stderr, if the analysis itself fails: it must not cost the run its stage 1).
+    ``config.seed``). ``train``: features of training transitions, pooled in when the
+    held-out trajectories are too few (the JSON's ``pool`` says which were probed). The
+    figures are logged under ``stage`` at ``step``, so ``runs show --json`` and the
+    dashboard find them with the run's other metrics. A dataset without distractor signals
+    (the released files) is not an error for training: the JSON then says why there are no
+    figures and nothing is logged (likewise, with a warning on stderr, if the analysis
+    itself fails: it must not cost the run its stage 1).
     """
     from laom_core.workspace import atomic_write_json
 
@@ -450,9 +472,10 @@ def record_run_leakage(ctx: Any, held: Mapping[str, np.ndarray], stage: str, ste
     result: dict[str, Any] = {"definition": "leakage = distractor / (R2(action)+ + distractor); see "
                                             "laom_core/analysis/leakage.py"}
     try:
-        if not held or len(held.get("z", ())) == 0:
-            raise LaomError("no held-out transitions (dataset too small)")
-        figures = leakage_from_features(held, ctx.data_path, seed=int(ctx.config.seed))
+        if (not held or len(held.get("z", ())) == 0) and (not train or len(train.get("z", ())) == 0):
+            raise LaomError("no transitions to probe (dataset too small)")
+        features, result["pool"] = _pool(held, train)
+        figures = leakage_from_features(features, ctx.data_path, seed=int(ctx.config.seed))
     except LaomError as exc:
         result.update(available=False, reason=str(exc))
     except Exception as exc:  # an analysis bug must not cost the run its finished stage 1

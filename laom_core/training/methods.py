@@ -149,7 +149,7 @@ class Runner:
         result = artifacts.write_probe(ctx, train, held, direct_prediction=direct)
         if write_latents:
             artifacts.write_latents(ctx, held)
-            record_run_leakage(ctx, held, stage, step)  # artifacts/leakage.json + leakage metrics
+            record_run_leakage(ctx, held, stage, step, train)  # artifacts/leakage.json + leakage metrics
         ctx.metrics.log(stage, step, {"held_out_probe_mse": result.get("held_out_probe_mse"),
                                       "held_out_state_probe_mse": result.get("held_out_state_probe_mse"),
                                       "chance_probe_mse": result.get("chance_mse")})

@@ -244,3 +244,18 @@ def test_train_records_leakage_and_vanilla_probes_sit_at_chance(tmp_path, capsys
     shown = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert shown["last_metrics"]["leakage"] == pytest.approx(f["leakage"])
     assert shown["last_metrics"]["r2_camera_delta"] == pytest.approx(f["r2_camera_delta"])
+
+
+def test_too_few_held_out_trajectories_pool_in_training_ones(tmp_path):
+    from laom_core.analysis.leakage import record_run_leakage
+
+    path = make_toy_dataset(tmp_path / "d.h5", trajectories=8, steps=15, img_size=16, distractors=True, seed=3)
+    rng = np.random.default_rng(0)
+    full = _held_from_file(path, lambda traj, step, actions: _embed(rng, actions, dim=8))
+    part = {k: v[full["traj"] < 2] for k, v in full.items()}
+    rest = {k: v[full["traj"] >= 2] for k, v in full.items()}
+    ctx, _ = _ctx(tmp_path, path)
+    result = record_run_leakage(ctx, part, "lam", 1, rest)
+    ctx.metrics.close()
+    assert result["pool"] == "held_out+train" and result["figures"]["trajectories"] == 8
+    assert result["figures"]["r2_action"] > 0.95
