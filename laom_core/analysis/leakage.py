@@ -113,7 +113,8 @@ def signal_targets(now: Mapping[str, np.ndarray], nxt: Mapping[str, np.ndarray] 
             out["background_step"] = (np.asarray(nxt["frame_index"], dtype=np.float64).reshape(-1, 1)
                                       - out["background_frame"])
         if "color" in now and "color" in nxt:
-            out["color_delta"] = np.asarray(nxt["color"], dtype=np.float64).reshape(len(nxt["color"]), -1) - out["color"]
+            color_next = np.asarray(nxt["color"], dtype=np.float64).reshape(len(nxt["color"]), -1)
+            out["color_delta"] = color_next - out["color"]
     return out
 
 
@@ -321,7 +322,7 @@ def probe_scores(x: np.ndarray, groups: np.ndarray, regressions: Mapping[str, np
             out[f"r2_{name}"] = 0.0
         else:
             targets.append(target)
-    classes = idx = None
+    idx = None
     if labels is not None:
         labels = np.asarray(labels).reshape(-1)
         if len(labels) != n:
