@@ -32,6 +32,9 @@ def test_builtin_is_deterministic_cached_and_splits_are_disjoint(tmp_path, monke
     b = BuiltinSource(tmp_path / "b", **SMALL)
     assert set(_names(a, "train")).isdisjoint(_names(a, "eval"))
     assert len(a.missing()) == 6
+    calls = []
+    assert a.generate_all(progress=lambda done, total: calls.append((done, total))) == 6
+    assert calls[-1] == (6, 6) and a.missing() == []
     clips_a = {c.name: c.frames for split in ("train", "eval") for c in a.clips(split)}
     clips_b = {c.name: c.frames for c in b.clips("eval")}  # one of each family, regenerated
     assert {s.family for s in b.specs if s.split == "eval"} == {"shapes", "bodies", "waves"}
