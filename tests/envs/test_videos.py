@@ -18,7 +18,7 @@ from laom_core.envs.videos import (
 )
 from laom_core.errors import EnvError
 
-from conftest import write_frame_folder
+from frame_folders import write_frame_folder
 
 SMALL = dict(num_train=3, num_eval=3, size=16, num_frames=4)
 

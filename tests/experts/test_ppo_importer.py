@@ -5,12 +5,14 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import SHARED_EXPERTS
 from laom_core.envs.types import EnvStep
 from laom_core.errors import LaomError
 from laom_core.experts.loading import load_policy
 from laom_core.experts.ppo import PPOImportError, flatten_observation, load_ppo_policy
 
+from pathlib import Path
+
+SHARED_EXPERTS = Path(__file__).resolve().parents[2].parent / "shared" / "experts"
 CHEETAH = SHARED_EXPERTS / "cheetah-run"
 
 
