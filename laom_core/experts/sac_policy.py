@@ -110,14 +110,17 @@ def load_sac_run(run: str | os.PathLike, which: str = "final", action_repeat: in
     ckpt = load_checkpoint(run)
     cfg = ckpt["config"]
     actor = ckpt["agent"]["actor"]
+    weights_step = int(ckpt["counters"]["env_steps"])
     if which == "best":
         path = run / BEST_ACTOR
         if not path.is_file():
             raise LaomError(f"{run} has no {BEST_ACTOR} yet (no evaluation has run)")
-        actor = torch.load(path, map_location="cpu", weights_only=True)["actor"]
+        best = torch.load(path, map_location="cpu", weights_only=True)
+        actor, weights_step = best["actor"], int(best["env_step"])
     env = StateEnv(cfg["task"])
     try:
         meta = _meta_for(env, cfg, ckpt["counters"])
+        meta["training"]["weights_env_step"] = weights_step
     finally:
         env.close()
     return SACPolicy(actor, meta, action_repeat=action_repeat)
