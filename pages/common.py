@@ -85,7 +85,29 @@ def store():
     return _store(str(store_path()))
 
 
+_SCHEDULER_CHECK_S = 10.0
+_last_scheduler_check = 0.0
+
+
+def _ensure_scheduler() -> None:
+    """Start the detached scheduler when runs are queued and none is alive.
+
+    Queued runs left behind by a reboot (or a scheduler that died) start as soon as anyone
+    opens the dashboard; checked at most every few seconds per server.
+    """
+    global _last_scheduler_check
+    now = time.monotonic()
+    if now - _last_scheduler_check < _SCHEDULER_CHECK_S:
+        return
+    _last_scheduler_check = now
+    with contextlib.suppress(LaomError, OSError):
+        from laom_core.runs import launcher
+
+        launcher.ensure_scheduler(store())
+
+
 def list_runs(status=None, group=None) -> list[dict]:
+    _ensure_scheduler()
     return store().list_runs(status=status, group=group)
 
 
