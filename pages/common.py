@@ -86,24 +86,25 @@ def store():
 
 
 _SCHEDULER_CHECK_S = 10.0
-_last_scheduler_check = 0.0
+_last_scheduler_check: dict[str, float] = {}  # store path -> monotonic time of the last check
 
 
 def _ensure_scheduler() -> None:
     """Start the detached scheduler when runs are queued and none is alive.
 
     Queued runs left behind by a reboot (or a scheduler that died) start as soon as anyone
-    opens the dashboard; checked at most every few seconds per server.
+    opens the dashboard; checked at most every few seconds per workspace.
     """
-    global _last_scheduler_check
+    s = store()
+    key = str(s.path)
     now = time.monotonic()
-    if now - _last_scheduler_check < _SCHEDULER_CHECK_S:
+    if now - _last_scheduler_check.get(key, float("-inf")) < _SCHEDULER_CHECK_S:
         return
-    _last_scheduler_check = now
+    _last_scheduler_check[key] = now
     with contextlib.suppress(LaomError, OSError):
         from laom_core.runs import launcher
 
-        launcher.ensure_scheduler(store())
+        launcher.ensure_scheduler(s)
 
 
 def list_runs(status=None, group=None) -> list[dict]:
