@@ -54,6 +54,10 @@ class LAMConfig:
     encoder_num_res_blocks: int = 2
     encoder_dropout: float = 0.0
     encoder_norm_out: bool = False
+    # Ours, not the paper's: standardize each embedding feature over the batch (BatchNorm
+    # without affine) before the heads. Off for the paper preset; the small CPU presets need
+    # it, as short runs on near-constant embeddings otherwise learn nothing (see lam.py).
+    embed_batch_norm: bool = False
     encoder_deep: bool = False
     act_head_dim: int = 1024
     act_head_dropout: float = 0.0

@@ -28,6 +28,7 @@ class LAOM(nn.Module):
         encoder_dropout: float = 0.0,
         encoder_norm_out: bool = False,
         encoder_deep: bool = False,
+        embed_batch_norm: bool = False,
         act_head_dim: int = 1024,
         act_head_dropout: float = 0.0,
         obs_head_dim: int = 1024,
@@ -39,7 +40,16 @@ class LAOM(nn.Module):
         super().__init__()
         self.encoder = ImpalaEncoder(obs_channels, encoder_scale, encoder_num_res_blocks, encoder_dropout, encoder_deep)
         self.embed_dim = math.prod(self.encoder.output_shape(img_hw))
-        self.out_norm = nn.LayerNorm(self.embed_dim, elementwise_affine=False) if encoder_norm_out else nn.Identity()
+        if embed_batch_norm:
+            # Per-feature standardization over the batch (running statistics in eval mode).
+            # A small encoder's embedding is a large constant plus a small sample-dependent
+            # part; the heads then see near-constant inputs and take thousands of updates to
+            # pick up the motion. Standardizing makes the dependent part the whole input.
+            self.out_norm: nn.Module = nn.BatchNorm1d(self.embed_dim, affine=False)
+        elif encoder_norm_out:
+            self.out_norm = nn.LayerNorm(self.embed_dim, elementwise_affine=False)
+        else:
+            self.out_norm = nn.Identity()
         self.latent_action_dim = latent_action_dim
         self.idm_head = ConditionedMLP(0, 2 * self.embed_dim, act_head_dim, latent_action_dim,
                                        head_num_blocks, head_expansion, act_head_dropout)
