@@ -22,6 +22,7 @@ from torch import nn
 from laom_core.envs.types import EnvStep
 from laom_core.errors import DatasetError, EnvError
 from laom_core.training.common import RunContext, autocast, frames
+from laom_core.viz.video import write_videos
 from laom_core.workspace import atomic_write_json
 
 REFERENCE_FILE = Path(__file__).resolve().parents[2] / "assets" / "paper_reference.json"
@@ -73,21 +74,6 @@ def eval_env_spec(path: Path) -> dict[str, Any]:
     }
 
 
-def _write_video(path: Path, video: np.ndarray, fps: int, codec: str) -> None:
-    """Encode (T, H, W, 3) uint8 to ``path``, atomically (temp name keeps the extension)."""
-    import imageio.v2 as imageio
-
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    writer = imageio.get_writer(tmp, fps=fps, codec=codec, macro_block_size=1, quality=None,
-                                ffmpeg_log_level="error", output_params=["-pix_fmt", "yuv420p"])
-    try:
-        for frame in video:
-            writer.append_data(frame)
-    finally:
-        writer.close()
-    os.replace(tmp, path)
-
-
 def evaluate(ctx: RunContext, policy: LearnedPolicy, episodes: int, seed: int) -> dict[str, Any]:
     """Roll out ``episodes`` episodes; writes artifacts/rollouts/{episodes.json, *.mp4, *.webm}."""
     from laom_core.envs import make_env
@@ -125,10 +111,8 @@ def evaluate(ctx: RunContext, policy: LearnedPolicy, episodes: int, seed: int) -
                       "video_mp4": None, "video_webm": None}
             if ep < run.eval_videos:
                 clip = np.stack(video).astype(np.uint8)
-                mp4, webm = out_dir / f"episode_{ep:03d}.mp4", out_dir / f"episode_{ep:03d}.webm"
-                _write_video(mp4, clip, 30, "libx264")
-                _write_video(webm, clip, 30, "libvpx-vp9")
-                record["video_mp4"], record["video_webm"] = mp4.name, webm.name
+                paths = write_videos(clip, out_dir / f"episode_{ep:03d}", fps=30)
+                record["video_mp4"], record["video_webm"] = paths["mp4"].name, paths["webm"].name
             records.append(record)
             ctx.metrics.log("eval", ep, {"episode_return": record["return"]})
     finally:
