@@ -112,6 +112,16 @@ def list_runs(status=None, group=None) -> list[dict]:
     return store().list_runs(status=status, group=group)
 
 
+def runs_with_folders() -> list[dict]:
+    """Runs that have a run folder; a broken store shows st.error and stops the page."""
+    try:
+        return [r for r in list_runs() if r.get("run_dir")]
+    except LaomError as exc:
+        st.error(f"Run store: {exc}")
+        st.stop()
+        return []
+
+
 def run_label(run: dict) -> str:
     parts = [run.get("name") or run["id"]]
     budget = run.get("labeled_budget")

@@ -16,11 +16,7 @@ common.page_header("Latent space", "Each point is one held-out transition's late
                                    "latent space encodes the agent, or by a distractor to see whether it encodes "
                                    "the background. Draw a lasso or box to see the frames behind the points.")
 
-try:
-    runs = [r for r in common.list_runs() if r.get("run_dir")]
-except LaomError as exc:
-    st.error(f"Run store: {exc}")
-    st.stop()
+runs = common.runs_with_folders()
 
 
 def latents_path(run: dict) -> Path:

@@ -15,11 +15,7 @@ common.page_header("Rollouts", "Evaluation episodes of a trained policy (+ decod
                                "on distractor videos never seen in training. Move the frame slider to step through "
                                "the episode; the curves follow.")
 
-try:
-    runs = [r for r in common.list_runs() if r.get("run_dir")]
-except LaomError as exc:
-    st.error(f"Run store: {exc}")
-    st.stop()
+runs = common.runs_with_folders()
 
 
 def episodes_path(run: dict) -> Path:
