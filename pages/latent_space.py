@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from laom_core.errors import LaomError
 from laom_core.viz.latent import CATEGORICAL, color_options, color_values, leakage_bars, probe_bars, scatter_map
 from pages import common
 
