@@ -386,6 +386,8 @@ def collect_dataset(
         "collect_policy": label,
         "collect_seed": seed,
         "collect_steps": steps,
+        # ours: evaluation renders the same way as the data (shadows/reflections or not)
+        "collect_fast_render": bool(env_kwargs.get("fast_render", False)),
     }
     try:
         with _sigterm_raises(), DatasetWriter(out, {}, overwrite=overwrite) as writer:

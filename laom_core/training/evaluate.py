@@ -71,6 +71,8 @@ def eval_env_spec(path: Path) -> dict[str, Any]:
         "dynamic": bool(attrs["dynamic"]) if "dynamic" in attrs else None,
         "img_size": int(img_hw),
         "action_dim": int(action_dim),
+        # files we collected record how they were rendered; released files do not (default render)
+        "fast_render": bool(attrs.get("collect_fast_render", False)),
     }
 
 
@@ -87,7 +89,8 @@ def evaluate(ctx: RunContext, policy: LearnedPolicy, episodes: int, seed: int) -
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
         env = make_env(task=spec["task"], difficulty=spec["difficulty"], split="eval", seed=seed,
-                       img_size=spec["img_size"], dynamic=spec["dynamic"], max_steps=run.eval_max_steps)
+                       img_size=spec["img_size"], dynamic=spec["dynamic"], max_steps=run.eval_max_steps,
+                       fast_render=spec["fast_render"])
     except EnvError as exc:
         raise EnvError(f"cannot build the eval environment from {ctx.eval_path}: {exc}") from exc
     records = []
