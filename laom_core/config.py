@@ -156,6 +156,9 @@ class RunConfig:
     compile: bool = False
     channels_last: bool = True
     bf16: bool = True
+    # Ours: end the run after this stage (e.g. "lam" for stage-1-only studies such as the
+    # ablation in bench/reproduce.py); null runs every stage of the method.
+    stop_after: Optional[str] = None
 
 
 @dataclass
@@ -422,6 +425,13 @@ def validate(config: TrainConfig, method: str | None = None) -> None:
         raise ConfigError(
             f"config keys idm.frame_stack ({config.idm.frame_stack}) and bc.frame_stack "
             f"({config.bc.frame_stack}) must match: the policy reads the frames the IDM labelled")
+    if config.run.stop_after is not None:
+        from laom_core.training.stages import PIPELINES
+
+        allowed = PIPELINES.get(method) if method else sorted({s for p in PIPELINES.values() for s in p})
+        if config.run.stop_after not in allowed:
+            raise ConfigError(f"config key run.stop_after must be one of {', '.join(allowed)} "
+                              f"(the stages of {method or 'the methods'}), got {config.run.stop_after!r}")
     if config.lapo.warmup_epochs > config.lapo.num_epochs:
         raise ConfigError("config key lapo.warmup_epochs must not exceed lapo.num_epochs")
     if config.bc.warmup_epochs > config.bc.num_epochs:

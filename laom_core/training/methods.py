@@ -27,14 +27,7 @@ from laom_core.training.evaluate import LearnedPolicy, evaluate, reference_retur
 from laom_core.training.idm import build_idm, train_idm
 from laom_core.training.lam import LAM_METHODS, build_lam, train_lam
 
-PIPELINES: dict[str, list[str]] = {
-    "lapo": ["lam", "bc", "decoder", "eval"],
-    "laom": ["lam", "bc", "decoder", "eval"],
-    "laom-labels": ["lam", "bc", "decoder", "eval"],
-    "bc": ["bc", "eval"],
-    "idm": ["idm", "bc", "eval"],
-}
-USES_LABELED = {"lapo", "laom", "laom-labels", "idm"}
+from laom_core.training.stages import PIPELINES, USES_LABELED, planned_stages  # noqa: F401 - re-exported
 
 
 # ----------------------------------------------------------------------------- data checks
@@ -75,12 +68,16 @@ def describe_data(data: Path, labeled: Path | None, eval_data: Path | None, meth
 
 
 # ----------------------------------------------------------------------------- the run
+class _StopAfter(Exception):
+    """Raised after the stage named by ``run.stop_after`` (its argument) has finished."""
+
+
 class Runner:
     """Executes a method's stages in order, skipping finished ones."""
 
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
-        self.planned = PIPELINES[ctx.method]
+        self.planned = planned_stages(ctx.method, ctx.config.run.stop_after)
         self.finished: dict[str, Any] = {}
         stages_file = ctx.run_dir / "stages.json"
         if ctx.resume and stages_file.exists():
@@ -98,9 +95,26 @@ class Runner:
         write_stages(self.ctx, self.planned, self.finished)
         return record
 
+    def _stop_after(self, name: str) -> None:
+        """End the pipeline here when the config says so (``run.stop_after``)."""
+        if self.ctx.config.run.stop_after == name:
+            raise _StopAfter(name)
+
     def run(self) -> dict[str, Any]:
-        ctx, method = self.ctx, self.ctx.method
         t0 = time.perf_counter()
+        self._probe_record: dict[str, Any] = {}
+        try:
+            return self._run(t0)
+        except _StopAfter as stop:
+            note = f"run.stop_after={stop.args[0]}: later stages not run"
+            summary = self._summary(self._probe_record, {"eval_return_mean": None, "note": note},
+                                    time.perf_counter() - t0)
+            summary["held_out_action_mse"] = None
+            summary["stopped_after"] = stop.args[0]
+            return summary
+
+    def _run(self, t0: float) -> dict[str, Any]:
+        ctx, method = self.ctx, self.ctx.method
         info = ctx.info
         write_stages(ctx, self.planned, self.finished)
         probe: dict[str, Any] = {}
@@ -115,11 +129,14 @@ class Runner:
                                           write_latents=True))
                 return record
 
-            probe = self.stage("lam", train_stage1, {"model": lam})
+            probe = self._probe_record = self.stage("lam", train_stage1, {"model": lam})
+            self._stop_after("lam")
             policy = build_policy(ctx, ctx.config.lapo.latent_action_dim)
             self.stage("bc", lambda: train_bc(ctx, policy, lambda b, o, n: lam.label(o, n)), {"policy": policy})
+            self._stop_after("bc")
             decoder = build_decoder(ctx)
             self.stage("decoder", lambda: train_decoder(ctx, policy, decoder), {"decoder": decoder})
+            self._stop_after("decoder")
         elif method == "idm":
             idm = build_idm(ctx)
 
@@ -129,12 +146,15 @@ class Runner:
                                           direct=True))
                 return record
 
-            probe = self.stage("idm", train_stage1, {"idm": idm})
+            probe = self._probe_record = self.stage("idm", train_stage1, {"idm": idm})
+            self._stop_after("idm")
             policy = build_policy(ctx, info["action_dim"])
             self.stage("bc", lambda: train_bc(ctx, policy, lambda b, o, n: idm(o, n)), {"policy": policy})
+            self._stop_after("bc")
         else:
             policy = build_policy(ctx, info["action_dim"])
             self.stage("bc", lambda: train_bc(ctx, policy, true_actions), {"policy": policy})
+            self._stop_after("bc")
 
         action_mse = self._action_mse(policy, decoder)
         evaluation = self._evaluate(policy, decoder)
