@@ -133,3 +133,43 @@ def test_start_demo_detaches_and_is_not_started_twice(workspace):
         time.sleep(0.2)
     if not demo._pid_alive(pid):
         assert demo.demo_status()["state"] == "failed"  # ended without finishing: resumable
+
+
+def test_results_table_reads_the_store_and_fills_the_readme_block(workspace, tmp_path):
+    import time
+
+    from laom_core.runs.store import RunStore
+
+    plan = demo.make_plan(smoke=False)
+    reqs = demo.run_requests(plan)
+    demo._Status(plan)  # the demo's start time
+    with RunStore() as store:
+        for i, req in enumerate(reqs[:3]):
+            run_dir = workspace / "runs" / f"r{i}"
+            run_dir.mkdir(parents=True)
+            (run_dir / "summary.json").write_text(json.dumps(
+                {"probe_mse": 0.1 * (i + 1), "chance_probe_mse": 0.57, "eval_return_mean": 100.0 + i,
+                 "normalized_return": 0.2 + i / 10}))
+            rid = store.create_run(req["name"], req["method"], "cheetah-run", {}, run_dir, status="queued")
+            store.set_status(rid, "running")
+            with store.metric_writer(rid) as writer:
+                writer.log("lam", 1, {"loss": 1.0})
+            store.set_status(rid, "finished")
+    results = demo.demo_results()
+    rows = results["rows"]
+    assert [r["status"] for r in rows[:3]] == ["finished"] * 3 and rows[3]["status"] == "not queued"
+    assert rows[1]["probe_mse"] == pytest.approx(0.2) and rows[2]["normalized_return"] == pytest.approx(0.4)
+    t = results["timeline"]
+    assert t["first_metric_min"] is not None and t["headline_finished_min"] is not None
+    assert t["all_finished_min"] is None  # six runs never ran
+    text = demo.results_markdown(results)
+    assert "| LAOM | 32 | finished | 0.2000 | 0.5700 | 101.0 | 0.300 |" in text
+
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{demo.README_BEGIN}\nold table\n{demo.README_END}\nrest\n")
+    demo.write_readme_block(readme, text)
+    new = readme.read_text()
+    assert "old table" not in new and "| LAOM | 32 | finished" in new and new.endswith("rest\n")
+    readme.write_text("no markers\n")
+    with pytest.raises(LaomError, match="demo-results block"):
+        demo.write_readme_block(readme, text)

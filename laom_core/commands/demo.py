@@ -21,12 +21,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--status", action="store_true", help="print the demo's status and exit")
     p.add_argument("--wait", action="store_true", help="after queueing, wait until every demo run has ended")
     p.add_argument("--json", action="store_true", help="print the final status as one JSON line")
+    p.add_argument("--results", action="store_true",
+                   help="print the demo's results (probe MSE, normalized return, timeline) and exit")
+    p.add_argument("--write-readme", metavar="PATH",
+                   help="with --results: also write the table into PATH between its demo-results markers")
     p.set_defaults(func=handler)
 
 
 def handler(args: argparse.Namespace) -> int:
     from laom_core import demo
 
+    if args.results:
+        results = demo.demo_results(smoke=args.smoke)
+        text = demo.results_markdown(results)
+        if args.write_readme:
+            from laom_core.workspace import resolve_user_path
+
+            demo.write_readme_block(resolve_user_path(args.write_readme, must_exist=True, kind="file"), text)
+        print(json.dumps(results) if args.json else text)
+        return 0
     if args.status:
         status = demo.demo_status()
         print(json.dumps(status) if args.json else
