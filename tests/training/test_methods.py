@@ -70,3 +70,22 @@ def test_bc_with_its_own_frame_stack(data_dir, tmp_path, capsys):
                                "--set", "bc.total_updates=2")
     assert code == 0, err
     assert summary["held_out_action_mse"] > 0
+
+
+def test_stop_after_ends_the_run_after_stage_one(data_dir, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    code, summary, err = train(capsys, "--method", "laom", "--preset", "smoke", "--data", str(data_dir / "toy.h5"),
+                               "--labeled-data", str(data_dir / "labeled.h5"), "--run-dir", str(run_dir),
+                               *FAST, "--set", "lapo.total_updates=8", "--set", "run.stop_after=lam")
+    assert code == 0, err
+    assert summary["stopped_after"] == "lam" and summary["probe_mse"] is not None
+    assert summary["eval_return_mean"] is None and summary["held_out_action_mse"] is None
+    stages = json.loads((run_dir / "stages.json").read_text())
+    assert stages["planned"] == ["lam"] and set(stages["finished"]) == {"lam"}
+    assert not (run_dir / "checkpoints" / "bc").exists()
+
+
+def test_stop_after_must_name_a_stage_of_the_method(data_dir, tmp_path, capsys):
+    code, _summary, err = train(capsys, "--method", "bc", "--preset", "smoke", "--data", str(data_dir / "toy.h5"),
+                                "--run-dir", str(tmp_path / "run"), "--set", "run.stop_after=lam")
+    assert code != 0 and "run.stop_after" in err and "bc, eval" in err
