@@ -1,0 +1,587 @@
+"""Reproduction of the paper's claims at CPU scale (the engine behind ``bench/reproduce.py``).
+
+What it plans, per task and seed:
+
+- with distractors (the demo's datasets, ``scale_easy_video_hard``): BC, IDM and
+  LAOM+supervision at every labeled budget, LAPO and LAOM (their action decoder trains on
+  the largest budget);
+- without distractors (``vanilla`` datasets of the same size): LAPO and LAOM;
+- for seed 0 and distractors only, the paper's ablation chain as stage-1-only runs
+  (``run.stop_after=lam``): LAPO with a small latent; + multi-step IDM; + large latent;
+  + latent FDM (LAOM without augmentation); + augmentations (the LAOM run itself).
+
+Seed 0 with distractors *is* the demo (same datasets, names and client tokens), so a
+finished demo counts and queueing here never duplicates it. Runs go through the launcher:
+they live in the background, survive the session, and are resumed by the launcher.
+
+Budgets count labeled trajectory chunks (``chunk_size`` steps each), as the released
+labeled subsets do. Normalized return = eval return / the mean eval return of our own BC
+runs on the same task and distractor setting (the paper's BC divisor when none finished).
+
+The claims (:func:`check_claims`) are evaluated on seed means and say PASS, FAIL or
+PENDING (not enough finished runs yet). :func:`write_report` turns the JSON into the
+markdown report; text outside its generated block (the investigation) is kept.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import statistics
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from laom_core.analysis.aggregate import paper_reference
+
+LAM_METHODS = ("lapo", "laom", "laom-labels")
+METHOD_TITLES = {"bc": "BC", "idm": "IDM", "lapo": "LAPO", "laom": "LAOM", "laom-labels": "LAOM+supervision"}
+REPO = Path(__file__).resolve().parents[2]
+BEGIN, END = "<!-- reproduce.py: generated, do not edit -->", "<!-- reproduce.py: end of generated part -->"
+
+# The ablation chain (paper Table 3 in spirit): each row adds one change to the row above.
+ABLATION_SMALL_LATENT = {"cpu-small": 32, "smoke": 8, "paper": 128}
+
+
+@dataclass(frozen=True)
+class ReproPlan:
+    """What to run. ``smoke`` shrinks everything to seconds (tests)."""
+
+    tasks: tuple[str, ...] = ("cheetah-run",)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    budgets: tuple[int, ...] = (2, 8, 32)
+    preset: str = "cpu-small"
+    smoke: bool = False
+    ablation: bool = True
+    vanilla_methods: tuple[str, ...] = ("lapo", "laom")
+    # Stage-1-only LAPO and LAOM runs with this many times the preset's LAM updates (seed 0,
+    # distractors): does the LAPO-LAOM gap open with compute? Empty: no scale runs.
+    scale_factors: tuple[int, ...] = (3,)
+
+    def data_plan(self, task: str, distractors: bool):
+        """The demo's dataset plan for ``task`` (distractors) or its vanilla twin."""
+        from laom_core import demo
+
+        base = demo.make_plan(self.smoke)
+        plan = dataclasses.replace(base, task=task, budgets=tuple(self.budgets), sweep_budgets=tuple(self.budgets),
+                                   preset=self.preset if not self.smoke else base.preset)
+        if not distractors:
+            plan = dataclasses.replace(plan, name="repro-vanilla", difficulty="vanilla")
+        return plan
+
+
+def smoke_plan() -> ReproPlan:
+    return ReproPlan(seeds=(0,), budgets=(2, 8), preset="smoke", smoke=True)
+
+
+# ----------------------------------------------------------------------------- datasets
+class _NoStatus:
+    """Stands in for the demo's status file: reproduce.py reports through tqdm only."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, Any] = {"runs": []}
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def write(self) -> None:
+        pass
+
+
+def build_datasets(plan: ReproPlan) -> list[Path]:
+    """Clips, train sets, labeled subsets and eval sets for every task, with and without
+    distractors; each step is skipped when its file exists (files are written atomically)."""
+    from laom_core import demo
+
+    status = _NoStatus()
+    made: list[Path] = []
+    first = True
+    for task in plan.tasks:
+        for distractors in (True, False):
+            dp = plan.data_plan(task, distractors)
+            if first:
+                demo._step_clips(dp, status)
+                first = False
+            demo._collect(dp, status, "collect-train", "train", dp.train_episodes, dp.train_path)
+            demo._step_subsets(dp, status)
+            demo._collect(dp, status, "collect-eval", "eval", dp.eval_episodes, dp.eval_path)
+            made += [dp.train_path, dp.eval_path] + [dp.labeled_path(b) for b in dp.budgets]
+    return made
+
+
+# ----------------------------------------------------------------------------- requests
+def run_requests(plan: ReproPlan) -> list[dict]:
+    """Every run, in the order it should start: seed by seed, headline comparison first.
+
+    Each request is the demo's request dict plus ``distractors``, ``seed``, ``token``,
+    ``tags`` and ``ablation`` (the ablation row's title, or None).
+    """
+    from laom_core import demo
+
+    out: list[dict] = []
+    for seed in plan.seeds:
+        for task in plan.tasks:
+            dist, van = plan.data_plan(task, True), plan.data_plan(task, False)
+            main = max(plan.budgets)
+            dist_reqs = demo.run_requests(dist)
+            van_reqs = [r for r in demo.run_requests(van)
+                        if r["method"] in plan.vanilla_methods and r["labeled_budget"] in (None, main)]
+            head, rest = dist_reqs[:3], dist_reqs[3:]
+            ordered = [(r, True) for r in head] + [(r, False) for r in van_reqs] + [(r, True) for r in rest]
+            for r, distractors in ordered:
+                out.append(_for_seed(r, seed, distractors, token_prefix="demo" if distractors else "repro"))
+            if plan.ablation and seed == plan.seeds[0]:
+                out += ablation_requests(plan, dist, dist_reqs, seed)
+            if seed == plan.seeds[0]:
+                out += scale_requests(plan, dist, dist_reqs, seed)
+    return out
+
+
+def scale_requests(plan: ReproPlan, dist_plan, dist_reqs: list[dict], seed: int) -> list[dict]:
+    """LAPO and LAOM stage 1 with ``factor`` x the preset's LAM updates."""
+    from laom_core.config import load_config
+
+    out = []
+    for factor in plan.scale_factors:
+        for method in ("lapo", "laom"):
+            cfg = load_config(dist_plan.preset, method)[0].lapo
+            updates = (cfg.total_updates or 1000) * factor
+            template = next(r for r in dist_reqs if r["method"] == method)
+            r = dict(template)
+            r["name"] = f"{dist_plan.prefix}_scale{factor}x_{method}"
+            r["sets"] = list(template.get("sets", [])) + [f"lapo.total_updates={updates}", "run.stop_after=lam"]
+            r.update(seed=seed, distractors=True, token=f"repro:{r['name']}", ablation=None, scale=factor,
+                     tags=["reproduce", "scale"])
+            out.append(r)
+    return out
+
+
+def _for_seed(req: dict, seed: int, distractors: bool, token_prefix: str) -> dict:
+    r = dict(req)
+    r["sets"] = list(r.get("sets", []))
+    if seed != 0:
+        r["name"] = f"{r['name']}_s{seed}"
+        r["sets"].append(f"seed={seed}")
+        token_prefix = "repro"
+    r.update(seed=seed, distractors=distractors, token=f"{token_prefix}:{r['name']}", ablation=None, scale=None,
+             tags=["demo"] if token_prefix == "demo" else ["reproduce"])
+    return r
+
+
+def ablation_requests(plan: ReproPlan, dist_plan, dist_reqs: list[dict], seed: int) -> list[dict]:
+    """Stage-1-only runs for the rows the main runs do not already give."""
+    from laom_core.config import load_config
+
+    lam_cfg = load_config(dist_plan.preset, "laom")[0].lapo
+    small = ABLATION_SMALL_LATENT.get(dist_plan.preset, max(2, lam_cfg.latent_action_dim // 8))
+    base = next(r for r in dist_reqs if r["method"] == "lapo")
+    laom = next(r for r in dist_reqs if r["method"] == "laom")
+    rows = [
+        ("LAPO", base, [f"lapo.latent_action_dim={small}"]),
+        ("+ multi-step IDM", base, [f"lapo.latent_action_dim={small}",
+                                    f"lapo.future_obs_offset={lam_cfg.future_obs_offset}"]),
+        ("+ large latent", base, [f"lapo.future_obs_offset={lam_cfg.future_obs_offset}"]),
+        ("+ latent FDM", laom, ["lapo.use_aug=false"]),
+    ]
+    out = []
+    for title, template, sets in rows:
+        r = dict(template)
+        slug = title.lstrip("+ ").replace(" ", "-").lower()
+        r["name"] = f"{dist_plan.prefix}_ablation_{slug}"
+        r["sets"] = list(template.get("sets", [])) + sets + ["run.stop_after=lam"]
+        r.update(seed=seed, distractors=True, token=f"repro:{r['name']}", ablation=title, scale=None,
+                 tags=["reproduce", "ablation"])
+        out.append(r)
+    return out
+
+
+def queue(plan: ReproPlan, max_runs: int | None = None) -> list[dict]:
+    """Queue every request (idempotent); returns the requests with their ``run_id``."""
+    from laom_core import demo
+    from laom_core.runs import launcher
+
+    if max_runs is not None:
+        launcher.set_max_concurrent(max_runs)
+    requests = run_requests(plan)
+    for r in requests:
+        own = not r["distractors"] or r.get("ablation") or r.get("scale") or r["seed"]
+        r["group"] = f"reproduce_{r['task']}" if own else r["group"]
+    queued = demo.queue_runs(requests, tag="reproduce", token_prefix="repro")
+    for r, q in zip(requests, queued):
+        r["run_id"] = q["run_id"]
+    return requests
+
+
+# ----------------------------------------------------------------------------- results
+def collect_results(plan: ReproPlan, requests: list[dict] | None = None) -> dict:
+    """The JSON report: one row per planned run (finished or not) plus context."""
+    from laom_core.data.hdf5 import open_dataset
+    from laom_core.runs.store import RunStore
+
+    requests = requests if requests is not None else run_requests(plan)
+    with RunStore() as store:
+        runs = store.list_runs()
+    by_id = {r["id"]: r for r in runs}
+    by_name: dict[str, dict] = {}
+    for r in runs:  # latest run of a name wins
+        by_name[r["name"]] = r
+    rows = []
+    sizes_cache: dict[str, dict] = {}
+
+    def sizes(path: str | None) -> dict | None:
+        if not path:
+            return None
+        if path not in sizes_cache:
+            try:
+                with open_dataset(path) as ds:
+                    sizes_cache[path] = {"trajectories": ds.num_trajectories, "steps": ds.total_steps}
+            except Exception:  # noqa: BLE001 - a missing file reads as unknown size
+                sizes_cache[path] = {"trajectories": None, "steps": None}
+        return sizes_cache[path]
+
+    for req in requests:
+        run = by_id.get(req.get("run_id", "")) or by_name.get(req["name"])
+        summary = _summary(run)
+        status = run["status"] if run else "not-queued"
+        rows.append({
+            "name": req["name"], "run_id": run["id"] if run else None, "status": status,
+            "method": req["method"], "task": req["task"], "distractors": bool(req["distractors"]),
+            "budget": req["labeled_budget"] if req["method"] != "bc" else None,
+            "seed": int(req["seed"]), "ablation": req.get("ablation"), "scale": req.get("scale"),
+            "probe_mse": summary.get("probe_mse"), "chance_probe_mse": summary.get("chance_probe_mse"),
+            "eval_return_mean": summary.get("eval_return_mean"),
+            "eval_return_std": summary.get("eval_return_std"),
+            "normalized_return": None,
+            "normalized_return_run": summary.get("normalized_return"),
+            "wall_s": summary.get("wall_s"),
+            "dataset": {"train": sizes(req["data"]), "labeled": sizes(req.get("labeled_data")),
+                        "eval": sizes(req.get("eval_data"))},
+        })
+    normalizers = _normalize(rows)
+    return {
+        "commit": _commit(), "created": time.strftime("%Y-%m-%d %H:%M:%S"), "preset": plan.preset,
+        "plan": {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(plan).items()},
+        "normalizers": normalizers, "runs": rows,
+    }
+
+
+def _summary(run: dict | None) -> dict:
+    import json
+
+    if not run or run.get("status") != "finished" or not run.get("run_dir"):
+        return {}
+    try:
+        return json.loads((Path(run["run_dir"]) / "summary.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _normalize(rows: list[dict]) -> dict[str, dict]:
+    """Fill ``normalized_return`` with our BC mean per (task, distractors); returns the divisors."""
+    ref = paper_reference().get("bc_full_data_return", {})
+    out: dict[str, dict] = {}
+    for task in sorted({r["task"] for r in rows}):
+        for distractors in (True, False):
+            bc = [r["eval_return_mean"] for r in rows if r["task"] == task and r["distractors"] == distractors
+                  and r["method"] == "bc" and r["ablation"] is None and not r.get("scale")
+                  and _num(r["eval_return_mean"])]
+            if bc and statistics.mean(bc) > 0:
+                divisor, source = statistics.mean(bc), f"our BC, mean of {len(bc)} seed(s)"
+            else:
+                divisor = ref.get("distractors" if distractors else "no_distractors", {}).get(task)
+                source = "paper BC" if divisor else None
+            key = f"{task}|{'distractors' if distractors else 'vanilla'}"
+            out[key] = {"divisor": divisor, "source": source}
+            for r in rows:
+                if r["task"] == task and r["distractors"] == distractors and _num(r["eval_return_mean"]) and divisor:
+                    r["normalized_return"] = r["eval_return_mean"] / divisor
+    return out
+
+
+def _num(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _commit() -> str | None:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                              timeout=10).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+# ----------------------------------------------------------------------------- claims
+def _values(rows: Iterable[dict], key: str, **match: Any) -> list[float]:
+    out = []
+    for r in rows:
+        if r.get("ablation") is not None or r.get("scale"):
+            continue
+        if all(r.get(k) == v for k, v in match.items()) and _num(r.get(key)):
+            out.append(float(r[key]))
+    return out
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return statistics.mean(values) if values else None
+
+
+def check_claims(report: dict) -> list[dict]:
+    """The paper's four claims on the report's rows: PASS, FAIL or PENDING, with numbers."""
+    rows, claims = report["runs"], []
+    tasks = sorted({r["task"] for r in rows})
+    budgets = sorted({r["budget"] for r in rows if r["method"] == "laom-labels" and r["budget"] is not None})
+    for task in tasks:
+        probe = {(m, d): _mean(_values(rows, "probe_mse", method=m, task=task, distractors=d))
+                 for m in LAM_METHODS for d in (True, False)}
+
+        # 1. with distractors, LAOM's probe MSE is at most half of LAPO's
+        lapo, laom = probe[("lapo", True)], probe[("laom", True)]
+        if lapo is None or laom is None:
+            claims.append(_claim(1, task, "PENDING", "needs finished LAPO and LAOM runs with distractors"))
+        else:
+            ratio = lapo / laom if laom > 0 else math.inf
+            claims.append(_claim(1, task, "PASS" if laom <= 0.5 * lapo else "FAIL",
+                                 f"probe MSE LAPO {lapo:.4f} / LAOM {laom:.4f} = {ratio:.2f}x (needs >= 2x; paper 8x)"))
+
+        # 2. without distractors the LAPO/LAOM gap is much smaller (in log ratio: at most half)
+        vl, vo = probe[("lapo", False)], probe[("laom", False)]
+        if None in (lapo, laom, vl, vo):
+            claims.append(_claim(2, task, "PENDING", "needs LAPO and LAOM with and without distractors"))
+        else:
+            r_d, r_v = lapo / laom, vl / vo
+            ok = r_d > 1 and math.log(max(r_v, 1e-9)) <= 0.5 * math.log(r_d)
+            claims.append(_claim(2, task, "PASS" if ok else "FAIL",
+                                 f"LAPO/LAOM probe ratio {r_d:.2f}x with distractors, {r_v:.2f}x without "
+                                 f"(needs a ratio > 1 with, and log ratio without <= half of log ratio with)"))
+
+        # 3. LAOM+supervision: best return at every budget and lowest probe MSE
+        ret = {m: _mean(_values(rows, "normalized_return", method=m, task=task, distractors=True))
+               for m in ("lapo", "laom")}
+        details, ok, pending = [], True, False
+        for b in budgets:
+            sup_ret = _mean(_values(rows, "normalized_return", method="laom-labels", task=task, distractors=True, budget=b))
+            sup_probe = _mean(_values(rows, "probe_mse", method="laom-labels", task=task, distractors=True, budget=b))
+            if None in (sup_ret, sup_probe, ret["lapo"], ret["laom"], lapo, laom):
+                pending = True
+                continue
+            good = sup_ret > ret["laom"] and sup_ret > ret["lapo"] and sup_probe < laom and sup_probe < lapo
+            ok &= good
+            details.append(f"budget {b}: return {sup_ret:.3f} vs LAOM {ret['laom']:.3f}, LAPO {ret['lapo']:.3f}; "
+                           f"probe {sup_probe:.4f} vs LAOM {laom:.4f}, LAPO {lapo:.4f}{'' if good else ' (fails)'}")
+        state = "PENDING" if pending and ok else ("PASS" if ok else "FAIL")
+        claims.append(_claim(3, task, state, "; ".join(details) or "needs LAOM+supervision, LAOM and LAPO runs"))
+
+        # 4. IDM's return falls faster than LAOM+supervision's as the budget shrinks
+        if len(budgets) < 2:
+            claims.append(_claim(4, task, "PENDING", "needs at least two budgets"))
+        else:
+            hi, lo = max(budgets), min(budgets)
+            vals = {(m, b): _mean(_values(rows, "normalized_return", method=m, task=task, distractors=True, budget=b))
+                    for m in ("idm", "laom-labels") for b in (hi, lo)}
+            if None in vals.values():
+                claims.append(_claim(4, task, "PENDING", f"needs IDM and LAOM+supervision at budgets {hi} and {lo}"))
+            else:
+                drop_idm = vals[("idm", hi)] - vals[("idm", lo)]
+                drop_sup = vals[("laom-labels", hi)] - vals[("laom-labels", lo)]
+                claims.append(_claim(4, task, "PASS" if drop_idm > drop_sup else "FAIL",
+                                     f"normalized return drop from budget {hi} to {lo}: IDM {drop_idm:+.3f}, "
+                                     f"LAOM+supervision {drop_sup:+.3f}"))
+    return claims
+
+
+CLAIM_TEXT = {
+    1: "With distractors, LAOM's held-out probe MSE is at most half of LAPO's",
+    2: "Without distractors, the LAPO-LAOM gap is much smaller than with them",
+    3: "With distractors, LAOM+supervision has the best normalized return at every budget and the lowest probe MSE",
+    4: "IDM's return falls faster than LAOM+supervision's as the budget shrinks",
+}
+
+
+def _claim(number: int, task: str, state: str, detail: str) -> dict:
+    return {"claim": number, "task": task, "text": CLAIM_TEXT[number], "result": state, "detail": detail}
+
+
+# ----------------------------------------------------------------------------- tables
+def _fmt(mean: float | None, values: Sequence[float], digits: int = 4) -> str:
+    if mean is None:
+        return "–"
+    if len(values) > 1:
+        return f"{mean:.{digits}f} ± {statistics.stdev(values):.{digits}f} (n={len(values)})"
+    return f"{mean:.{digits}f} (n=1)"
+
+
+def probe_table(report: dict) -> list[list[str]]:
+    rows = report["runs"]
+    out = [["task", "method", "probe MSE, distractors", "probe MSE, no distractors", "chance (mean action)"]]
+    for task in sorted({r["task"] for r in rows}):
+        for m in ("idm", "lapo", "laom", "laom-labels"):
+            budgets = sorted({r["budget"] for r in rows if r["method"] == m and r["task"] == task and r["budget"]})
+            for b in budgets if m in ("idm", "laom-labels") else [None]:
+                match = {"method": m, "task": task} | ({"budget": b} if b else {})
+                d = _values(rows, "probe_mse", distractors=True, **match)
+                v = _values(rows, "probe_mse", distractors=False, **match)
+                c = _values(rows, "chance_probe_mse", distractors=True, **match)
+                if not (d or v):
+                    continue
+                title = METHOD_TITLES[m] + (f" ({b} chunks)" if b else "")
+                out.append([task, title, _fmt(_mean(d), d), _fmt(_mean(v), v), _fmt(_mean(c), c)])
+    return out
+
+
+def return_table(report: dict) -> list[list[str]]:
+    rows = report["runs"]
+    budgets = sorted({r["budget"] for r in rows if r["budget"] is not None})
+    out = [["task", "method"] + [f"{b} chunks" for b in budgets] + ["no labels needed / full labels"]]
+    for task in sorted({r["task"] for r in rows}):
+        for m in ("bc", "idm", "lapo", "laom", "laom-labels"):
+            line = [task, METHOD_TITLES[m]]
+            any_value = False
+            for b in budgets:
+                vals = _values(rows, "normalized_return", method=m, task=task, distractors=True, budget=b)
+                any_value |= bool(vals)
+                line.append(_fmt(_mean(vals), vals, 3))
+            vals = _values(rows, "normalized_return", method=m, task=task, distractors=True, budget=None)
+            any_value |= bool(vals)
+            line.append(_fmt(_mean(vals), vals, 3) if m == "bc" else "")
+            if any_value:
+                out.append(line)
+    return out
+
+
+def ablation_table(report: dict) -> list[list[str]]:
+    rows = report["runs"]
+    out = [["task", "variant (each row adds one change)", "probe MSE, distractors", "paper (median, 4 tasks)"]]
+    paper = {"LAPO": "22.1", "+ multi-step IDM": "9.5", "+ large latent": "3.9", "+ latent FDM": "5.2",
+             "+ augmentations": "2.7"}
+    for task in sorted({r["task"] for r in rows}):
+        seed0 = min((r["seed"] for r in rows if r["task"] == task), default=0)
+        entries = [(r["ablation"], r["probe_mse"]) for r in rows
+                   if r["task"] == task and r.get("ablation") is not None]
+        laom = [r["probe_mse"] for r in rows if r["task"] == task and r["method"] == "laom" and r["distractors"]
+                and r["seed"] == seed0 and r.get("ablation") is None and not r.get("scale")]
+        entries.append(("+ augmentations", laom[0] if laom else None))
+        for title, value in entries:
+            out.append([task, title, f"{value:.4f}" if _num(value) else "–", paper.get(title, "")])
+    return out
+
+
+def scale_table(report: dict) -> list[list[str]]:
+    """Probe MSE of LAPO and LAOM (distractors, seed 0) at 1x and k x the preset's LAM updates."""
+    rows = report["runs"]
+    out = [["task", "LAM updates", "LAPO probe MSE", "LAOM probe MSE", "LAPO / LAOM"]]
+    for task in sorted({r["task"] for r in rows}):
+        seed0 = min((r["seed"] for r in rows if r["task"] == task), default=0)
+        factors = [1] + sorted({r["scale"] for r in rows if r.get("scale") and r["task"] == task})
+        for f in factors:
+            vals = {}
+            for m in ("lapo", "laom"):
+                hit = [r["probe_mse"] for r in rows if r["task"] == task and r["method"] == m and r["distractors"]
+                       and r["seed"] == seed0 and r.get("ablation") is None and (r.get("scale") or 1) == f]
+                vals[m] = hit[0] if hit and _num(hit[0]) else None
+            ratio = f"{vals['lapo'] / vals['laom']:.2f}x" if vals["lapo"] and vals["laom"] else "–"
+            out.append([task, f"{f}x preset", *(f"{vals[m]:.4f}" if vals[m] is not None else "–"
+                                                for m in ("lapo", "laom")), ratio])
+    return out
+
+
+def markdown_table(table: list[list[str]]) -> str:
+    head, *body = table
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in body]
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- report
+def write_report(report: dict, claims: list[dict], out_md: Path, figures_dir: Path) -> None:
+    """Write the generated block of ``out_md`` (keeping text outside it) and its SVG figures."""
+    from laom_core.viz.svg import bar_chart, line_chart
+    from laom_core.workspace import atomic_write_text
+
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    rows = report["runs"]
+    figures = []
+    for task in sorted({r["task"] for r in rows}):
+        groups = []
+        for m in ("lapo", "laom", "laom-labels"):
+            main = max([r["budget"] for r in rows if r["method"] == m and r["budget"]] or [None])
+            match = {"method": m, "task": task} | ({"budget": main} if m == "laom-labels" and main else {})
+            groups.append((METHOD_TITLES[m], [_mean(_values(rows, "probe_mse", distractors=True, **match)),
+                                              _mean(_values(rows, "probe_mse", distractors=False, **match))]))
+        svg = bar_chart(groups, series=["distractors", "no distractors"], title=f"{task}: held-out probe MSE",
+                        y_label="probe MSE (lower is better)")
+        name = f"probe_{task}.svg"
+        atomic_write_text(figures_dir / name, svg)
+        figures.append((f"{task}: probe MSE", name))
+
+        budgets = sorted({r["budget"] for r in rows if r["budget"] is not None and r["task"] == task})
+        lines = []
+        for m in ("idm", "laom-labels"):
+            pts = [(b, _mean(_values(rows, "normalized_return", method=m, task=task, distractors=True, budget=b)))
+                   for b in budgets]
+            lines.append((METHOD_TITLES[m], [(b, v) for b, v in pts if v is not None]))
+        refs = []
+        for m in ("bc", "lapo", "laom"):
+            v = _mean(_values(rows, "normalized_return", method=m, task=task, distractors=True))
+            if v is not None:
+                refs.append((METHOD_TITLES[m] + ("" if m == "bc" else f" ({max(budgets) if budgets else '?'} chunks)"), v))
+        svg = line_chart(lines, refs, title=f"{task} with distractors: normalized return vs labeled budget",
+                         x_label="labeled trajectory chunks (log scale)", y_label="normalized return")
+        name = f"returns_{task}.svg"
+        atomic_write_text(figures_dir / name, svg)
+        figures.append((f"{task}: normalized return vs budget", name))
+
+    rel = figures_dir.relative_to(out_md.parent) if figures_dir.is_relative_to(out_md.parent) else figures_dir
+    finished = sum(r["status"] == "finished" for r in rows)
+    norm = "; ".join(f"{k.replace('|', ', ')}: {v['divisor']:.1f} ({v['source']})"
+                     for k, v in report["normalizers"].items() if v["divisor"])
+    train_sizes = sorted({(r["dataset"]["train"] or {}).get("steps") for r in rows} - {None})
+    parts = [
+        BEGIN,
+        f"Generated by `python bench/reproduce.py` from `bench/results/reproduce.json` on {report['created']} "
+        f"(commit `{(report.get('commit') or 'unknown')[:10]}`, preset `{report['preset']}`). "
+        f"{finished} of {len(rows)} planned runs finished; numbers are means ± std over the seeds that finished.",
+        "",
+        f"Datasets: {', '.join(map(str, train_sizes))} unlabeled training steps per setting; labeled budgets in "
+        f"chunks of {report['plan'].get('smoke') and 10 or 100} steps. Normalized return divisors: {norm or 'none yet'}.",
+        "",
+        "## Claims",
+        "",
+        markdown_table([["#", "task", "claim", "result", "numbers"]]
+                       + [[str(c["claim"]), c["task"], c["text"], f"**{c['result']}**", c["detail"]] for c in claims]),
+        "",
+        "## Probe MSE (held-out linear probe from the latent action to the true action)",
+        "",
+        markdown_table(probe_table(report)),
+        "",
+        "## Normalized return with distractors",
+        "",
+        markdown_table(return_table(report)),
+        "",
+        "## Ablation: from LAPO to LAOM, probe MSE with distractors (seed 0)",
+        "",
+        markdown_table(ablation_table(report)),
+        "",
+        "## Scale: LAPO and LAOM with more LAM updates (distractors, seed 0, stage 1 only)",
+        "",
+        markdown_table(scale_table(report)),
+        "",
+        "## Figures",
+        "",
+    ] + [f"![{title}]({rel / name})\n" for title, name in figures] + [END]
+    generated = "\n".join(parts)
+    old = out_md.read_text(encoding="utf-8") if out_md.exists() else ""
+    if BEGIN in old and END in old:
+        text = old[: old.index(BEGIN)] + generated + old[old.index(END) + len(END):]
+    else:
+        text = ("# Reproducing the paper at CPU scale\n\n" + generated + "\n\n## Investigation\n\n"
+                "(written by hand, kept when the script regenerates the part above)\n")
+    atomic_write_text(out_md, text)
+
+
+def progress(report: dict) -> dict[str, int]:
+    """Counts of planned runs per status."""
+    counts: dict[str, int] = {}
+    for r in report["runs"]:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    return counts

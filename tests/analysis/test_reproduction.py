@@ -1,0 +1,173 @@
+"""bench/reproduce.py's engine: the plan, the claims' arithmetic, the report, and a smoke run."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from laom_core import demo
+from laom_core.analysis import reproduction as rp
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _row(method, distractors=True, budget=None, seed=0, probe=None, ret=None, ablation=None):
+    return {"method": method, "task": "cheetah-run", "distractors": distractors, "budget": budget, "seed": seed,
+            "probe_mse": probe, "chance_probe_mse": 0.5, "eval_return_mean": ret, "normalized_return": None,
+            "ablation": ablation, "status": "finished", "name": f"{method}-{budget}-{seed}",
+            "dataset": {"train": {"trajectories": 20, "steps": 20000}, "labeled": None, "eval": None}}
+
+
+def _paperlike_rows() -> list[dict]:
+    """Numbers shaped like the paper's findings, two seeds."""
+    rows = []
+    for seed in (0, 1):
+        rows += [
+            _row("bc", ret=800 + seed, seed=seed),
+            _row("lapo", budget=32, probe=0.40, ret=100, seed=seed),
+            _row("laom", budget=32, probe=0.10, ret=200, seed=seed),
+            _row("lapo", distractors=False, budget=32, probe=0.11, seed=seed),
+            _row("laom", distractors=False, budget=32, probe=0.10, seed=seed),
+        ]
+        for b, sup_ret, idm_ret in ((2, 300, 50), (8, 350, 250), (32, 400, 380)):
+            rows += [_row("laom-labels", budget=b, probe=0.05, ret=sup_ret, seed=seed),
+                     _row("idm", budget=b, probe=0.2, ret=idm_ret, seed=seed)]
+    return rows
+
+
+def _report(rows):
+    report = {"runs": rows, "preset": "cpu-small", "created": "now", "commit": "abc", "plan": {"smoke": False}}
+    report["normalizers"] = rp._normalize(rows)
+    return report
+
+
+def test_claims_pass_on_paperlike_numbers():
+    report = _report(_paperlike_rows())
+    assert report["normalizers"]["cheetah-run|distractors"]["divisor"] == pytest.approx(800.5)
+    claims = rp.check_claims(report)
+    assert [c["claim"] for c in claims] == [1, 2, 3, 4]
+    assert [c["result"] for c in claims] == ["PASS"] * 4, claims
+    assert "4.00x" in claims[0]["detail"]
+
+
+def test_claims_fail_and_pend_where_the_numbers_say_so():
+    rows = _paperlike_rows()
+    for r in rows:
+        if r["method"] == "laom" and r["distractors"]:
+            r["probe_mse"] = 0.3  # only 1.33x better than LAPO
+        if r["method"] == "idm":
+            r["eval_return_mean"] = 300  # flat: IDM does not fall with the budget
+    claims = {c["claim"]: c for c in rp.check_claims(_report(rows))}
+    assert claims[1]["result"] == "FAIL" and claims[4]["result"] == "FAIL"
+    assert claims[3]["result"] == "PASS"
+
+    pending = rp.check_claims(_report([r for r in _paperlike_rows() if r["distractors"] and r["method"] != "lapo"]))
+    assert {c["claim"]: c["result"] for c in pending} == {1: "PENDING", 2: "PENDING", 3: "PENDING", 4: "PASS"}
+
+
+def test_claim_two_needs_the_gap_to_shrink_without_distractors():
+    rows = _paperlike_rows()
+    for r in rows:
+        if r["method"] == "lapo" and not r["distractors"]:
+            r["probe_mse"] = 0.35  # vanilla gap 3.5x vs 4x with distractors: not much smaller
+    claims = {c["claim"]: c for c in rp.check_claims(_report(rows))}
+    assert claims[2]["result"] == "FAIL"
+
+
+def test_plan_reuses_the_demo_runs_and_orders_headline_first():
+    plan = rp.ReproPlan()
+    reqs = rp.run_requests(plan)
+    names = [r["name"] for r in reqs]
+    assert len(set(names)) == len(names)
+    demo_reqs = demo.run_requests(demo.make_plan(False))
+    seed0 = [r for r in reqs if r["seed"] == 0 and r["distractors"] and r["ablation"] is None and not r["scale"]]
+    assert [r["name"] for r in seed0] == [r["name"] for r in demo_reqs]  # seed 0 with distractors = the demo
+    assert all(r["token"] == f"demo:{r['name']}" and r["sets"] == [] for r in seed0)
+    assert [r["method"] for r in reqs[:5]] == ["lapo", "laom", "laom-labels", "lapo", "laom"]
+    assert [r["distractors"] for r in reqs[3:5]] == [False, False]
+    later = [r for r in reqs if r["seed"] == 2]
+    assert later and all("seed=2" in r["sets"] and r["name"].endswith("_s2") for r in later)
+    ablation = [r for r in reqs if r["ablation"]]
+    assert [r["ablation"] for r in ablation] == ["LAPO", "+ multi-step IDM", "+ large latent", "+ latent FDM"]
+    assert all("run.stop_after=lam" in r["sets"] for r in ablation)
+    assert "lapo.latent_action_dim=32" in ablation[0]["sets"] and "lapo.future_obs_offset=10" in ablation[1]["sets"]
+    assert ablation[3]["method"] == "laom" and "lapo.use_aug=false" in ablation[3]["sets"]
+    scale = [r for r in reqs if r.get("scale")]
+    assert [(r["method"], r["scale"]) for r in scale] == [("lapo", 3), ("laom", 3)]
+    assert all("lapo.total_updates=3000" in r["sets"] and "run.stop_after=lam" in r["sets"] for r in scale)
+    assert reqs.index(scale[-1]) < reqs.index(later[0])  # the scale study runs before seeds 1 and 2
+    for r in reqs:  # every queued configuration is valid
+        from laom_core.config import load_config
+
+        load_config(r["preset"], r["method"], None, r["sets"])
+
+
+def test_report_keeps_the_investigation_and_draws_figures(tmp_path):
+    rows = _paperlike_rows() + [_row("lapo", budget=32, probe=0.5, ablation="LAPO")]
+    report = _report(rows)
+    md = tmp_path / "results.md"
+    rp.write_report(report, rp.check_claims(report), md, tmp_path / "results")
+    text = md.read_text()
+    assert "| 1 | cheetah-run |" in text and "**PASS**" in text
+    assert "LAOM+supervision (2 chunks)" in text and "0.0500 ± 0.0000 (n=2)" in text
+    assert "| cheetah-run | LAPO | 0.5000 | 22.1 |" in text  # ablation row
+    assert "| cheetah-run | 1x preset | 0.4000 | 0.1000 | 4.00x |" in text  # scale table
+    md.write_text(text + "\nOur investigation: hand-written.\n")
+    rp.write_report(report, rp.check_claims(report), md, tmp_path / "results")
+    assert "Our investigation: hand-written." in md.read_text()
+    svg = (tmp_path / "results" / "returns_cheetah-run.svg").read_text()
+    assert svg.startswith("<svg") and svg.count("<circle") == 6  # 3 budgets x (IDM, LAOM+supervision)
+    assert "<rect" in (tmp_path / "results" / "probe_cheetah-run.svg").read_text()
+
+
+@pytest.mark.slow
+def test_smoke_reproduction_end_to_end(workspace, tmp_path):
+    """bench/reproduce.py --smoke --wait: datasets, every run finished, JSON, report, claims printed."""
+    from laom_core.experts import shipped
+
+    if "cheetah-run" not in shipped.shipped_tasks():
+        pytest.skip("no shipped cheetah-run expert")
+    out_json, out_md = tmp_path / "reproduce.json", tmp_path / "docs" / "results.md"
+    cmd = [sys.executable, str(REPO / "bench" / "reproduce.py"), "--smoke", "--wait", "--max-runs", "2",
+           "--json-out", str(out_json), "--md-out", str(out_md)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=REPO)
+    finally:
+        _stop_everything()
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out_json.read_text())
+    rows = report["runs"]
+    assert len(rows) == len(rp.run_requests(rp.smoke_plan()))
+    assert {r["status"] for r in rows} == {"finished"}, [(r["name"], r["status"]) for r in rows]
+    for key in ("method", "task", "distractors", "budget", "seed", "probe_mse", "eval_return_mean", "normalized_return"):
+        assert all(key in r for r in rows)
+    assert {(r["method"], r["distractors"]) for r in rows} >= {("lapo", False), ("laom", False), ("bc", True)}
+    assert all(r["probe_mse"] is not None for r in rows if r["method"] != "bc")
+    assert all(r["normalized_return"] is not None for r in rows if r["ablation"] is None and not r["scale"])
+    assert all(r["eval_return_mean"] is None for r in rows if r["ablation"] or r["scale"])  # stage 1 only
+    assert report["commit"] and rows[0]["dataset"]["train"]["steps"] == 400
+    assert [c["result"] in ("PASS", "FAIL") for c in report["claims"]] == [True] * 4
+    lines = proc.stdout.strip().splitlines()
+    assert sum(line.startswith(("PASS", "FAIL")) for line in lines) == 4
+    assert "## Claims" in out_md.read_text() and (out_md.parent / "results" / "probe_cheetah-run.svg").exists()
+    # queueing again queues nothing new
+    again = subprocess.run(cmd[:-4] + ["--json-out", str(out_json), "--md-out", str(out_md)], capture_output=True,
+                           text=True, timeout=300, cwd=REPO)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert [r["run_id"] for r in json.loads(out_json.read_text())["runs"]] == [r["run_id"] for r in rows]
+
+
+def _stop_everything() -> None:
+    from laom_core.errors import RunError
+    from laom_core.runs import launcher
+    from laom_core.runs.store import RunStore
+
+    with RunStore() as store:
+        for run in store.list_runs(status=["queued", "running"]):
+            try:
+                launcher.stop(run["id"], grace_s=2.0, store=store)
+            except RunError:
+                pass
