@@ -58,6 +58,9 @@ class LAMConfig:
     # without affine) before the heads. Off for the paper preset; the small CPU presets need
     # it, as short runs on near-constant embeddings otherwise learn nothing (see lam.py).
     embed_batch_norm: bool = False
+    # Ours, LAPO only: the pixel FDM predicts the change from the newest frame of o_t (see
+    # models/lapo.py). Off for the paper preset; on in the small presets.
+    fdm_residual: bool = False
     encoder_deep: bool = False
     act_head_dim: int = 1024
     act_head_dropout: float = 0.0

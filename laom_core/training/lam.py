@@ -29,7 +29,7 @@ def build_lam(method: str, cfg: LAMConfig, obs_channels: int, img_hw: int, actio
     true_action_dim = action_dim if method == "laom-labels" else None
     if method == "lapo":
         return LAPO(obs_channels, img_hw, cfg.latent_action_dim, cfg.encoder_scale, cfg.encoder_num_res_blocks,
-                    cfg.encoder_dropout, cfg.encoder_deep)
+                    cfg.encoder_dropout, cfg.encoder_deep, fdm_residual=cfg.fdm_residual)
     return LAOM(
         obs_channels, img_hw, cfg.latent_action_dim,
         encoder_scale=cfg.encoder_scale, encoder_num_res_blocks=cfg.encoder_num_res_blocks,

@@ -66,3 +66,15 @@ def test_policy_decoder_and_idm_shapes():
     dec = ActionDecoder(16, 6, hidden_dim=256)
     assert [l.out_features for l in dec.net if isinstance(l, torch.nn.Linear)] == [256, 256, 6]
     assert ActionIDM(C, HW, 6, encoder_scale=1, encoder_num_res_blocks=1)(_obs(), _obs()).shape == (B, 6)
+
+
+def test_lapo_residual_fdm_starts_as_copying_the_newest_frame():
+    model = LAPO(9, 64, 16, encoder_scale=1, encoder_num_res_blocks=1, fdm_residual=True)
+    obs, nxt = torch.randn(2, 9, 64, 64), torch.randn(2, 9, 64, 64)
+    pred, z, _ = model(obs, nxt)
+    assert torch.equal(pred, obs[:, -3:])  # zero-initialised head: "nothing changes"
+    loss = torch.nn.functional.mse_loss(pred, model.target_frame(nxt))
+    loss.backward()
+    assert model.fdm.head.weight.grad.abs().sum() > 0  # and it learns the change from there
+    plain, _, _ = LAPO(9, 64, 16, encoder_scale=1, encoder_num_res_blocks=1)(obs, nxt)
+    assert not torch.allclose(plain, obs[:, -3:])
