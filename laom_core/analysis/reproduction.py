@@ -250,6 +250,7 @@ def collect_results(plan: ReproPlan, requests: list[dict] | None = None) -> dict
             "budget": req["labeled_budget"] if req["method"] != "bc" else None,
             "seed": int(req["seed"]), "ablation": req.get("ablation"), "scale": req.get("scale"),
             "probe_mse": summary.get("probe_mse"), "chance_probe_mse": summary.get("chance_probe_mse"),
+            "fdm_z_gain": summary.get("fdm_z_gain"),
             "eval_return_mean": summary.get("eval_return_mean"),
             "eval_return_std": summary.get("eval_return_std"),
             "normalized_return": None,
@@ -413,7 +414,8 @@ def _fmt(mean: float | None, values: Sequence[float], digits: int = 4) -> str:
 
 def probe_table(report: dict) -> list[list[str]]:
     rows = report["runs"]
-    out = [["task", "method", "probe MSE, distractors", "probe MSE, no distractors", "chance (mean action)"]]
+    out = [["task", "method", "probe MSE, distractors", "probe MSE, no distractors", "chance (mean action)",
+            "FDM z gain, distractors"]]
     for task in sorted({r["task"] for r in rows}):
         for m in ("idm", "lapo", "laom", "laom-labels"):
             budgets = sorted({r["budget"] for r in rows if r["method"] == m and r["task"] == task and r["budget"]})
@@ -422,10 +424,12 @@ def probe_table(report: dict) -> list[list[str]]:
                 d = _values(rows, "probe_mse", distractors=True, **match)
                 v = _values(rows, "probe_mse", distractors=False, **match)
                 c = _values(rows, "chance_probe_mse", distractors=True, **match)
+                g = _values(rows, "fdm_z_gain", distractors=True, **match)
                 if not (d or v):
                     continue
                 title = METHOD_TITLES[m] + (f" ({b} chunks)" if b else "")
-                out.append([task, title, _fmt(_mean(d), d), _fmt(_mean(v), v), _fmt(_mean(c), c)])
+                out.append([task, title, _fmt(_mean(d), d), _fmt(_mean(v), v), _fmt(_mean(c), c),
+                            _fmt(_mean(g), g, 3) if m != "idm" else ""])
     return out
 
 

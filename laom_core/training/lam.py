@@ -149,3 +149,47 @@ def train_lam(ctx: RunContext, model: nn.Module) -> dict[str, Any]:
         labeled.close()
     model.eval()
     return stage.finish({"final_loss": ctx.metrics.last.get("lam", {}).get("loss")})
+
+
+@torch.no_grad()
+def fdm_z_usage(ctx: RunContext, model: nn.Module, batches: int = 8, batch_size: int = 128) -> dict[str, float]:
+    """Does the forward model use the latent action? Held-out one-step FDM losses.
+
+    ``fdm_loss``: with each transition's own z = IDM(o_t, o_{t+1}); ``fdm_loss_shuffled_z``:
+    with z permuted across the batch (same distribution, wrong transition); ``z_gain``:
+    shuffled / own - 1 (0 means z is ignored: its probes can only be at chance).
+    For LAPO also ``copy_loss``: predicting that the newest frame does not change. LAOM's
+    target here is the online encoder's embedding of o_{t+1} (the EMA copy is not kept).
+    """
+    was_training = model.training
+    model.eval()
+    ids = ctx.info["held_out_ids"] or ctx.info["train_ids"]
+    sampler = ctx.make_sampler(ctx.data_path, stage="held-out", traj_ids=ids, frame_stack=ctx.config.lapo.frame_stack)
+    sums = {"fdm_loss": 0.0, "fdm_loss_shuffled_z": 0.0, "copy_loss": 0.0}
+    gen = torch.Generator().manual_seed(0)
+    try:
+        for _ in range(batches):
+            b = sampler.sample(batch_size, multi_step=False)
+            obs = frames(b.obs, ctx.device, ctx.config.run.channels_last)
+            nxt = frames(b.next_obs, ctx.device, ctx.config.run.channels_last)
+            perm = torch.randperm(obs.shape[0], generator=gen).to(ctx.device)
+            with autocast(ctx.device, ctx.config.run.bf16):
+                z = model.idm(obs, nxt)
+                if isinstance(model, LAPO):
+                    target = model.target_frame(nxt)
+                    pred, _ = model.fdm(obs, z)
+                    shuffled, _ = model.fdm(obs, z[perm])
+                    sums["copy_loss"] += F.mse_loss(obs[:, -target.shape[1]:].float(), target.float()).item()
+                else:
+                    e_t, target = model.embed(obs), model.embed(nxt)
+                    pred, shuffled = model.fdm_head(e_t, z), model.fdm_head(e_t, z[perm])
+            sums["fdm_loss"] += F.mse_loss(pred.float(), target.float()).item()
+            sums["fdm_loss_shuffled_z"] += F.mse_loss(shuffled.float(), target.float()).item()
+    finally:
+        sampler.close()
+        model.train(was_training)
+    out = {k: v / batches for k, v in sums.items()}
+    if not isinstance(model, LAPO):
+        out.pop("copy_loss")
+    out["z_gain"] = out["fdm_loss_shuffled_z"] / out["fdm_loss"] - 1 if out["fdm_loss"] > 0 else 0.0
+    return out

@@ -25,7 +25,7 @@ from laom_core.training.common import RunContext, load_final, write_stages
 from laom_core.training.decoder import build_decoder, train_decoder
 from laom_core.training.evaluate import LearnedPolicy, evaluate, reference_return
 from laom_core.training.idm import build_idm, train_idm
-from laom_core.training.lam import LAM_METHODS, build_lam, train_lam
+from laom_core.training.lam import LAM_METHODS, build_lam, fdm_z_usage, train_lam
 
 from laom_core.training.stages import PIPELINES, USES_LABELED, planned_stages  # noqa: F401 - re-exported
 
@@ -68,6 +68,19 @@ def describe_data(data: Path, labeled: Path | None, eval_data: Path | None, meth
 
 
 # ----------------------------------------------------------------------------- the run
+def _add_to_probe_file(ctx: RunContext, extra: dict) -> None:
+    """Merge ``extra`` into artifacts/probe.json (atomically)."""
+    from laom_core.workspace import atomic_write_json
+
+    path = ctx.artifacts_dir / "probe.json"
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        data = {}
+    data.update(extra)
+    atomic_write_json(path, data)
+
+
 class _StopAfter(Exception):
     """Raised after the stage named by ``run.stop_after`` (its argument) has finished."""
 
@@ -127,6 +140,10 @@ class Runner:
                 record = train_lam(ctx, lam)
                 record.update(self._probe(lambda o, n: (lam.idm(o, n), lam.embed(o)), "lam", record["updates"],
                                           write_latents=True))
+                usage = fdm_z_usage(ctx, lam)
+                ctx.metrics.log("lam", record["updates"], {f"held_out_{k}": v for k, v in usage.items()})
+                _add_to_probe_file(ctx, {"fdm_z_usage": usage})
+                record["fdm_z_usage"] = usage
                 return record
 
             probe = self._probe_record = self.stage("lam", train_stage1, {"model": lam})
@@ -221,6 +238,7 @@ class Runner:
             "probe_mse": probe.get("held_out_probe_mse"),
             "chance_probe_mse": probe.get("chance_mse"),
             "state_probe_mse": probe.get("held_out_state_probe_mse"),
+            "fdm_z_gain": (probe.get("fdm_z_usage") or {}).get("z_gain"),
             "eval_return_mean": mean,
             "eval_return_std": evaluation.get("eval_return_std"),
             "eval_episodes": evaluation.get("eval_episodes"),

@@ -55,6 +55,11 @@ def test_method_trains_and_loss_falls(method, data_dir, tmp_path, capsys):
         for key in ("probe_mse", "state_probe_mse", "samples_per_s", "lr", "grad_norm", "latent_norm",
                     "held_out_probe_mse"):
             assert key in lam_metrics, key
+        usage = json.loads((run_dir / "artifacts" / "probe.json").read_text())["fdm_z_usage"]
+        assert usage["fdm_loss"] > 0 and usage["fdm_loss_shuffled_z"] > 0
+        assert summary["fdm_z_gain"] == pytest.approx(usage["fdm_loss_shuffled_z"] / usage["fdm_loss"] - 1)
+        assert ("copy_loss" in usage) == (method == "lapo")
+        assert "held_out_z_gain" in lam_metrics
         latents = np.load(run_dir / "artifacts" / "latents.npz")
         n = len(latents["latents"])
         assert latents["latents"].shape == (n, 32) and latents["actions"].shape == (n, 2)
