@@ -446,6 +446,20 @@ def demo_results(smoke: bool = False) -> dict:
             else:
                 ended.append(None)
 
+    # One divisor for every row: the demo's own BC run when it finished (what the runs saw
+    # depends on whether BC had finished when they were evaluated), else the paper's BC.
+    bc = next((r for r in rows if r["method"] == "bc" and r["eval_return_mean"]), None)
+    divisor, source = (bc["eval_return_mean"], "the demo's BC run") if bc else (None, None)
+    if divisor is None:
+        from laom_core.analysis.aggregate import paper_reference
+
+        divisor = paper_reference().get("bc_full_data_return", {}).get(
+            "no_distractors" if plan.difficulty == "vanilla" else "distractors", {}).get(plan.task)
+        source = "the paper's BC" if divisor else None
+    for row in rows:
+        ret = row["eval_return_mean"]
+        row["normalized_return"] = ret / divisor if (ret is not None and divisor) else None
+
     def after(t: float | None) -> float | None:
         return round((t - started) / 60, 1) if (t and started) else None
 
@@ -456,7 +470,8 @@ def demo_results(smoke: bool = False) -> dict:
         "headline_finished_min": after(max(head)) if head and None not in head else None,
         "all_finished_min": after(max(ended)) if ended and None not in ended else None,
     }
-    return {"rows": rows, "timeline": timeline, "preset": plan.preset, "smoke": smoke}
+    return {"rows": rows, "timeline": timeline, "preset": plan.preset, "smoke": smoke,
+            "normalizer": {"return": divisor, "source": source}}
 
 
 def _run_summary(run: dict | None) -> dict:
@@ -485,7 +500,10 @@ def results_markdown(results: dict) -> str:
     when = (f"Timeline after the demo started: first curve at {num(t['first_metric_min'], 1)} min, LAPO, LAOM and "
             f"LAOM+supervision finished at {num(t['headline_finished_min'], 1)} min, every run at "
             f"{num(t['all_finished_min'], 1)} min (– = not yet).")
-    return "\n".join(lines) + "\n\n" + when + f" Preset `{results['preset']}`."
+    norm = results.get("normalizer") or {}
+    divisor = (f" Normalized return = return / {norm['return']:.1f} ({norm['source']})." if norm.get("return")
+               else "")
+    return "\n".join(lines) + "\n\n" + when + f" Preset `{results['preset']}`." + divisor
 
 
 def write_readme_block(path: Path, text: str) -> None:

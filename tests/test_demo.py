@@ -158,12 +158,15 @@ def test_results_table_reads_the_store_and_fills_the_readme_block(workspace, tmp
     results = demo.demo_results()
     rows = results["rows"]
     assert [r["status"] for r in rows[:3]] == ["finished"] * 3 and rows[3]["status"] == "not queued"
-    assert rows[1]["probe_mse"] == pytest.approx(0.2) and rows[2]["normalized_return"] == pytest.approx(0.4)
+    assert rows[1]["probe_mse"] == pytest.approx(0.2)
+    # no demo BC run finished: every row is normalized by the paper's BC (823 for cheetah-run)
+    assert rows[2]["normalized_return"] == pytest.approx(102.0 / 823.0)
+    assert results["normalizer"]["source"] == "the paper's BC"
     t = results["timeline"]
     assert t["first_metric_min"] is not None and t["headline_finished_min"] is not None
     assert t["all_finished_min"] is None  # six runs never ran
     text = demo.results_markdown(results)
-    assert "| LAOM | 32 | finished | 0.2000 | 0.5700 | 101.0 | 0.300 |" in text
+    assert "| LAOM | 32 | finished | 0.2000 | 0.5700 | 101.0 | 0.123 |" in text
 
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{demo.README_BEGIN}\nold table\n{demo.README_END}\nrest\n")
