@@ -6,7 +6,7 @@ prints them with the ratio of LAPO's camera-motion R^2 to LAOM+supervision's (th
 expectation: LAPO's latent actions carry more of the camera motion, ratio > 1) and the
 difference of their action R^2.
 
-    python bench/leakage_methods.py [--data FILE] [--img-size 32] [--updates 1000]
+    python bench/leakage_methods.py [--data FILE] [--img-size 32] [--updates 2000]
         [--trajectories 24] [--steps 40] [--set lapo.labels_coef=1.0 ...] [--json]
 
 Without ``--data`` a toy dataset with distractors (laom_core.data.toy) is generated.
@@ -59,7 +59,7 @@ def main() -> int:
     p.add_argument("--img-size", type=int, default=32)
     p.add_argument("--trajectories", type=int, default=24)
     p.add_argument("--steps", type=int, default=40)
-    p.add_argument("--updates", type=int, default=1000)
+    p.add_argument("--updates", type=int, default=2000)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
@@ -68,7 +68,9 @@ def main() -> int:
         out = Path(tmp)
         data = args.data or make_toy_dataset(out / "toy.h5", trajectories=args.trajectories, steps=args.steps,
                                              img_size=args.img_size, distractors=True, seed=0)
+        # LAPO as cpu-small runs it: the residual pixel FDM (a plain one ignores z at this scale)
         overrides = [f"lapo.total_updates={args.updates}", "lapo.batch_size=32", "run.held_out_fraction=0.34",
+                     "lapo.fdm_residual=true",
                      "run.probe_samples=2048", "run.log_every=1000000", "run.checkpoint_every=1000000", *args.set]
         results = {m: stage1_leakage(m, Path(data), overrides, out) for m in METHODS}
     lapo, sup = results["lapo"], results["laom-labels"]
