@@ -1,6 +1,8 @@
 """Distractor leakage: probes on planted signals, reading signals from files, clear errors."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -10,6 +12,8 @@ from laom_core.analysis.leakage import (
 from laom_core.data.hdf5 import DatasetWriter, open_dataset
 from laom_core.data.toy import make_toy_dataset
 from laom_core.errors import LaomError
+
+REPO = Path(__file__).resolve().parents[2]
 
 TRAJ, STEPS = 12, 50
 
@@ -259,3 +263,24 @@ def test_too_few_held_out_trajectories_pool_in_training_ones(tmp_path):
     ctx.metrics.close()
     assert result["pool"] == "held_out+train" and result["figures"]["trajectories"] == 8
     assert result["figures"]["r2_action"] > 0.95
+
+
+@pytest.mark.slow
+def test_lapo_latents_carry_camera_motion_where_laom_supervision_latents_carry_actions(tmp_path):
+    """The paper's thesis on a small distracted dataset (synthetic discs, camera pan, moving
+    background): LAPO explains the camera motion and not the action; LAOM+supervision the
+    reverse. Stage 1 only, through the same code as a run (bench/leakage_methods.py)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("leakage_methods", REPO / "bench" / "leakage_methods.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    data = make_toy_dataset(tmp_path / "toy.h5", trajectories=24, steps=40, img_size=32, distractors=True, seed=0)
+    overrides = ["lapo.total_updates=1000", "lapo.batch_size=32", "lapo.learning_rate=3e-3", "lapo.fdm_residual=true",
+                 "run.held_out_fraction=0.34", "run.probe_samples=2048", "run.log_every=1000000",
+                 "run.checkpoint_every=1000000"]
+    lapo = bench.stage1_leakage("lapo", data, overrides, tmp_path)
+    sup = bench.stage1_leakage("laom-labels", data, overrides, tmp_path)
+    assert lapo["r2_camera_delta"] > sup["r2_camera_delta"] + 0.05, (lapo, sup)
+    assert sup["r2_action"] > lapo["r2_action"] + 0.15, (lapo, sup)
+    assert lapo["leakage"] > sup["leakage"], (lapo, sup)
