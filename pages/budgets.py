@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from laom_core.analysis.aggregate import aggregate, average_over, paper_reference
+from laom_core.analysis.aggregate import aggregate, average_over, bc_divisors, paper_reference
 from laom_core.analysis.leakage import load_run_leakage
 from laom_core.errors import LaomError
 from laom_core.viz.budgets import budget_figure
@@ -64,6 +64,11 @@ setting = c2.radio("Setting", ["with distractors", "without distractors"], horiz
 overlay = c3.toggle("Paper reference overlay", value=True, key="bd_overlay")
 want = setting == "with distractors"
 selected = [r for r in rows if r["distractors"] == want and (scope.startswith("average") or r["task"] == scope)]
+# One divisor per task for every run shown: the mean of our BC runs in this setting (a run's
+# own stored figure depends on whether a BC run had finished when it was evaluated).
+divisors = bc_divisors(selected)
+selected = [dict(r, normalized_return=r["eval_return_mean"] / divisors[r["task"]])
+            if r["task"] in divisors and r["eval_return_mean"] is not None else r for r in selected]
 
 
 def entries_for(metric: str) -> list[dict]:
