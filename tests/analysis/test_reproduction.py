@@ -114,7 +114,7 @@ def test_report_keeps_the_investigation_and_draws_figures(tmp_path):
     assert "| 1 | cheetah-run |" in text and "**PASS**" in text
     assert "LAOM+supervision (2 chunks)" in text and "0.0500 ± 0.0000 (n=2)" in text
     assert "| cheetah-run | LAPO | 0.5000 | 22.1 |" in text  # ablation row
-    assert "| cheetah-run | 1x preset | 0.4000 | 0.1000 | 4.00x |" in text  # scale table
+    assert "| cheetah-run | 1x (1000 updates) | 0.4000 | 0.1000 | 4.00x |" in text  # scale table
     md.write_text(text + "\nOur investigation: hand-written.\n")
     rp.write_report(report, rp.check_claims(report), md, tmp_path / "results")
     assert "Our investigation: hand-written." in md.read_text()
@@ -171,3 +171,13 @@ def _stop_everything() -> None:
                 launcher.stop(run["id"], grace_s=2.0, store=store)
             except RunError:
                 pass
+
+
+def test_return_claims_carry_a_caution_when_bc_itself_fails():
+    rows = _paperlike_rows()
+    for r in rows:
+        if r["eval_return_mean"] is not None:
+            r["eval_return_mean"] /= 100  # BC returns 8: nothing controls the agent
+    claims = {c["claim"]: c for c in rp.check_claims(_report(rows))}
+    assert claims[3]["result"] == "PASS" and "ratios of noise" in claims[3]["detail"]
+    assert "ratios of noise" in claims[4]["detail"] and "ratios of noise" not in claims[1]["detail"]
