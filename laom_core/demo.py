@@ -429,7 +429,7 @@ def demo_results(smoke: bool = False) -> dict:
         by_name = {r["name"]: r for r in store.list_runs()}  # latest run of a name wins
         for i, req in enumerate(requests):
             run = by_name.get(req["name"])
-            summary = _run_summary(run)
+            summary = finished_run_summary(run)
             row = {"name": req["name"], "method": req["method"], "labeled_budget": req["labeled_budget"],
                    "status": run["status"] if run else "not queued", "headline": i < 3}
             for key in ("probe_mse", "chance_probe_mse", "eval_return_mean", "normalized_return"):
@@ -474,7 +474,8 @@ def demo_results(smoke: bool = False) -> dict:
             "normalizer": {"return": divisor, "source": source}}
 
 
-def _run_summary(run: dict | None) -> dict:
+def finished_run_summary(run: dict | None) -> dict:
+    """A finished run's summary.json ({} for any other run or an unreadable file)."""
     if not run or run.get("status") != "finished" or not run.get("run_dir"):
         return {}
     try:

@@ -217,6 +217,7 @@ def queue(plan: ReproPlan, max_runs: int | None = None) -> list[dict]:
 def collect_results(plan: ReproPlan, requests: list[dict] | None = None) -> dict:
     """The JSON report: one row per planned run (finished or not) plus context."""
     from laom_core.data.hdf5 import open_dataset
+    from laom_core.demo import finished_run_summary
     from laom_core.runs.store import RunStore
 
     requests = requests if requests is not None else run_requests(plan)
@@ -242,7 +243,7 @@ def collect_results(plan: ReproPlan, requests: list[dict] | None = None) -> dict
 
     for req in requests:
         run = by_id.get(req.get("run_id", "")) or by_name.get(req["name"])
-        summary = _summary(run)
+        summary = finished_run_summary(run)
         status = run["status"] if run else "not-queued"
         rows.append({
             "name": req["name"], "run_id": run["id"] if run else None, "status": status,
@@ -265,17 +266,6 @@ def collect_results(plan: ReproPlan, requests: list[dict] | None = None) -> dict
         "plan": {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(plan).items()},
         "normalizers": normalizers, "runs": rows,
     }
-
-
-def _summary(run: dict | None) -> dict:
-    import json
-
-    if not run or run.get("status") != "finished" or not run.get("run_dir"):
-        return {}
-    try:
-        return json.loads((Path(run["run_dir"]) / "summary.json").read_text())
-    except (OSError, ValueError):
-        return {}
 
 
 def _normalize(rows: list[dict]) -> dict[str, dict]:
