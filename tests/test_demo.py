@@ -15,18 +15,10 @@ from laom_core.experts import shipped
 def stop_runs_after(workspace):
     """Whatever happens in the test, leave no queued or running demo run behind."""
     yield
-    from laom_core.errors import RunError
     from laom_core.runs import launcher
-    from laom_core.runs.store import RunStore
 
-    if not (workspace / "runs.sqlite").exists():
-        return
-    with RunStore() as store:
-        for run in store.list_runs(status=["queued", "running"]):
-            try:
-                launcher.stop(run["id"], grace_s=2.0, store=store)
-            except RunError:
-                pass
+    if (workspace / "runs.sqlite").exists():
+        launcher.stop_all(grace_s=2.0)
 
 
 def test_status_before_any_demo():

@@ -493,6 +493,22 @@ def stop(run_id: str, grace_s: float = DEFAULT_GRACE_S, store: RunStore | None =
         return s.get_run(run_id, reconcile=False)["status"]
 
 
+def stop_all(grace_s: float = DEFAULT_GRACE_S, store: RunStore | None = None) -> list[str]:
+    """Stop every queued or running run of this workspace; returns their ids.
+
+    A run that ends on its own meanwhile is skipped rather than reported as an error.
+    """
+    stopped = []
+    with _store(store) as s:
+        for run in s.list_runs(status=["queued", "running"]):
+            try:
+                stop(run["id"], grace_s=grace_s, store=s)
+                stopped.append(run["id"])
+            except RunError:
+                pass
+    return stopped
+
+
 def _ours(run: dict) -> bool:
     """True unless the pid now belongs to an unrelated process (pid reuse)."""
     pid, start = run["pid"], run["proc_start"]

@@ -76,15 +76,9 @@ def _stop_background(workspace: Path) -> None:
     """Stop runs and jobs this test started (the scheduler exits on its own when idle)."""
     from laom_core import jobs
     from laom_core.runs import launcher
-    from laom_core.runs.store import RunStore
 
     os.environ["LAOM_STUDIO_WORKSPACE"] = str(workspace)
-    with RunStore() as store:
-        for run in store.list_runs(status=["queued", "running"]):
-            try:
-                launcher.stop(run["id"], grace_s=3, store=store)
-            except Exception:  # noqa: BLE001 - best effort cleanup
-                pass
+    launcher.stop_all(grace_s=3)
     for job in jobs.list_jobs():
         if job.state == "running":
             jobs.stop_job(job.id, grace_s=2)

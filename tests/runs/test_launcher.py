@@ -212,3 +212,16 @@ def test_one_scheduler_per_workspace(store, workspace):
     finally:
         lock.release()
     assert not launcher.scheduler_alive()
+
+
+def test_stop_all_stops_queued_runs_and_skips_ended_ones(workspace):
+    from laom_core.runs import launcher
+    from laom_core.runs.store import RunStore
+
+    with RunStore() as store:
+        queued = [store.create_run(f"q{i}", "laom", "toy", {}, workspace / f"r{i}", status="queued") for i in range(2)]
+        done = store.create_run("done", "laom", "toy", {}, workspace / "d", status="finished")
+        assert sorted(launcher.stop_all(grace_s=0.5, store=store)) == sorted(queued)
+        assert {store.get_run(r)["status"] for r in queued} == {"stopped"}
+        assert store.get_run(done)["status"] == "finished"
+        assert launcher.stop_all(store=store) == []
