@@ -160,3 +160,34 @@ def test_smoke_reproduction_end_to_end(workspace, tmp_path):
                            text=True, timeout=300, cwd=REPO)
     assert again.returncode == 0, again.stderr[-2000:]
     assert [r["run_id"] for r in json.loads(out_json.read_text())["runs"]] == [r["run_id"] for r in rows]
+
+
+def test_interrupted_runs_are_resumed_and_finished_ones_left_alone(workspace):
+    from laom_core.runs.store import RunStore
+
+    argv = [sys.executable, "-c", "pass"]
+    with RunStore() as store:
+        ids = {status: store.create_run(status, "laom", "toy", {}, workspace / status, status="queued", argv=argv)
+               for status in ("stopped", "failed", "finished")}
+        for status, run_id in ids.items():
+            store.set_status(run_id, status)
+    resumed = rp.resume_interrupted(list(ids.values()))
+    assert sorted(resumed) == sorted([ids["stopped"], ids["failed"]])
+    with RunStore() as store:
+        assert store.get_run(ids["finished"])["status"] == "finished"
+        for key in ("stopped", "failed"):
+            run = store.get_run(ids[key], reconcile=False)
+            assert run["status"] in ("queued", "running", "finished") and "--resume" in run["argv"]
+    from laom_core.runs import launcher
+
+    launcher.stop_all(grace_s=1.0)
+
+
+def test_return_claims_carry_a_caution_when_bc_itself_fails():
+    rows = _paperlike_rows()
+    for r in rows:
+        if r["eval_return_mean"] is not None:
+            r["eval_return_mean"] /= 100  # BC returns 8: nothing controls the agent
+    claims = {c["claim"]: c for c in rp.check_claims(_report(rows))}
+    assert claims[3]["result"] == "PASS" and "ratios of noise" in claims[3]["detail"]
+    assert "ratios of noise" in claims[4]["detail"] and "ratios of noise" not in claims[1]["detail"]
