@@ -210,7 +210,23 @@ def queue(plan: ReproPlan, max_runs: int | None = None) -> list[dict]:
     queued = demo.queue_runs(requests, tag="reproduce", token_prefix="repro")
     for r, q in zip(requests, queued):
         r["run_id"] = q["run_id"]
+    resume_interrupted([r["run_id"] for r in requests])
     return requests
+
+
+def resume_interrupted(run_ids: Sequence[str]) -> list[str]:
+    """Re-queue (with ``--resume``) the runs among ``run_ids`` that were stopped or failed,
+    e.g. killed when a session ended; their finished stages are kept. Returns their ids."""
+    from laom_core.runs import launcher
+    from laom_core.runs.store import RunStore
+
+    resumed = []
+    with RunStore() as store:
+        for run_id in run_ids:
+            if store.get_run(run_id)["status"] in ("stopped", "failed"):
+                launcher.resume(run_id, store=store)
+                resumed.append(run_id)
+    return resumed
 
 
 # ----------------------------------------------------------------------------- results
