@@ -33,6 +33,7 @@ from laom_core.training.lam import build_lam, train_lam  # noqa: E402
 from laom_core.training.methods import describe_data  # noqa: E402
 
 METHODS = ("lapo", "laom-labels")
+OPTIONAL_METHODS = ("laom",)
 
 
 def stage1_leakage(method: str, data: Path, overrides: list[str], out: Path) -> dict:
@@ -61,18 +62,22 @@ def main() -> int:
     p.add_argument("--steps", type=int, default=40)
     p.add_argument("--updates", type=int, default=2000)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--methods", nargs="+", default=list(METHODS), choices=[*METHODS, *OPTIONAL_METHODS],
+                   help="stage-1 methods to compare (lapo and laom-labels are always included)")
+    p.add_argument("--no-distractors", action="store_true", help="the same toy set without distractors")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         data = args.data or make_toy_dataset(out / "toy.h5", trajectories=args.trajectories, steps=args.steps,
-                                             img_size=args.img_size, distractors=True, seed=0)
+                                             img_size=args.img_size, distractors=not args.no_distractors, seed=0)
         # LAPO as cpu-small runs it: the residual pixel FDM (a plain one ignores z at this scale)
         overrides = [f"lapo.total_updates={args.updates}", "lapo.batch_size=32", "run.held_out_fraction=0.34",
                      "lapo.fdm_residual=true",
                      "run.probe_samples=2048", "run.log_every=1000000", "run.checkpoint_every=1000000", *args.set]
-        results = {m: stage1_leakage(m, Path(data), overrides, out) for m in METHODS}
+        methods = [*METHODS, *(m for m in args.methods if m not in METHODS)]
+        results = {m: stage1_leakage(m, Path(data), overrides, out) for m in methods}
     lapo, sup = results["lapo"], results["laom-labels"]
     # None when LAOM+supervision's camera R^2 is not positive (the ratio is then meaningless)
     ratio = lapo["r2_camera_delta"] / sup["r2_camera_delta"] if sup["r2_camera_delta"] > 0 else None

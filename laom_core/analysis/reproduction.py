@@ -58,6 +58,9 @@ class ReproPlan:
     # Stage-1-only LAPO and LAOM runs with this many times the preset's LAM updates (seed 0,
     # distractors): does the LAPO-LAOM gap open with compute? Empty: no scale runs.
     scale_factors: tuple[int, ...] = (3,)
+    # Stage-1-only LAPO and LAOM runs with these latent action sizes (seed 0, distractors;
+    # the paper's is 8192): is the preset's small latent what holds LAOM back? Empty: none.
+    latent_dims: tuple[int, ...] = (8192,)
 
     def data_plan(self, task: str, distractors: bool):
         """The demo's dataset plan for ``task`` (distractors) or its vanilla twin."""
@@ -72,7 +75,7 @@ class ReproPlan:
 
 
 def smoke_plan() -> ReproPlan:
-    return ReproPlan(seeds=(0,), budgets=(2, 8), preset="smoke", smoke=True)
+    return ReproPlan(seeds=(0,), budgets=(2, 8), preset="smoke", smoke=True, latent_dims=(128,))
 
 
 # ----------------------------------------------------------------------------- datasets
@@ -135,7 +138,22 @@ def run_requests(plan: ReproPlan) -> list[dict]:
                 out += ablation_requests(plan, dist, dist_reqs, seed)
             if seed == plan.seeds[0]:
                 out += scale_requests(plan, dist, dist_reqs, seed)
+                out += latent_requests(plan, dist, dist_reqs, seed)
     return out
+
+
+def is_side_study(row: dict) -> bool:
+    """Ablation, scale and latent-size runs: stage-1-only variants kept out of the claims."""
+    return row.get("ablation") is not None or bool(row.get("scale")) or bool(row.get("latent_dim"))
+
+
+def _stage1_variant(template: dict, name: str, sets: list[str], seed: int, **study: Any) -> dict:
+    r = dict(template)
+    r["name"] = name
+    r["sets"] = list(template.get("sets", [])) + sets + ["run.stop_after=lam"]
+    r.update(seed=seed, distractors=True, token=f"repro:{name}", ablation=None, scale=None, latent_dim=None)
+    r.update(study, tags=["reproduce", next(k for k in ("scale", "latent_dim") if study.get(k))])
+    return r
 
 
 def scale_requests(plan: ReproPlan, dist_plan, dist_reqs: list[dict], seed: int) -> list[dict]:
@@ -148,12 +166,19 @@ def scale_requests(plan: ReproPlan, dist_plan, dist_reqs: list[dict], seed: int)
             cfg = load_config(dist_plan.preset, method)[0].lapo
             updates = (cfg.total_updates or 1000) * factor
             template = next(r for r in dist_reqs if r["method"] == method)
-            r = dict(template)
-            r["name"] = f"{dist_plan.prefix}_scale{factor}x_{method}"
-            r["sets"] = list(template.get("sets", [])) + [f"lapo.total_updates={updates}", "run.stop_after=lam"]
-            r.update(seed=seed, distractors=True, token=f"repro:{r['name']}", ablation=None, scale=factor,
-                     tags=["reproduce", "scale"])
-            out.append(r)
+            out.append(_stage1_variant(template, f"{dist_plan.prefix}_scale{factor}x_{method}",
+                                       [f"lapo.total_updates={updates}"], seed, scale=factor))
+    return out
+
+
+def latent_requests(plan: ReproPlan, dist_plan, dist_reqs: list[dict], seed: int) -> list[dict]:
+    """LAPO and LAOM stage 1 with a latent action of ``dim`` dimensions (the preset's updates)."""
+    out = []
+    for dim in plan.latent_dims:
+        for method in ("lapo", "laom"):
+            template = next(r for r in dist_reqs if r["method"] == method)
+            out.append(_stage1_variant(template, f"{dist_plan.prefix}_latent{dim}_{method}",
+                                       [f"lapo.latent_action_dim={dim}"], seed, latent_dim=dim))
     return out
 
 
@@ -165,7 +190,7 @@ def _for_seed(req: dict, seed: int, distractors: bool, token_prefix: str) -> dic
         r["sets"].append(f"seed={seed}")
         token_prefix = "repro"
     r.update(seed=seed, distractors=distractors, token=f"{token_prefix}:{r['name']}", ablation=None, scale=None,
-             tags=["demo"] if token_prefix == "demo" else ["reproduce"])
+             latent_dim=None, tags=["demo"] if token_prefix == "demo" else ["reproduce"])
     return r
 
 
@@ -191,7 +216,7 @@ def ablation_requests(plan: ReproPlan, dist_plan, dist_reqs: list[dict], seed: i
         r["name"] = f"{dist_plan.prefix}_ablation_{slug}"
         r["sets"] = list(template.get("sets", [])) + sets + ["run.stop_after=lam"]
         r.update(seed=seed, distractors=True, token=f"repro:{r['name']}", ablation=title, scale=None,
-                 tags=["reproduce", "ablation"])
+                 latent_dim=None, tags=["reproduce", "ablation"])
         out.append(r)
     return out
 
@@ -205,7 +230,7 @@ def queue(plan: ReproPlan, max_runs: int | None = None) -> list[dict]:
         launcher.set_max_concurrent(max_runs)
     requests = run_requests(plan)
     for r in requests:
-        own = not r["distractors"] or r.get("ablation") or r.get("scale") or r["seed"]
+        own = not r["distractors"] or is_side_study(r) or r["seed"]
         r["group"] = f"reproduce_{r['task']}" if own else r["group"]
     queued = demo.queue_runs(requests, tag="reproduce", token_prefix="repro")
     for r, q in zip(requests, queued):
@@ -266,6 +291,7 @@ def collect_results(plan: ReproPlan, requests: list[dict] | None = None) -> dict
             "method": req["method"], "task": req["task"], "distractors": bool(req["distractors"]),
             "budget": req["labeled_budget"] if req["method"] != "bc" else None,
             "seed": int(req["seed"]), "ablation": req.get("ablation"), "scale": req.get("scale"),
+            "latent_dim": req.get("latent_dim"),
             "probe_mse": summary.get("probe_mse"), "chance_probe_mse": summary.get("chance_probe_mse"),
             "fdm_z_gain": summary.get("fdm_z_gain"),
             "eval_return_mean": summary.get("eval_return_mean"),
@@ -291,7 +317,7 @@ def _normalize(rows: list[dict]) -> dict[str, dict]:
     for task in sorted({r["task"] for r in rows}):
         for distractors in (True, False):
             bc = [r["eval_return_mean"] for r in rows if r["task"] == task and r["distractors"] == distractors
-                  and r["method"] == "bc" and r["ablation"] is None and not r.get("scale")
+                  and r["method"] == "bc" and not is_side_study(r)
                   and _num(r["eval_return_mean"])]
             if bc and statistics.mean(bc) > 0:
                 divisor, source = statistics.mean(bc), f"our BC, mean of {len(bc)} seed(s)"
@@ -322,7 +348,7 @@ def _commit() -> str | None:
 def _values(rows: Iterable[dict], key: str, **match: Any) -> list[float]:
     out = []
     for r in rows:
-        if r.get("ablation") is not None or r.get("scale"):
+        if is_side_study(r):
             continue
         if all(r.get(k) == v for k, v in match.items()) and _num(r.get(key)):
             out.append(float(r[key]))
@@ -484,7 +510,7 @@ def ablation_table(report: dict) -> list[list[str]]:
         entries = [(r["ablation"], r["probe_mse"]) for r in rows
                    if r["task"] == task and r.get("ablation") is not None]
         laom = [r["probe_mse"] for r in rows if r["task"] == task and r["method"] == "laom" and r["distractors"]
-                and r["seed"] == seed0 and r.get("ablation") is None and not r.get("scale")]
+                and r["seed"] == seed0 and not is_side_study(r)]
         entries.append(("+ augmentations", laom[0] if laom else None))
         for title, value in entries:
             out.append([task, title, f"{value:.4f}" if _num(value) else "–", paper.get(title, "")])
@@ -508,11 +534,41 @@ def scale_table(report: dict) -> list[list[str]]:
             vals = {}
             for m in ("lapo", "laom"):
                 hit = [r["probe_mse"] for r in rows if r["task"] == task and r["method"] == m and r["distractors"]
-                       and r["seed"] == seed0 and r.get("ablation") is None and (r.get("scale") or 1) == f]
+                       and r["seed"] == seed0 and r.get("ablation") is None and not r.get("latent_dim")
+                       and (r.get("scale") or 1) == f]
                 vals[m] = hit[0] if hit and _num(hit[0]) else None
             ratio = f"{vals['lapo'] / vals['laom']:.2f}x" if vals["lapo"] and vals["laom"] else "–"
             out.append([task, f"{f}x ({f * updates} updates)" if updates else f"{f}x preset", *(f"{vals[m]:.4f}" if vals[m] is not None else "–"
                                                 for m in ("lapo", "laom")), ratio])
+    return out
+
+
+def latent_table(report: dict) -> list[list[str]]:
+    """Probe MSE of LAPO and LAOM (distractors, seed 0) at the preset's latent size and the study's."""
+    rows = report["runs"]
+    out = [["task", "latent action dim", "LAPO probe MSE", "LAOM probe MSE", "LAPO / LAOM"]]
+    try:
+        from laom_core.config import load_config
+
+        preset_dim = load_config(report["preset"], "laom")[0].lapo.latent_action_dim
+    except Exception:  # noqa: BLE001 - an unknown preset only loses the preset's row
+        preset_dim = None
+    for task in sorted({r["task"] for r in rows}):
+        seed0 = min((r["seed"] for r in rows if r["task"] == task), default=0)
+        dims = sorted({r["latent_dim"] for r in rows if r.get("latent_dim") and r["task"] == task})
+        if not dims:
+            continue
+        for dim in ([preset_dim] if preset_dim else []) + dims:
+            vals = {}
+            for m in ("lapo", "laom"):
+                hit = [r["probe_mse"] for r in rows if r["task"] == task and r["method"] == m and r["distractors"]
+                       and r["seed"] == seed0 and r.get("ablation") is None and not r.get("scale")
+                       and (r.get("latent_dim") or preset_dim) == dim]
+                vals[m] = hit[0] if hit and _num(hit[0]) else None
+            ratio = f"{vals['lapo'] / vals['laom']:.2f}x" if vals["lapo"] and vals["laom"] else "–"
+            label = f"{dim} (preset)" if dim == preset_dim and dim not in dims else str(dim)
+            out.append([task, label, *(f"{vals[m]:.4f}" if vals[m] is not None else "–" for m in ("lapo", "laom")),
+                        ratio])
     return out
 
 
@@ -596,6 +652,10 @@ def write_report(report: dict, claims: list[dict], out_md: Path, figures_dir: Pa
         "## Scale: LAPO and LAOM with more LAM updates (distractors, seed 0, stage 1 only)",
         "",
         markdown_table(scale_table(report)),
+        "",
+        "## Latent size: LAPO and LAOM with the paper's latent action dimension (distractors, seed 0, stage 1 only)",
+        "",
+        markdown_table(latent_table(report)),
         "",
         "## Figures",
         "",

@@ -83,7 +83,7 @@ def test_plan_reuses_the_demo_runs_and_orders_headline_first():
     names = [r["name"] for r in reqs]
     assert len(set(names)) == len(names)
     demo_reqs = demo.run_requests(demo.make_plan(False))
-    seed0 = [r for r in reqs if r["seed"] == 0 and r["distractors"] and r["ablation"] is None and not r["scale"]]
+    seed0 = [r for r in reqs if r["seed"] == 0 and r["distractors"] and not rp.is_side_study(r)]
     assert [r["name"] for r in seed0] == [r["name"] for r in demo_reqs]  # seed 0 with distractors = the demo
     assert all(r["token"] == f"demo:{r['name']}" and r["sets"] == [] for r in seed0)
     assert [r["method"] for r in reqs[:5]] == ["lapo", "laom", "laom-labels", "lapo", "laom"]
@@ -99,6 +99,10 @@ def test_plan_reuses_the_demo_runs_and_orders_headline_first():
     assert [(r["method"], r["scale"]) for r in scale] == [("lapo", 3), ("laom", 3)]
     assert all("lapo.total_updates=3000" in r["sets"] and "run.stop_after=lam" in r["sets"] for r in scale)
     assert reqs.index(scale[-1]) < reqs.index(later[0])  # the scale study runs before seeds 1 and 2
+    latent = [r for r in reqs if r.get("latent_dim")]
+    assert [(r["method"], r["latent_dim"], r["seed"]) for r in latent] == [("lapo", 8192, 0), ("laom", 8192, 0)]
+    assert all("lapo.latent_action_dim=8192" in r["sets"] and "run.stop_after=lam" in r["sets"]
+               and "lapo.total_updates=3000" not in r["sets"] for r in latent)
     for r in reqs:  # every queued configuration is valid
         from laom_core.config import load_config
 
@@ -107,7 +111,9 @@ def test_plan_reuses_the_demo_runs_and_orders_headline_first():
 
 def test_report_keeps_the_investigation_and_draws_figures(tmp_path):
     rows = _paperlike_rows() + [_row("lapo", budget=32, probe=0.5, ablation="LAPO")]
+    rows += [dict(_row(m, budget=32, probe=p), latent_dim=8192) for m, p in (("lapo", 0.3), ("laom", 0.05))]
     report = _report(rows)
+    assert rp.check_claims(report)[0]["detail"].count("4.00x") == 1  # the latent-size rows stay out of the claims
     md = tmp_path / "results.md"
     rp.write_report(report, rp.check_claims(report), md, tmp_path / "results")
     text = md.read_text()
@@ -115,6 +121,8 @@ def test_report_keeps_the_investigation_and_draws_figures(tmp_path):
     assert "LAOM+supervision (2 chunks)" in text and "0.0500 ± 0.0000 (n=2)" in text
     assert "| cheetah-run | LAPO | 0.5000 | 22.1 |" in text  # ablation row
     assert "| cheetah-run | 1x (1000 updates) | 0.4000 | 0.1000 | 4.00x |" in text  # scale table
+    assert "| cheetah-run | 256 (preset) | 0.4000 | 0.1000 | 4.00x |" in text  # latent-size table
+    assert "| cheetah-run | 8192 | 0.3000 | 0.0500 | 6.00x |" in text
     md.write_text(text + "\nOur investigation: hand-written.\n")
     rp.write_report(report, rp.check_claims(report), md, tmp_path / "results")
     assert "Our investigation: hand-written." in md.read_text()
@@ -148,8 +156,9 @@ def test_smoke_reproduction_end_to_end(workspace, tmp_path):
         assert all(key in r for r in rows)
     assert {(r["method"], r["distractors"]) for r in rows} >= {("lapo", False), ("laom", False), ("bc", True)}
     assert all(r["probe_mse"] is not None for r in rows if r["method"] != "bc")
-    assert all(r["normalized_return"] is not None for r in rows if r["ablation"] is None and not r["scale"])
-    assert all(r["eval_return_mean"] is None for r in rows if r["ablation"] or r["scale"])  # stage 1 only
+    assert all(r["normalized_return"] is not None for r in rows if not rp.is_side_study(r))
+    assert all(r["eval_return_mean"] is None for r in rows if rp.is_side_study(r))  # stage 1 only
+    assert any(r["latent_dim"] == 128 for r in rows)
     assert report["commit"] and rows[0]["dataset"]["train"]["steps"] == 400
     assert [c["result"] in ("PASS", "FAIL") for c in report["claims"]] == [True] * 4
     lines = proc.stdout.strip().splitlines()
