@@ -7,7 +7,8 @@ expectation: LAPO's latent actions carry more of the camera motion, ratio > 1) a
 difference of their action R^2.
 
     python bench/leakage_methods.py [--data FILE] [--img-size 32] [--updates 2000]
-        [--trajectories 24] [--steps 40] [--set lapo.labels_coef=1.0 ...] [--json]
+        [--trajectories 24] [--steps 40] [--methods lapo laom laom-labels] [--no-distractors]
+        [--set lapo.labels_coef=1.0 ...] [--json]
 
 Without ``--data`` a toy dataset with distractors (laom_core.data.toy) is generated.
 """
@@ -24,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from laom_core.analysis.leakage import leakage_from_features  # noqa: E402
+from laom_core.analysis.leakage import NoDistractorSignals, leakage_from_features, probe_scores  # noqa: E402
 from laom_core.config import load_config  # noqa: E402
 from laom_core.data.toy import make_toy_dataset  # noqa: E402
 from laom_core.training import artifacts  # noqa: E402
@@ -50,7 +51,12 @@ def stage1_leakage(method: str, data: Path, overrides: list[str], out: Path) -> 
     train_s = time.perf_counter() - t0
     _, held = artifacts.collect_features(ctx, lambda o, n: (lam.idm(o, n), lam.embed(o)))
     ctx.metrics.close()
-    figures = leakage_from_features(held, data, seed=config.seed)
+    try:
+        figures = leakage_from_features(held, data, seed=config.seed)
+    except NoDistractorSignals:  # --no-distractors: nothing to leak, only the action probe
+        figures = probe_scores(held["z"], held["traj"], {"action": held["actions"]}, seed=config.seed)
+        figures.update(leakage=0.0, r2_camera_delta=0.0, r2_background_step=0.0, clip_accuracy=float("nan"),
+                       clip_chance=float("nan"))
     return {"train_s": round(train_s, 1), **{k: round(v, 4) for k, v in figures.items()}}
 
 
