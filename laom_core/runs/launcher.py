@@ -427,6 +427,12 @@ def _finalize(store: RunStore, run_id: str, code: int) -> None:
     elif run["status"] == "running" and code == 0:
         if store.transition(run_id, ["running"], "finished", ended_at=now, exit_code=code):
             return
+    elif code == 0 and run["status"] == "failed" and (run["error"] or "").startswith(liveness.NO_REPORT):
+        # A reader saw the exited (zombie) process before we reaped it and, with no exit code
+        # to go on, called it failed; exit 0 says the command completed. Commands that do not
+        # set their own status (anything but ``train``) would otherwise end "failed" by chance.
+        if store.transition(run_id, ["failed"], "finished", error=None, exit_code=code):
+            return
     elif code != 0 and run["status"] in ("running", "failed"):
         how = f"killed by {signal.Signals(-code).name}" if code < 0 and -code in signal.valid_signals() \
             else f"exit code {code}"

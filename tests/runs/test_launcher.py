@@ -163,6 +163,26 @@ def test_dead_pid_and_reused_pid_are_failed(store):
     assert statuses == {"gone": "failed", "reused": "failed", "alive": "running"}
 
 
+def test_reader_seeing_the_zombie_first_does_not_fail_a_clean_exit(store):
+    """The race: a non-train command exits 0 without setting its status; a page reconciles
+    the zombie (marks it failed, no exit code known) before the scheduler reaps it."""
+    ok = store.create_run("ok", "fake", "t", {}, None, status="running")
+    bad = store.create_run("bad", "fake", "t", {}, None, status="running")
+    procs = {}
+    for run_id, cmd in ((ok, ["true"]), (bad, ["false"])):
+        procs[run_id] = psutil.Popen(cmd)
+        store.update_run(run_id, pid=procs[run_id].pid, pgid=procs[run_id].pid,
+                         proc_start=liveness.process_start_time(procs[run_id].pid))
+    wait_for(lambda: all(p.status() == psutil.STATUS_ZOMBIE for p in procs.values()), timeout=10)
+    store._last_reconcile = 0
+    assert {r["name"]: r["status"] for r in store.list_runs()} == {"ok": "failed", "bad": "failed"}  # the reader
+    for run_id, proc in procs.items():  # the scheduler reaps its children
+        launcher._finalize(store, run_id, proc.wait())
+    ok_run, bad_run = store.get_run(ok), store.get_run(bad)
+    assert (ok_run["status"], ok_run["exit_code"], ok_run["error"]) == ("finished", 0, None)
+    assert bad_run["status"] == "failed" and bad_run["exit_code"] == 1 and "exit code 1" in bad_run["error"]
+
+
 def test_queue_runs_one_at_a_time_in_order(store):
     ids = [launch_argv(fake_argv("--steps", 3, "--sleep", 0.05), store=store) for _ in range(3)]
     for run_id in ids:
