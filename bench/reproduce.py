@@ -4,6 +4,8 @@
     python bench/reproduce.py --wait          # ... then follow the runs until all have ended
     python bench/reproduce.py --report-only   # just re-read the store and rewrite the report
     python bench/reproduce.py --smoke --wait  # the whole thing in minutes (tests)
+    python bench/reproduce.py --headline-task walker-run=../shared/experts/walker-run
+                                              # + claims 1-2 on walker-run (released PPO expert)
 
 Everything is resumable: datasets are skipped when present, runs are queued with client
 tokens (queueing twice queues once; the demo's runs are seed 0 with distractors), and the
@@ -37,6 +39,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--budgets", nargs="+", type=int, default=[2, 8, 32], help="labeled trajectory chunks")
     p.add_argument("--preset", default="cpu-small")
     p.add_argument("--no-ablation", action="store_true", help="skip the stage-1 ablation runs")
+    p.add_argument("--headline-task", action="append", default=None, metavar="TASK[=EXPERT]",
+                   help="a second task checked on claims 1-2 only (LAPO and LAOM stage 1, with and without "
+                        "distractors, first seed); EXPERT: the collection policy, e.g. a released PPO folder. "
+                        "Remembered in the workspace, so later calls (--report-only) keep it; 'none' forgets")
     p.add_argument("--smoke", action="store_true", help="tiny datasets and the smoke preset (tests)")
     p.add_argument("--max-runs", type=int, default=None, help="runs at once (stored as the workspace's limit)")
     p.add_argument("--wait", action="store_true", help="follow the runs until every one has ended")
@@ -47,11 +53,41 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+HEADLINE_SETTING = "reproduce.headline_tasks"
+
+
+def headline_tasks(args: argparse.Namespace) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """``--headline-task`` values (remembered in the workspace's store) -> (tasks, experts)."""
+    from laom_core.runs.store import RunStore
+
+    with RunStore() as store:
+        if args.headline_task is None:
+            specs = store.get_setting(HEADLINE_SETTING, []) if not args.smoke else []
+        else:
+            specs = [] if args.headline_task == ["none"] else list(args.headline_task)
+            if not args.smoke:
+                store.set_setting(HEADLINE_SETTING, specs)
+    tasks, experts = [], []
+    for spec in specs:
+        task, _, expert = spec.partition("=")
+        if "-" not in task:
+            raise LaomError(f"--headline-task {spec!r}: expected TASK[=EXPERT] with TASK as domain-task, "
+                            "e.g. walker-run=/path/to/released/walker-run")
+        tasks.append(task)
+        if expert:
+            folder = Path(expert).expanduser().resolve()
+            if not folder.is_dir():
+                raise LaomError(f"--headline-task {spec!r}: expert folder {folder} does not exist")
+            experts.append((task, str(folder)))
+    return tuple(tasks), tuple(experts)
+
+
 def make_plan(args: argparse.Namespace) -> rp.ReproPlan:
     base = rp.smoke_plan() if args.smoke else rp.ReproPlan()
     overrides = {"tasks": tuple(args.tasks), "ablation": not args.no_ablation}
     if not args.smoke:
         overrides.update(seeds=tuple(args.seeds), budgets=tuple(args.budgets), preset=args.preset)
+    overrides["headline_tasks"], overrides["experts"] = headline_tasks(args)
     return dataclasses.replace(base, **overrides)
 
 

@@ -60,6 +60,7 @@ class DemoPlan:
     # the files record it (attr collect_fast_render) so evaluation renders the same way
     env_overrides: dict = field(default_factory=lambda: {"fast_render": True})
     train_sets: tuple[str, ...] = ()  # extra ``--set`` overrides for every queued run
+    policy: str = "expert"  # collection policy: the shipped expert, or a released PPO folder (reproduce.py)
 
     @property
     def main_budget(self) -> int:
@@ -244,7 +245,7 @@ def _collect(plan: DemoPlan, status: _Status, name: str, split: str, episodes: i
 
     try:
         collect_dataset(
-            task=plan.task, difficulty=plan.difficulty, split=split, policy_spec="expert",
+            task=plan.task, difficulty=plan.difficulty, split=split, policy_spec=plan.policy,
             episodes=episodes, steps=plan.steps, img_size=plan.img_size, workers=plan.workers,
             seed=plan.seed + (0 if split == "train" else 1), out=out, progress=progress,
             **plan.env_overrides,

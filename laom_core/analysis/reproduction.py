@@ -8,7 +8,11 @@ What it plans, per task and seed:
 - without distractors (``vanilla`` datasets of the same size): LAPO and LAOM;
 - for seed 0 and distractors only, the paper's ablation chain as stage-1-only runs
   (``run.stop_after=lam``): LAPO with a small latent; + multi-step IDM; + large latent;
-  + latent FDM (LAOM without augmentation); + augmentations (the LAOM run itself).
+  + latent FDM (LAOM without augmentation); + augmentations (the LAOM run itself);
+  a scale study (k x the LAM updates) and a latent-size study (the paper's 8192-d latent);
+- for each *headline task* (a second task, e.g. walker-run with the authors' released
+  expert): LAPO and LAOM stage 1, with and without distractors, first seed only: claims 1
+  and 2 (probe MSE) on another embodiment at a fraction of the compute.
 
 Seed 0 with distractors *is* the demo (same datasets, names and client tokens), so a
 finished demo counts and queueing here never duplicates it. Runs go through the launcher:
@@ -61,6 +65,14 @@ class ReproPlan:
     # Stage-1-only LAPO and LAOM runs with these latent action sizes (seed 0, distractors;
     # the paper's is 8192): is the preset's small latent what holds LAOM back? Empty: none.
     latent_dims: tuple[int, ...] = (8192,)
+    # Tasks checked on claims 1-2 only (LAPO and LAOM stage 1, both settings, first seed).
+    headline_tasks: tuple[str, ...] = ()
+    # (task, collection policy) for tasks without a shipped expert: a released PPO folder.
+    experts: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def all_tasks(self) -> tuple[str, ...]:
+        return tuple(self.tasks) + tuple(t for t in self.headline_tasks if t not in self.tasks)
 
     def data_plan(self, task: str, distractors: bool):
         """The demo's dataset plan for ``task`` (distractors) or its vanilla twin."""
@@ -68,7 +80,8 @@ class ReproPlan:
 
         base = demo.make_plan(self.smoke)
         plan = dataclasses.replace(base, task=task, budgets=tuple(self.budgets), sweep_budgets=tuple(self.budgets),
-                                   preset=self.preset if not self.smoke else base.preset)
+                                   preset=self.preset if not self.smoke else base.preset,
+                                   policy=dict(self.experts).get(task, base.policy))
         if not distractors:
             plan = dataclasses.replace(plan, name="repro-vanilla", difficulty="vanilla")
         return plan
@@ -100,7 +113,7 @@ def build_datasets(plan: ReproPlan) -> list[Path]:
     status = _NoStatus()
     made: list[Path] = []
     first = True
-    for task in plan.tasks:
+    for task in plan.all_tasks:
         for distractors in (True, False):
             dp = plan.data_plan(task, distractors)
             if first:
@@ -139,6 +152,27 @@ def run_requests(plan: ReproPlan) -> list[dict]:
             if seed == plan.seeds[0]:
                 out += scale_requests(plan, dist, dist_reqs, seed)
                 out += latent_requests(plan, dist, dist_reqs, seed)
+    for task in plan.all_tasks:
+        if task not in plan.tasks:
+            out += headline_requests(plan, task, plan.seeds[0])
+    return out
+
+
+def headline_requests(plan: ReproPlan, task: str, seed: int) -> list[dict]:
+    """LAPO and LAOM stage 1 with and without distractors: what claims 1 and 2 need."""
+    from laom_core import demo
+
+    main = max(plan.budgets)
+    out = []
+    for distractors in (True, False):
+        for r in demo.run_requests(plan.data_plan(task, distractors)):
+            if r["method"] in ("lapo", "laom") and r["labeled_budget"] == main:
+                r = _for_seed(r, seed, distractors, token_prefix="repro")
+                r["name"] = f"{r['name']}_stage1"
+                r["token"] = f"repro:{r['name']}"
+                r["sets"] = r["sets"] + ["run.stop_after=lam"]
+                r["tags"] = ["reproduce", "headline"]
+                out.append(r)
     return out
 
 
@@ -230,7 +264,7 @@ def queue(plan: ReproPlan, max_runs: int | None = None) -> list[dict]:
         launcher.set_max_concurrent(max_runs)
     requests = run_requests(plan)
     for r in requests:
-        own = not r["distractors"] or is_side_study(r) or r["seed"]
+        own = not r["distractors"] or is_side_study(r) or r["seed"] or "headline" in r.get("tags", [])
         r["group"] = f"reproduce_{r['task']}" if own else r["group"]
     queued = demo.queue_runs(requests, tag="reproduce", token_prefix="repro")
     for r, q in zip(requests, queued):
@@ -363,6 +397,8 @@ def check_claims(report: dict) -> list[dict]:
     """The paper's four claims on the report's rows: PASS, FAIL or PENDING, with numbers."""
     rows, claims = report["runs"], []
     tasks = sorted({r["task"] for r in rows})
+    headline_only = set((report.get("plan") or {}).get("headline_tasks") or []) - \
+        set((report.get("plan") or {}).get("tasks") or [])
     budgets = sorted({r["budget"] for r in rows if r["method"] == "laom-labels" and r["budget"] is not None})
     for task in tasks:
         probe = {(m, d): _mean(_values(rows, "probe_mse", method=m, task=task, distractors=d))
@@ -387,6 +423,9 @@ def check_claims(report: dict) -> list[dict]:
             claims.append(_claim(2, task, "PASS" if ok else "FAIL",
                                  f"LAPO/LAOM probe ratio {r_d:.2f}x with distractors, {r_v:.2f}x without "
                                  f"(needs a ratio > 1 with, and log ratio without <= half of log ratio with)"))
+
+        if task in headline_only:  # stage-1 LAPO and LAOM only: claims 3 and 4 are not planned
+            continue
 
         # 3. LAOM+supervision: best return at every budget and lowest probe MSE
         ret = {m: _mean(_values(rows, "normalized_return", method=m, task=task, distractors=True))

@@ -109,6 +109,47 @@ def test_plan_reuses_the_demo_runs_and_orders_headline_first():
         load_config(r["preset"], r["method"], None, r["sets"])
 
 
+def test_headline_task_plans_claims_one_and_two_only(tmp_path):
+    plan = rp.ReproPlan(headline_tasks=("walker-run",), experts=(("walker-run", str(tmp_path)),))
+    assert plan.data_plan("walker-run", True).policy == str(tmp_path)
+    assert plan.data_plan("cheetah-run", True).policy == "expert"  # the shipped one
+    walker = [r for r in rp.run_requests(plan) if r["task"] == "walker-run"]
+    assert [(r["method"], r["distractors"], r["seed"]) for r in walker] == [
+        ("lapo", True, 0), ("laom", True, 0), ("lapo", False, 0), ("laom", False, 0)]
+    assert all("run.stop_after=lam" in r["sets"] and r["token"] == f"repro:{r['name']}"
+               and r["name"].endswith("_stage1") and not rp.is_side_study(r) for r in walker)
+    assert "demo_walker-run_train" in walker[0]["data"] and "repro-vanilla_walker-run" in walker[2]["data"]
+    assert len(rp.run_requests(plan)) == len(rp.run_requests(rp.ReproPlan())) + 4
+
+    rows = _paperlike_rows() + [dict(_row(m, distractors=d, budget=32, probe=p), task="walker-run")
+                                for m, d, p in (("lapo", True, 0.5), ("laom", True, 0.1),
+                                                ("lapo", False, 0.2), ("laom", False, 0.19))]
+    report = _report(rows)
+    report["plan"] = {"tasks": ["cheetah-run"], "headline_tasks": ["walker-run"]}
+    claims = [(c["task"], c["claim"], c["result"]) for c in rp.check_claims(report)]
+    assert [c for c in claims if c[0] == "walker-run"] == [("walker-run", 1, "PASS"), ("walker-run", 2, "PASS")]
+    assert len([c for c in claims if c[0] == "cheetah-run"]) == 4
+
+
+def test_headline_task_cli_checks_the_expert_folder_and_remembers_the_task(tmp_path):
+    import os
+
+    env = {**os.environ, "LAOM_STUDIO_WORKSPACE": str(tmp_path / "ws")}
+    base = [sys.executable, str(REPO / "bench" / "reproduce.py"), "--report-only",
+            "--json-out", str(tmp_path / "r.json"), "--md-out", str(tmp_path / "r.md")]
+    bad = subprocess.run(base + ["--headline-task", f"walker-run={tmp_path / 'missing'}"], capture_output=True,
+                         text=True, env=env, timeout=120)
+    assert bad.returncode == 2 and "expert folder" in bad.stderr and "Traceback" not in bad.stderr
+    ok = subprocess.run(base + ["--headline-task", f"walker-run={tmp_path}"], capture_output=True, text=True,
+                        env=env, timeout=120)
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    again = subprocess.run(base, capture_output=True, text=True, env=env, timeout=120)  # remembered
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert again.returncode == 0 and report["plan"]["headline_tasks"] == ["walker-run"]
+    assert {r["task"] for r in report["runs"]} == {"cheetah-run", "walker-run"}
+    assert "claim 1 (walker-run)" in again.stdout and "claim 3 (walker-run)" not in again.stdout
+
+
 def test_report_keeps_the_investigation_and_draws_figures(tmp_path):
     rows = _paperlike_rows() + [_row("lapo", budget=32, probe=0.5, ablation="LAPO")]
     rows += [dict(_row(m, budget=32, probe=p), latent_dim=8192) for m, p in (("lapo", 0.3), ("laom", 0.05))]
