@@ -397,8 +397,7 @@ def check_claims(report: dict) -> list[dict]:
     """The paper's four claims on the report's rows: PASS, FAIL or PENDING, with numbers."""
     rows, claims = report["runs"], []
     tasks = sorted({r["task"] for r in rows})
-    headline_only = set((report.get("plan") or {}).get("headline_tasks") or []) - \
-        set((report.get("plan") or {}).get("tasks") or [])
+    headline_only = headline_only_tasks(report)
     budgets = sorted({r["budget"] for r in rows if r["method"] == "laom-labels" and r["budget"] is not None})
     for task in tasks:
         probe = {(m, d): _mean(_values(rows, "probe_mse", method=m, task=task, distractors=d))
@@ -464,6 +463,12 @@ def check_claims(report: dict) -> list[dict]:
                                      f"normalized return drop from budget {hi} to {lo}: IDM {drop_idm:+.3f}, "
                                      f"LAOM+supervision {drop_sup:+.3f}" + _returns_caveat(rows, task)))
     return claims
+
+
+def headline_only_tasks(report: dict) -> set[str]:
+    """Tasks the report's plan checks on claims 1-2 only (no returns, no budgets)."""
+    plan = report.get("plan") or {}
+    return set(plan.get("headline_tasks") or []) - set(plan.get("tasks") or [])
 
 
 def _returns_caveat(rows: list[dict], task: str) -> str:
@@ -639,6 +644,8 @@ def write_report(report: dict, claims: list[dict], out_md: Path, figures_dir: Pa
         name = f"probe_{task}.svg"
         atomic_write_text(figures_dir / name, svg)
         figures.append((f"{task}: probe MSE", name))
+        if task in headline_only_tasks(report):
+            continue  # stage-1 runs only: no returns to draw
 
         budgets = sorted({r["budget"] for r in rows if r["budget"] is not None and r["task"] == task})
         lines = []
