@@ -421,7 +421,8 @@ def check_claims(report: dict) -> list[dict]:
             ok = r_d > 1 and math.log(max(r_v, 1e-9)) <= 0.5 * math.log(r_d)
             claims.append(_claim(2, task, "PASS" if ok else "FAIL",
                                  f"LAPO/LAOM probe ratio {r_d:.2f}x with distractors, {r_v:.2f}x without "
-                                 f"(needs a ratio > 1 with, and log ratio without <= half of log ratio with)"))
+                                 f"(needs a ratio > 1 with, and log ratio without <= half of log ratio with)"
+                                 + _gap_caveat(rows, task)))
 
         if task in headline_only:  # stage-1 LAPO and LAOM only: claims 3 and 4 are not planned
             continue
@@ -469,6 +470,20 @@ def headline_only_tasks(report: dict) -> set[str]:
     """Tasks the report's plan checks on claims 1-2 only (no returns, no budgets)."""
     plan = report.get("plan") or {}
     return set(plan.get("headline_tasks") or []) - set(plan.get("tasks") or [])
+
+
+def _gap_caveat(rows: list[dict], task: str) -> str:
+    """A note when LAPO and LAOM differ by less than their spread over seeds with distractors:
+    then the gap claim 2 compares against is noise. The verdict is not changed."""
+    vals = {m: _values(rows, "probe_mse", method=m, task=task, distractors=True) for m in ("lapo", "laom")}
+    if min(len(v) for v in vals.values()) < 2:
+        return ""
+    spread = max(statistics.stdev(v) for v in vals.values())
+    gap = statistics.mean(vals["lapo"]) - statistics.mean(vals["laom"])
+    if gap >= spread:
+        return ""
+    return (f" (caution: with distractors LAPO and LAOM differ by {gap:.4f}, less than one seed standard deviation "
+            f"({spread:.4f}): the gap this claim compares against is noise)")
 
 
 def _returns_caveat(rows: list[dict], task: str) -> str:

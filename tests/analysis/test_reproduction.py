@@ -68,6 +68,19 @@ def test_claims_fail_and_pend_where_the_numbers_say_so():
     assert {c["claim"]: c["result"] for c in pending} == {1: "PENDING", 2: "PENDING", 3: "PENDING", 4: "PASS"}
 
 
+def test_claim_two_warns_when_the_gap_with_distractors_is_within_noise():
+    rows = _paperlike_rows()
+    assert "caution" not in rp.check_claims(_report(rows))[1]["detail"]
+    for r in rows:
+        if r["method"] in ("lapo", "laom") and r["distractors"]:
+            r["probe_mse"] = {("lapo", 0): 0.60, ("lapo", 1): 0.50, ("laom", 0): 0.56, ("laom", 1): 0.52}[
+                (r["method"], r["seed"])]  # gap 0.01, spread 0.07
+        if r["method"] == "lapo" and not r["distractors"]:
+            r["probe_mse"] = 0.10  # no gap without distractors either: the rule passes
+    claim = rp.check_claims(_report(rows))[1]
+    assert claim["result"] == "PASS" and "less than one seed standard deviation" in claim["detail"]
+
+
 def test_claim_two_needs_the_gap_to_shrink_without_distractors():
     rows = _paperlike_rows()
     for r in rows:
