@@ -65,6 +65,9 @@ class ReproPlan:
     # Stage-1-only LAPO and LAOM runs with these latent action sizes (seed 0, distractors;
     # the paper's is 8192): is the preset's small latent what holds LAOM back? Empty: none.
     latent_dims: tuple[int, ...] = (8192,)
+    # Stage-1-only LAPO and LAOM runs on a train set this many times larger, with as many times
+    # the LAM updates (seed 0, distractors): does the gap open with data? Empty: none.
+    data_factors: tuple[int, ...] = (2,)
     # Tasks checked on claims 1-2 only (LAPO and LAOM stage 1, both settings, first seed).
     headline_tasks: tuple[str, ...] = ()
     # (task, collection policy) for tasks without a shipped expert: a released PPO folder.
@@ -86,9 +89,14 @@ class ReproPlan:
             plan = dataclasses.replace(plan, name="repro-vanilla", difficulty="vanilla")
         return plan
 
+    def scaled_data_plan(self, task: str, factor: int):
+        """The distracted plan with ``factor`` x the training trajectories (own file names)."""
+        base = self.data_plan(task, True)
+        return dataclasses.replace(base, name=f"repro-data{factor}x", train_episodes=base.train_episodes * factor)
+
 
 def smoke_plan() -> ReproPlan:
-    return ReproPlan(seeds=(0,), budgets=(2, 8), preset="smoke", smoke=True, latent_dims=(128,))
+    return ReproPlan(seeds=(0,), budgets=(2, 8), preset="smoke", smoke=True, latent_dims=(128,), data_factors=())
 
 
 # ----------------------------------------------------------------------------- datasets
@@ -123,6 +131,11 @@ def build_datasets(plan: ReproPlan) -> list[Path]:
             demo._step_subsets(dp, status)
             demo._collect(dp, status, "collect-eval", "eval", dp.eval_episodes, dp.eval_path)
             made += [dp.train_path, dp.eval_path] + [dp.labeled_path(b) for b in dp.budgets]
+        if task in plan.tasks:
+            for factor in plan.data_factors:  # the data study needs only a larger train set
+                big = plan.scaled_data_plan(task, factor)
+                demo._collect(big, status, "collect-train", "train", big.train_episodes, big.train_path)
+                made.append(big.train_path)
     return made
 
 
@@ -152,6 +165,7 @@ def run_requests(plan: ReproPlan) -> list[dict]:
             if seed == plan.seeds[0]:
                 out += scale_requests(plan, dist, dist_reqs, seed)
                 out += latent_requests(plan, dist, dist_reqs, seed)
+                out += data_requests(plan, task, dist, dist_reqs, seed)
     for task in plan.all_tasks:
         if task not in plan.tasks:
             out += headline_requests(plan, task, plan.seeds[0])
@@ -178,15 +192,18 @@ def headline_requests(plan: ReproPlan, task: str, seed: int) -> list[dict]:
 
 def is_side_study(row: dict) -> bool:
     """Ablation, scale and latent-size runs: stage-1-only variants kept out of the claims."""
-    return row.get("ablation") is not None or bool(row.get("scale")) or bool(row.get("latent_dim"))
+    return row.get("ablation") is not None or any(row.get(k) for k in STUDY_KEYS)
+
+
+STUDY_KEYS = ("scale", "latent_dim", "data_factor")
 
 
 def _stage1_variant(template: dict, name: str, sets: list[str], seed: int, **study: Any) -> dict:
     r = dict(template)
     r["name"] = name
     r["sets"] = list(template.get("sets", [])) + sets + ["run.stop_after=lam"]
-    r.update(seed=seed, distractors=True, token=f"repro:{name}", ablation=None, scale=None, latent_dim=None)
-    r.update(study, tags=["reproduce", next(k for k in ("scale", "latent_dim") if study.get(k))])
+    r.update(seed=seed, distractors=True, token=f"repro:{name}", ablation=None, **dict.fromkeys(STUDY_KEYS))
+    r.update(study, tags=["reproduce", next(k for k in STUDY_KEYS if study.get(k))])
     return r
 
 
@@ -202,6 +219,22 @@ def scale_requests(plan: ReproPlan, dist_plan, dist_reqs: list[dict], seed: int)
             template = next(r for r in dist_reqs if r["method"] == method)
             out.append(_stage1_variant(template, f"{dist_plan.prefix}_scale{factor}x_{method}",
                                        [f"lapo.total_updates={updates}"], seed, scale=factor))
+    return out
+
+
+def data_requests(plan: ReproPlan, task: str, dist_plan, dist_reqs: list[dict], seed: int) -> list[dict]:
+    """LAPO and LAOM stage 1 on ``factor`` x the training data with ``factor`` x the LAM updates
+    (the same number of passes over the data as the preset; labeled and eval sets unchanged)."""
+    from laom_core.config import load_config
+
+    out = []
+    for factor in plan.data_factors:
+        big = plan.scaled_data_plan(task, factor)
+        for method in ("lapo", "laom"):
+            updates = (load_config(dist_plan.preset, method)[0].lapo.total_updates or 1000) * factor
+            template = dict(next(r for r in dist_reqs if r["method"] == method), data=str(big.train_path))
+            out.append(_stage1_variant(template, f"{dist_plan.prefix}_data{factor}x_{method}",
+                                       [f"lapo.total_updates={updates}"], seed, data_factor=factor))
     return out
 
 
@@ -325,7 +358,7 @@ def collect_results(plan: ReproPlan, requests: list[dict] | None = None) -> dict
             "method": req["method"], "task": req["task"], "distractors": bool(req["distractors"]),
             "budget": req["labeled_budget"] if req["method"] != "bc" else None,
             "seed": int(req["seed"]), "ablation": req.get("ablation"), "scale": req.get("scale"),
-            "latent_dim": req.get("latent_dim"),
+            "latent_dim": req.get("latent_dim"), "data_factor": req.get("data_factor"),
             "probe_mse": summary.get("probe_mse"), "chance_probe_mse": summary.get("chance_probe_mse"),
             "fdm_z_gain": summary.get("fdm_z_gain"),
             "eval_return_mean": summary.get("eval_return_mean"),
@@ -594,7 +627,7 @@ def scale_table(report: dict) -> list[list[str]]:
             for m in ("lapo", "laom"):
                 hit = [r["probe_mse"] for r in rows if r["task"] == task and r["method"] == m and r["distractors"]
                        and r["seed"] == seed0 and r.get("ablation") is None and not r.get("latent_dim")
-                       and (r.get("scale") or 1) == f]
+                       and not r.get("data_factor") and (r.get("scale") or 1) == f]
                 vals[m] = hit[0] if hit and _num(hit[0]) else None
             ratio = f"{vals['lapo'] / vals['laom']:.2f}x" if vals["lapo"] and vals["laom"] else "–"
             out.append([task, f"{f}x ({f * updates} updates)" if updates else f"{f}x preset", *(f"{vals[m]:.4f}" if vals[m] is not None else "–"
@@ -622,11 +655,31 @@ def latent_table(report: dict) -> list[list[str]]:
             for m in ("lapo", "laom"):
                 hit = [r["probe_mse"] for r in rows if r["task"] == task and r["method"] == m and r["distractors"]
                        and r["seed"] == seed0 and r.get("ablation") is None and not r.get("scale")
-                       and (r.get("latent_dim") or preset_dim) == dim]
+                       and not r.get("data_factor") and (r.get("latent_dim") or preset_dim) == dim]
                 vals[m] = hit[0] if hit and _num(hit[0]) else None
             ratio = f"{vals['lapo'] / vals['laom']:.2f}x" if vals["lapo"] and vals["laom"] else "–"
             label = f"{dim} (preset)" if dim == preset_dim and dim not in dims else str(dim)
             out.append([task, label, *(f"{vals[m]:.4f}" if vals[m] is not None else "–" for m in ("lapo", "laom")),
+                        ratio])
+    return out
+
+
+def data_table(report: dict) -> list[list[str]]:
+    """Probe MSE of LAPO and LAOM (distractors, seed 0) on 1x and k x the training data."""
+    rows = report["runs"]
+    out = [["task", "training data (and LAM updates)", "LAPO probe MSE", "LAOM probe MSE", "LAPO / LAOM"]]
+    for task in sorted({r["task"] for r in rows}):
+        seed0 = min((r["seed"] for r in rows if r["task"] == task), default=0)
+        factors = sorted({r["data_factor"] for r in rows if r.get("data_factor") and r["task"] == task})
+        for f in ([1] + factors) if factors else []:
+            vals = {}
+            for m in ("lapo", "laom"):
+                hit = [r["probe_mse"] for r in rows if r["task"] == task and r["method"] == m and r["distractors"]
+                       and r["seed"] == seed0 and r.get("ablation") is None and not r.get("scale")
+                       and not r.get("latent_dim") and (r.get("data_factor") or 1) == f]
+                vals[m] = hit[0] if hit and _num(hit[0]) else None
+            ratio = f"{vals['lapo'] / vals['laom']:.2f}x" if vals["lapo"] and vals["laom"] else "–"
+            out.append([task, f"{f}x", *(f"{vals[m]:.4f}" if vals[m] is not None else "–" for m in ("lapo", "laom")),
                         ratio])
     return out
 
@@ -717,6 +770,10 @@ def write_report(report: dict, claims: list[dict], out_md: Path, figures_dir: Pa
         "## Latent size: LAPO and LAOM with the paper's latent action dimension (distractors, seed 0, stage 1 only)",
         "",
         markdown_table(latent_table(report)),
+        "",
+        "## Data: LAPO and LAOM on a larger training set, same passes over it (distractors, seed 0, stage 1 only)",
+        "",
+        markdown_table(data_table(report)),
         "",
         "## Figures",
         "",

@@ -116,6 +116,13 @@ def test_plan_reuses_the_demo_runs_and_orders_headline_first():
     assert [(r["method"], r["latent_dim"], r["seed"]) for r in latent] == [("lapo", 8192, 0), ("laom", 8192, 0)]
     assert all("lapo.latent_action_dim=8192" in r["sets"] and "run.stop_after=lam" in r["sets"]
                and "lapo.total_updates=3000" not in r["sets"] for r in latent)
+    data = [r for r in reqs if r.get("data_factor")]
+    assert [(r["method"], r["data_factor"], r["seed"]) for r in data] == [("lapo", 2, 0), ("laom", 2, 0)]
+    assert all("repro-data2x_cheetah-run_train" in r["data"] and "lapo.total_updates=2000" in r["sets"]
+               and "run.stop_after=lam" in r["sets"] and "demo_cheetah-run_labeled" in r["labeled_data"]
+               and rp.is_side_study(r) for r in data)
+    assert rp.ReproPlan().scaled_data_plan("cheetah-run", 2).train_episodes == 2 * demo.make_plan(False).train_episodes
+    assert not [r for r in rp.run_requests(rp.smoke_plan()) if r.get("data_factor")]
     for r in reqs:  # every queued configuration is valid
         from laom_core.config import load_config
 
@@ -166,6 +173,7 @@ def test_headline_task_cli_checks_the_expert_folder_and_remembers_the_task(tmp_p
 def test_report_keeps_the_investigation_and_draws_figures(tmp_path):
     rows = _paperlike_rows() + [_row("lapo", budget=32, probe=0.5, ablation="LAPO")]
     rows += [dict(_row(m, budget=32, probe=p), latent_dim=8192) for m, p in (("lapo", 0.3), ("laom", 0.05))]
+    rows += [dict(_row(m, budget=32, probe=p), data_factor=4) for m, p in (("lapo", 0.2), ("laom", 0.02))]
     report = _report(rows)
     assert rp.check_claims(report)[0]["detail"].count("4.00x") == 1  # the latent-size rows stay out of the claims
     md = tmp_path / "results.md"
@@ -177,6 +185,7 @@ def test_report_keeps_the_investigation_and_draws_figures(tmp_path):
     assert "| cheetah-run | 1x (1000 updates) | 0.4000 | 0.1000 | 4.00x |" in text  # scale table
     assert "| cheetah-run | 256 (preset) | 0.4000 | 0.1000 | 4.00x |" in text  # latent-size table
     assert "| cheetah-run | 8192 | 0.3000 | 0.0500 | 6.00x |" in text
+    assert "| cheetah-run | 1x | 0.4000 | 0.1000 | 4.00x |" in text and "| cheetah-run | 4x | 0.2000 | 0.0200 | 10.00x |" in text
     md.write_text(text + "\nOur investigation: hand-written.\n")
     rp.write_report(report, rp.check_claims(report), md, tmp_path / "results")
     assert "Our investigation: hand-written." in md.read_text()
