@@ -609,6 +609,21 @@ def ablation_table(report: dict) -> list[list[str]]:
     return out
 
 
+def _lapo_laom_cells(rows: list[dict], task: str, key: str, value: Any, default: Any) -> list[str]:
+    """[LAPO probe MSE, LAOM probe MSE, LAPO / LAOM] of the task's first-seed distracted runs whose
+    study ``key`` equals ``value`` (runs without that study count as ``default``) and no other study."""
+    seed0 = min((r["seed"] for r in rows if r["task"] == task), default=0)
+    others = [k for k in STUDY_KEYS if k != key]
+    vals = {}
+    for m in ("lapo", "laom"):
+        hit = [r["probe_mse"] for r in rows if r["task"] == task and r["method"] == m and r["distractors"]
+               and r["seed"] == seed0 and r.get("ablation") is None and not any(r.get(k) for k in others)
+               and (r.get(key) or default) == value]
+        vals[m] = hit[0] if hit and _num(hit[0]) else None
+    ratio = f"{vals['lapo'] / vals['laom']:.2f}x" if vals["lapo"] and vals["laom"] else "–"
+    return [*(f"{vals[m]:.4f}" if vals[m] is not None else "–" for m in ("lapo", "laom")), ratio]
+
+
 def scale_table(report: dict) -> list[list[str]]:
     """Probe MSE of LAPO and LAOM (distractors, seed 0) at 1x and k x the preset's LAM updates."""
     rows = report["runs"]
@@ -620,18 +635,10 @@ def scale_table(report: dict) -> list[list[str]]:
     except Exception:  # noqa: BLE001 - an unknown preset only loses the label
         updates = None
     for task in sorted({r["task"] for r in rows}):
-        seed0 = min((r["seed"] for r in rows if r["task"] == task), default=0)
         factors = [1] + sorted({r["scale"] for r in rows if r.get("scale") and r["task"] == task})
         for f in factors:
-            vals = {}
-            for m in ("lapo", "laom"):
-                hit = [r["probe_mse"] for r in rows if r["task"] == task and r["method"] == m and r["distractors"]
-                       and r["seed"] == seed0 and r.get("ablation") is None and not r.get("latent_dim")
-                       and not r.get("data_factor") and (r.get("scale") or 1) == f]
-                vals[m] = hit[0] if hit and _num(hit[0]) else None
-            ratio = f"{vals['lapo'] / vals['laom']:.2f}x" if vals["lapo"] and vals["laom"] else "–"
-            out.append([task, f"{f}x ({f * updates} updates)" if updates else f"{f}x preset", *(f"{vals[m]:.4f}" if vals[m] is not None else "–"
-                                                for m in ("lapo", "laom")), ratio])
+            label = f"{f}x ({f * updates} updates)" if updates else f"{f}x preset"
+            out.append([task, label, *_lapo_laom_cells(rows, task, "scale", f, 1)])
     return out
 
 
@@ -646,21 +653,12 @@ def latent_table(report: dict) -> list[list[str]]:
     except Exception:  # noqa: BLE001 - an unknown preset only loses the preset's row
         preset_dim = None
     for task in sorted({r["task"] for r in rows}):
-        seed0 = min((r["seed"] for r in rows if r["task"] == task), default=0)
         dims = sorted({r["latent_dim"] for r in rows if r.get("latent_dim") and r["task"] == task})
         if not dims:
             continue
         for dim in ([preset_dim] if preset_dim else []) + dims:
-            vals = {}
-            for m in ("lapo", "laom"):
-                hit = [r["probe_mse"] for r in rows if r["task"] == task and r["method"] == m and r["distractors"]
-                       and r["seed"] == seed0 and r.get("ablation") is None and not r.get("scale")
-                       and not r.get("data_factor") and (r.get("latent_dim") or preset_dim) == dim]
-                vals[m] = hit[0] if hit and _num(hit[0]) else None
-            ratio = f"{vals['lapo'] / vals['laom']:.2f}x" if vals["lapo"] and vals["laom"] else "–"
             label = f"{dim} (preset)" if dim == preset_dim and dim not in dims else str(dim)
-            out.append([task, label, *(f"{vals[m]:.4f}" if vals[m] is not None else "–" for m in ("lapo", "laom")),
-                        ratio])
+            out.append([task, label, *_lapo_laom_cells(rows, task, "latent_dim", dim, preset_dim)])
     return out
 
 
@@ -669,18 +667,9 @@ def data_table(report: dict) -> list[list[str]]:
     rows = report["runs"]
     out = [["task", "training data (and LAM updates)", "LAPO probe MSE", "LAOM probe MSE", "LAPO / LAOM"]]
     for task in sorted({r["task"] for r in rows}):
-        seed0 = min((r["seed"] for r in rows if r["task"] == task), default=0)
         factors = sorted({r["data_factor"] for r in rows if r.get("data_factor") and r["task"] == task})
         for f in ([1] + factors) if factors else []:
-            vals = {}
-            for m in ("lapo", "laom"):
-                hit = [r["probe_mse"] for r in rows if r["task"] == task and r["method"] == m and r["distractors"]
-                       and r["seed"] == seed0 and r.get("ablation") is None and not r.get("scale")
-                       and not r.get("latent_dim") and (r.get("data_factor") or 1) == f]
-                vals[m] = hit[0] if hit and _num(hit[0]) else None
-            ratio = f"{vals['lapo'] / vals['laom']:.2f}x" if vals["lapo"] and vals["laom"] else "–"
-            out.append([task, f"{f}x", *(f"{vals[m]:.4f}" if vals[m] is not None else "–" for m in ("lapo", "laom")),
-                        ratio])
+            out.append([task, f"{f}x", *_lapo_laom_cells(rows, task, "data_factor", f, 1)])
     return out
 
 
