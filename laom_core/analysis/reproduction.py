@@ -67,7 +67,7 @@ class ReproPlan:
     latent_dims: tuple[int, ...] = (8192,)
     # Stage-1-only LAPO and LAOM runs on a train set this many times larger, with as many times
     # the LAM updates (seed 0, distractors): does the gap open with data? Empty: none.
-    data_factors: tuple[int, ...] = (2,)
+    data_factors: tuple[int, ...] = (2, 4)
     # Tasks checked on claims 1-2 only (LAPO and LAOM stage 1, both settings, first seed).
     headline_tasks: tuple[str, ...] = ()
     # (task, collection policy) for tasks without a shipped expert: a released PPO folder.

@@ -117,8 +117,10 @@ def test_plan_reuses_the_demo_runs_and_orders_headline_first():
     assert all("lapo.latent_action_dim=8192" in r["sets"] and "run.stop_after=lam" in r["sets"]
                and "lapo.total_updates=3000" not in r["sets"] for r in latent)
     data = [r for r in reqs if r.get("data_factor")]
-    assert [(r["method"], r["data_factor"], r["seed"]) for r in data] == [("lapo", 2, 0), ("laom", 2, 0)]
-    assert all("repro-data2x_cheetah-run_train" in r["data"] and "lapo.total_updates=2000" in r["sets"]
+    assert [(r["method"], r["data_factor"], r["seed"]) for r in data] == [
+        ("lapo", 2, 0), ("laom", 2, 0), ("lapo", 4, 0), ("laom", 4, 0)]
+    assert all(f"repro-data{r['data_factor']}x_cheetah-run_train" in r["data"]
+               and f"lapo.total_updates={1000 * r['data_factor']}" in r["sets"]
                and "run.stop_after=lam" in r["sets"] and "demo_cheetah-run_labeled" in r["labeled_data"]
                and rp.is_side_study(r) for r in data)
     assert rp.ReproPlan().scaled_data_plan("cheetah-run", 2).train_episodes == 2 * demo.make_plan(False).train_episodes
