@@ -361,6 +361,7 @@ def collect_results(plan: ReproPlan, requests: list[dict] | None = None) -> dict
             "latent_dim": req.get("latent_dim"), "data_factor": req.get("data_factor"),
             "probe_mse": summary.get("probe_mse"), "chance_probe_mse": summary.get("chance_probe_mse"),
             "fdm_z_gain": summary.get("fdm_z_gain"),
+            **run_leakage_figures(run if summary else None),
             "eval_return_mean": summary.get("eval_return_mean"),
             "eval_return_std": summary.get("eval_return_std"),
             "normalized_return": None,
@@ -375,6 +376,19 @@ def collect_results(plan: ReproPlan, requests: list[dict] | None = None) -> dict
         "plan": {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(plan).items()},
         "normalizers": normalizers, "runs": rows,
     }
+
+
+LEAKAGE_FIELDS = ("r2_action", "obs_r2_state", "leakage")  # of artifacts/leakage.json, copied per row
+
+
+def run_leakage_figures(run: dict | None) -> dict[str, float | None]:
+    """The held-out leakage figures the report uses (None each for a run without them): how much
+    of the true action the latent action explains, of the state the encoder's embedding does."""
+    from laom_core.analysis.leakage import load_run_leakage
+
+    found = load_run_leakage(run["run_dir"]) if run and run.get("run_dir") else None
+    figures = (found or {}).get("figures") or {}
+    return {k: (float(figures[k]) if _num(figures.get(k)) else None) for k in LEAKAGE_FIELDS}
 
 
 def _normalize(rows: list[dict]) -> dict[str, dict]:
@@ -609,19 +623,30 @@ def ablation_table(report: dict) -> list[list[str]]:
     return out
 
 
-def _lapo_laom_cells(rows: list[dict], task: str, key: str, value: Any, default: Any) -> list[str]:
-    """[LAPO probe MSE, LAOM probe MSE, LAPO / LAOM] of the task's first-seed distracted runs whose
-    study ``key`` equals ``value`` (runs without that study count as ``default``) and no other study."""
+def _lapo_laom_cells(rows: list[dict], task: str, key: str, value: Any, default: Any,
+                     extra: tuple[str, ...] = ()) -> list[str]:
+    """[LAPO probe MSE, LAOM probe MSE, LAPO / LAOM, then LAPO / LAOM of each ``extra`` field as
+    "a / b"] of the task's first-seed distracted runs whose study ``key`` equals ``value`` (runs
+    without that study count as ``default``) and no other study."""
     seed0 = min((r["seed"] for r in rows if r["task"] == task), default=0)
     others = [k for k in STUDY_KEYS if k != key]
-    vals = {}
+    runs = {}
     for m in ("lapo", "laom"):
-        hit = [r["probe_mse"] for r in rows if r["task"] == task and r["method"] == m and r["distractors"]
+        hit = [r for r in rows if r["task"] == task and r["method"] == m and r["distractors"]
                and r["seed"] == seed0 and r.get("ablation") is None and not any(r.get(k) for k in others)
                and (r.get(key) or default) == value]
-        vals[m] = hit[0] if hit and _num(hit[0]) else None
+        runs[m] = hit[0] if hit else {}
+
+    def num(m: str, field: str) -> float | None:
+        v = runs[m].get(field)
+        return v if _num(v) else None
+
+    vals = {m: num(m, "probe_mse") for m in ("lapo", "laom")}
     ratio = f"{vals['lapo'] / vals['laom']:.2f}x" if vals["lapo"] and vals["laom"] else "–"
-    return [*(f"{vals[m]:.4f}" if vals[m] is not None else "–" for m in ("lapo", "laom")), ratio]
+    cells = [*(f"{vals[m]:.4f}" if vals[m] is not None else "–" for m in ("lapo", "laom")), ratio]
+    for field in extra:
+        cells.append(" / ".join(f"{v:.2f}" if v is not None else "–" for v in (num("lapo", field), num("laom", field))))
+    return cells
 
 
 def scale_table(report: dict) -> list[list[str]]:
@@ -665,11 +690,13 @@ def latent_table(report: dict) -> list[list[str]]:
 def data_table(report: dict) -> list[list[str]]:
     """Probe MSE of LAPO and LAOM (distractors, seed 0) on 1x and k x the training data."""
     rows = report["runs"]
-    out = [["task", "training data (and LAM updates)", "LAPO probe MSE", "LAOM probe MSE", "LAPO / LAOM"]]
+    out = [["task", "training data (and LAM updates)", "LAPO probe MSE", "LAOM probe MSE", "LAPO / LAOM",
+            "latent -> action R² (LAPO / LAOM)", "encoder -> state R² (LAPO / LAOM)"]]
     for task in sorted({r["task"] for r in rows}):
         factors = sorted({r["data_factor"] for r in rows if r.get("data_factor") and r["task"] == task})
         for f in ([1] + factors) if factors else []:
-            out.append([task, f"{f}x", *_lapo_laom_cells(rows, task, "data_factor", f, 1)])
+            out.append([task, f"{f}x", *_lapo_laom_cells(rows, task, "data_factor", f, 1,
+                                                         extra=("r2_action", "obs_r2_state"))])
     return out
 
 

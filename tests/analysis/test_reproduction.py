@@ -175,7 +175,8 @@ def test_headline_task_cli_checks_the_expert_folder_and_remembers_the_task(tmp_p
 def test_report_keeps_the_investigation_and_draws_figures(tmp_path):
     rows = _paperlike_rows() + [_row("lapo", budget=32, probe=0.5, ablation="LAPO")]
     rows += [dict(_row(m, budget=32, probe=p), latent_dim=8192) for m, p in (("lapo", 0.3), ("laom", 0.05))]
-    rows += [dict(_row(m, budget=32, probe=p), data_factor=4) for m, p in (("lapo", 0.2), ("laom", 0.02))]
+    rows += [dict(_row(m, budget=32, probe=p), data_factor=4, r2_action=a, obs_r2_state=st)
+             for m, p, a, st in (("lapo", 0.2, 0.1, 0.3), ("laom", 0.02, 0.6, None))]
     report = _report(rows)
     assert rp.check_claims(report)[0]["detail"].count("4.00x") == 1  # the latent-size rows stay out of the claims
     md = tmp_path / "results.md"
@@ -187,7 +188,8 @@ def test_report_keeps_the_investigation_and_draws_figures(tmp_path):
     assert "| cheetah-run | 1x (1000 updates) | 0.4000 | 0.1000 | 4.00x |" in text  # scale table
     assert "| cheetah-run | 256 (preset) | 0.4000 | 0.1000 | 4.00x |" in text  # latent-size table
     assert "| cheetah-run | 8192 | 0.3000 | 0.0500 | 6.00x |" in text
-    assert "| cheetah-run | 1x | 0.4000 | 0.1000 | 4.00x |" in text and "| cheetah-run | 4x | 0.2000 | 0.0200 | 10.00x |" in text
+    assert "| cheetah-run | 1x | 0.4000 | 0.1000 | 4.00x | – / – | – / – |" in text  # data table
+    assert "| cheetah-run | 4x | 0.2000 | 0.0200 | 10.00x | 0.10 / 0.60 | 0.30 / – |" in text
     md.write_text(text + "\nOur investigation: hand-written.\n")
     rp.write_report(report, rp.check_claims(report), md, tmp_path / "results")
     assert "Our investigation: hand-written." in md.read_text()
@@ -265,3 +267,15 @@ def test_return_claims_carry_a_caution_when_bc_itself_fails():
     claims = {c["claim"]: c for c in rp.check_claims(_report(rows))}
     assert claims[3]["result"] == "PASS" and "ratios of noise" in claims[3]["detail"]
     assert "ratios of noise" in claims[4]["detail"] and "ratios of noise" not in claims[1]["detail"]
+
+
+def test_rows_carry_the_runs_leakage_figures(tmp_path):
+    run_dir = tmp_path / "run"
+    (run_dir / "artifacts").mkdir(parents=True)
+    figures = {"r2_action": 0.06, "obs_r2_state": 0.23, "leakage": 0.81, "clip_score": 0.25}
+    (run_dir / "artifacts" / "leakage.json").write_text(json.dumps({"available": True, "figures": figures}))
+    got = rp.run_leakage_figures({"run_dir": str(run_dir)})
+    assert got == {"r2_action": 0.06, "obs_r2_state": 0.23, "leakage": 0.81}
+    (run_dir / "artifacts" / "leakage.json").write_text("{not json")
+    assert rp.run_leakage_figures({"run_dir": str(run_dir)}) == dict.fromkeys(rp.LEAKAGE_FIELDS)
+    assert rp.run_leakage_figures(None) == dict.fromkeys(rp.LEAKAGE_FIELDS)
