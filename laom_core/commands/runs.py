@@ -53,6 +53,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rm.add_argument("--keep-files", action="store_true", help="keep the run folder")
     rm.set_defaults(func=_delete)
 
+    probe = sub.add_parser("probe", help="probe finished LAMs again, all on the same fit and test trajectories "
+                                         "(compare runs trained on different datasets)")
+    probe.add_argument("run_ids", nargs="+", help="run ids (or unique prefixes) of LAPO/LAOM/LAOM+supervision runs")
+    probe.add_argument("--data", required=True, help="dataset file holding the fit and test trajectories")
+    probe.add_argument("--fit", required=True, help="trajectory ids to fit the probes on, e.g. 0-17,19")
+    probe.add_argument("--test", required=True, help="trajectory ids to score them on (ones no run trained on)")
+    probe.add_argument("--samples", type=int, default=4096, help="at most this many transitions per side")
+    probe.add_argument("--json", action="store_true")
+    probe.set_defaults(func=_probe)
+
     conc = sub.add_parser("concurrency", help="show or set how many runs may run at once")
     conc.add_argument("n", nargs="?", type=int, default=None, help="new limit (omit to show)")
     conc.add_argument("--default", action="store_true", help="back to 1 per GPU (1 on CPU)")
@@ -63,6 +73,52 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sched.add_argument("--poll", type=float, default=None, help="seconds between checks (default 0.5)")
     sched.set_defaults(func=_scheduler)
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+
+
+def parse_ids(text: str) -> tuple[int, ...]:
+    """"0-3,7" -> (0, 1, 2, 3, 7); a clear error for anything else."""
+    from laom_core.errors import ConfigError
+
+    out: list[int] = []
+    try:
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            lo, _, hi = part.partition("-")
+            out += range(int(lo), int(hi or lo) + 1)
+    except ValueError:
+        raise ConfigError(f"trajectory ids must look like 0-17,19; got {text!r}") from None
+    if not out:
+        raise ConfigError(f"no trajectory ids in {text!r}")
+    return tuple(sorted(set(out)))
+
+
+def _probe(args: argparse.Namespace) -> int:
+    from laom_core.analysis.reprobe import ProbeSplit, reprobe_run
+    from laom_core.errors import ConfigError
+    from laom_core.runs.store import RunStore
+    from laom_core.workspace import datasets_dir, resolve_user_path
+
+    if args.samples < 16:
+        raise ConfigError(f"--samples must be at least 16, got {args.samples}")
+    data = resolve_user_path(args.data, must_exist=True, base=datasets_dir(create=False))
+    split = ProbeSplit(data, parse_ids(args.fit), parse_ids(args.test), args.samples)
+    with RunStore() as store:
+        runs = [dict(store.find_run(r)) for r in args.run_ids]
+    results = []
+    for run in runs:
+        print(f"probing {run['id']} ...", file=sys.stderr, flush=True)
+        results.append({"run_id": run["id"], "name": run.get("name"), "method": run.get("method"),
+                        **reprobe_run(run["run_dir"], split)})
+    if args.json:
+        print(json.dumps({"data": str(data), "fit": list(split.fit), "test": list(split.test), "runs": results}))
+        return 0
+    print(f"fit on {len(split.fit)} and test on {len(split.test)} trajectories of {data}")
+    header = ("RUN", "METHOD", "PROBE MSE", "CHANCE", "R2 ACTION", "R2 STATE")
+    rows = [header] + [(r["run_id"], r["method"] or "", f"{r['probe_mse']:.4f}", f"{r['chance_probe_mse']:.4f}",
+                        f"{r['r2_action']:.3f}", f"{r['r2_state']:.3f}") for r in results]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+    return 0
 
 
 def _list(args: argparse.Namespace) -> int:

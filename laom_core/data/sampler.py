@@ -423,6 +423,11 @@ class TrajectorySampler:
         return (self._h, self._w)
 
     @property
+    def lengths(self) -> np.ndarray:
+        """Frames per trajectory, in ``traj_ids`` order."""
+        return self._lengths.copy()
+
+    @property
     def traj_ids(self) -> list[int]:
         return [int(i) for i in self._ids]
 
