@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from laom_core.analysis.aggregate import paper_reference
+from laom_core.errors import LaomError
 
 LAM_METHODS = ("lapo", "laom", "laom-labels")
 METHOD_TITLES = {"bc": "BC", "idm": "IDM", "lapo": "LAPO", "laom": "LAOM", "laom-labels": "LAOM+supervision"}
@@ -371,11 +372,63 @@ def collect_results(plan: ReproPlan, requests: list[dict] | None = None) -> dict
                         "eval": sizes(req.get("eval_data"))},
         })
     normalizers = _normalize(rows)
+    run_dirs = {r["id"]: r.get("run_dir") for r in runs}
     return {
         "commit": _commit(), "created": time.strftime("%Y-%m-%d %H:%M:%S"), "preset": plan.preset,
         "plan": {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(plan).items()},
         "normalizers": normalizers, "runs": rows,
+        "data_probe": add_common_data_probe(plan, requests, rows, run_dirs),
     }
+
+
+COMMON_FIELDS = ("probe_mse", "chance_probe_mse", "r2_action", "r2_state")
+
+
+def add_common_data_probe(plan: ReproPlan, requests: list[dict], rows: list[dict],
+                          run_dirs: dict[str, str | None]) -> dict[str, dict]:
+    """Score the data study's LAMs (and their 1x twins) on one common split, in place.
+
+    Each run's own probe is scored on its own held-out trajectories (2 of 20 at 1x, 8 of 80
+    at 4x) and its leakage figures pool training trajectories in when fewer than 6 are held
+    out, so neither compares across dataset sizes. The train files are nested (the k x file
+    starts with the 1x file's trajectories), so every run is re-probed
+    (:mod:`laom_core.analysis.reprobe`, cached per run) fitting on trajectories all of them
+    trained on and testing on trajectories none of them saw. Adds ``common_<field>`` to
+    the rows; returns the split per task (or why there is none).
+    """
+    from laom_core.analysis.reprobe import ProbeSplit, reprobe_run, unseen_split
+    from laom_core.config import load_config
+    from laom_core.data.sampler import split_trajectories
+
+    out: dict[str, dict] = {}
+    for task in sorted({r["task"] for r in rows if r.get("data_factor")}):
+        seed0 = min(r["seed"] for r in rows if r["task"] == task)
+        members = [(req, row) for req, row in zip(requests, rows)
+                   if row["task"] == task and row["method"] in ("lapo", "laom") and row["distractors"]
+                   and row["seed"] == seed0 and row.get("ablation") is None
+                   and not any(row.get(k) for k in STUDY_KEYS if k != "data_factor")]
+        try:
+            specs = []
+            for req, row in members:
+                n = (row["dataset"]["train"] or {}).get("trajectories")
+                if not n:
+                    continue
+                held_out = load_config(plan.preset, row["method"])[0].run.held_out_fraction
+                specs.append((Path(req["data"]), n, split_trajectories(n, held_out, row["seed"])[0]))
+            split: ProbeSplit = unseen_split(specs)
+        except LaomError as exc:
+            out[task] = {"error": str(exc)}
+            continue
+        out[task] = {"data": str(split.data), "fit": list(split.fit), "test": list(split.test)}
+        for _req, row in members:
+            run_dir = run_dirs.get(row["run_id"]) if row["status"] == "finished" else None
+            try:
+                figures = reprobe_run(run_dir, split) if run_dir else {}
+            except LaomError as exc:
+                figures = {}
+                out[task].setdefault("errors", {})[row["name"]] = str(exc)
+            row.update({f"common_{k}": figures.get(k) for k in COMMON_FIELDS})
+    return out
 
 
 LEAKAGE_FIELDS = ("r2_action", "obs_r2_state", "leakage")  # of artifacts/leakage.json, copied per row
@@ -645,7 +698,7 @@ def _lapo_laom_cells(rows: list[dict], task: str, key: str, value: Any, default:
     ratio = f"{vals['lapo'] / vals['laom']:.2f}x" if vals["lapo"] and vals["laom"] else "–"
     cells = [*(f"{vals[m]:.4f}" if vals[m] is not None else "–" for m in ("lapo", "laom")), ratio]
     for field in extra:
-        cells.append(" / ".join(f"{v:.2f}" if v is not None else "–" for v in (num("lapo", field), num("laom", field))))
+        cells.append(" / ".join(f"{v:.3f}" if v is not None else "–" for v in (num("lapo", field), num("laom", field))))
     return cells
 
 
@@ -691,13 +744,28 @@ def data_table(report: dict) -> list[list[str]]:
     """Probe MSE of LAPO and LAOM (distractors, seed 0) on 1x and k x the training data."""
     rows = report["runs"]
     out = [["task", "training data (and LAM updates)", "LAPO probe MSE", "LAOM probe MSE", "LAPO / LAOM",
-            "latent -> action R² (LAPO / LAOM)", "encoder -> state R² (LAPO / LAOM)"]]
+            "common split: probe MSE (LAPO / LAOM)", "chance", "latent -> action R²", "encoder -> state R²"]]
     for task in sorted({r["task"] for r in rows}):
         factors = sorted({r["data_factor"] for r in rows if r.get("data_factor") and r["task"] == task})
         for f in ([1] + factors) if factors else []:
-            out.append([task, f"{f}x", *_lapo_laom_cells(rows, task, "data_factor", f, 1,
-                                                         extra=("r2_action", "obs_r2_state"))])
+            cells = _lapo_laom_cells(rows, task, "data_factor", f, 1, extra=tuple(f"common_{k}" for k in COMMON_FIELDS))
+            chance = sorted({c for c in cells[4].split(" / ") if c != "–"})  # one test set: one chance
+            out.append([task, f"{f}x", *cells[:4], " / ".join(chance) or "–", *cells[5:]])
     return out
+
+
+def data_probe_note(report: dict) -> str:
+    """One line per task on the data table's common split (see :func:`add_common_data_probe`)."""
+    lines = []
+    for task, split in sorted((report.get("data_probe") or {}).items()):
+        if "error" in split:
+            lines.append(f"{task}: no common split ({split['error']}).")
+            continue
+        lines.append(f"{task}, common split: ridge probes fitted on {len(split['fit'])} trajectories every run above "
+                     f"trained on, scored on trajectories {', '.join(map(str, split['test']))} of "
+                     f"`{Path(split['data']).name}`, which none of them saw (`python -m laom_core runs probe`)."
+                     + "".join(f" {name}: {err}" for name, err in sorted(split.get("errors", {}).items())))
+    return "\n".join(lines)
 
 
 def markdown_table(table: list[list[str]]) -> str:
@@ -790,6 +858,8 @@ def write_report(report: dict, claims: list[dict], out_md: Path, figures_dir: Pa
         "## Data: LAPO and LAOM on a larger training set, same passes over it (distractors, seed 0, stage 1 only)",
         "",
         markdown_table(data_table(report)),
+        "",
+        data_probe_note(report),
         "",
         "## Figures",
         "",

@@ -175,9 +175,11 @@ def test_headline_task_cli_checks_the_expert_folder_and_remembers_the_task(tmp_p
 def test_report_keeps_the_investigation_and_draws_figures(tmp_path):
     rows = _paperlike_rows() + [_row("lapo", budget=32, probe=0.5, ablation="LAPO")]
     rows += [dict(_row(m, budget=32, probe=p), latent_dim=8192) for m, p in (("lapo", 0.3), ("laom", 0.05))]
-    rows += [dict(_row(m, budget=32, probe=p), data_factor=4, r2_action=a, obs_r2_state=st)
-             for m, p, a, st in (("lapo", 0.2, 0.1, 0.3), ("laom", 0.02, 0.6, None))]
+    rows += [dict(_row(m, budget=32, probe=p), data_factor=4, common_probe_mse=c, common_chance_probe_mse=0.5,
+                  common_r2_action=a, common_r2_state=st)
+             for m, p, c, a, st in (("lapo", 0.2, 0.45, 0.1, 0.3), ("laom", 0.02, 0.3, 0.6, None))]
     report = _report(rows)
+    report["data_probe"] = {"cheetah-run": {"data": "/w/big.h5", "fit": [0, 1], "test": [7, 9]}}
     assert rp.check_claims(report)[0]["detail"].count("4.00x") == 1  # the latent-size rows stay out of the claims
     md = tmp_path / "results.md"
     rp.write_report(report, rp.check_claims(report), md, tmp_path / "results")
@@ -188,8 +190,10 @@ def test_report_keeps_the_investigation_and_draws_figures(tmp_path):
     assert "| cheetah-run | 1x (1000 updates) | 0.4000 | 0.1000 | 4.00x |" in text  # scale table
     assert "| cheetah-run | 256 (preset) | 0.4000 | 0.1000 | 4.00x |" in text  # latent-size table
     assert "| cheetah-run | 8192 | 0.3000 | 0.0500 | 6.00x |" in text
-    assert "| cheetah-run | 1x | 0.4000 | 0.1000 | 4.00x | – / – | – / – |" in text  # data table
-    assert "| cheetah-run | 4x | 0.2000 | 0.0200 | 10.00x | 0.10 / 0.60 | 0.30 / – |" in text
+    assert "| cheetah-run | 1x | 0.4000 | 0.1000 | 4.00x | – / – | – | – / – | – / – |" in text  # data table
+    assert "| cheetah-run | 4x | 0.2000 | 0.0200 | 10.00x | 0.450 / 0.300 | 0.500 | 0.100 / 0.600 | 0.300 / – |" in text
+    assert "cheetah-run, common split: ridge probes fitted on 2 trajectories every run above trained on, " \
+           "scored on trajectories 7, 9 of `big.h5`" in text
     md.write_text(text + "\nOur investigation: hand-written.\n")
     rp.write_report(report, rp.check_claims(report), md, tmp_path / "results")
     assert "Our investigation: hand-written." in md.read_text()
@@ -279,3 +283,23 @@ def test_rows_carry_the_runs_leakage_figures(tmp_path):
     (run_dir / "artifacts" / "leakage.json").write_text("{not json")
     assert rp.run_leakage_figures({"run_dir": str(run_dir)}) == dict.fromkeys(rp.LEAKAGE_FIELDS)
     assert rp.run_leakage_figures(None) == dict.fromkeys(rp.LEAKAGE_FIELDS)
+
+
+def test_common_data_probe_split_tests_on_trajectories_no_run_trained_on():
+    def member(method, n, factor=None):
+        row = dict(_row(method, budget=32, probe=0.5), data_factor=factor, status="queued", run_id=None,
+                   name=f"{method}-{n}")
+        row["dataset"] = {"train": {"trajectories": n, "steps": n * 1000}}
+        return {"data": f"/w/train{n}.h5"}, row
+
+    pairs = [member("lapo", 20), member("laom", 20), member("lapo", 80, 4), member("laom", 80, 4)]
+    pairs.append(member("bc", 20))  # not a LAM: not in the study
+    requests, rows = [p[0] for p in pairs], [p[1] for p in pairs]
+    out = rp.add_common_data_probe(rp.ReproPlan(), requests, rows, {})
+    split = out["cheetah-run"]
+    assert split["data"] == "/w/train80.h5" and split["test"] == [19, 36, 50, 53, 64, 66]  # held out at 80 and at 20 or beyond 20
+    assert 4 not in split["fit"] and 19 not in split["fit"] and 5 not in split["fit"] and max(split["fit"]) < 20
+    assert all(r["common_probe_mse"] is None for r in rows[:4]) and "common_probe_mse" not in rows[4]
+    for row in rows:
+        row["dataset"]["train"] = None  # the files are not there (yet)
+    assert "no runs" in rp.add_common_data_probe(rp.ReproPlan(), requests, rows, {})["cheetah-run"]["error"]
