@@ -7,6 +7,7 @@ import json
 import sys
 import time
 
+from laom_core.commands.columns import print_columns
 from laom_core.runs.store import STATUSES
 
 _LIST_FIELDS = ("id", "name", "status", "method", "task", "group", "labeled_budget", "seed", "preset", "device",
@@ -115,9 +116,7 @@ def _probe(args: argparse.Namespace) -> int:
     header = ("RUN", "METHOD", "PROBE MSE", "CHANCE", "R2 ACTION", "R2 STATE")
     rows = [header] + [(r["run_id"], r["method"] or "", f"{r['probe_mse']:.4f}", f"{r['chance_probe_mse']:.4f}",
                         f"{r['r2_action']:.3f}", f"{r['r2_state']:.3f}") for r in results]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    for row in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+    print_columns(rows)
     return 0
 
 
@@ -140,9 +139,7 @@ def _list(args: argparse.Namespace) -> int:
         rows.append((r["id"], r["status"], r["method"] or "", r["task"] or "", r["group"] or "",
                      "" if r["labeled_budget"] is None else str(r["labeled_budget"]), str(r["seed"]),
                      _time(r["started_at"]), _duration(r)))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    for row in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+    print_columns(rows)
     return 0
 
 

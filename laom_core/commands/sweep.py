@@ -8,6 +8,8 @@ import argparse
 import json
 import sys
 
+from laom_core.commands.columns import print_columns
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -90,9 +92,7 @@ def _print_summary(progress: dict, rows: list[dict]) -> None:
     for r in rows:
         table.append((str(r["task"]), str(r["method"]), str(r["labeled_budget"]), str(r["n"]),
                       _pm(r, "held_out_probe_mse"), _pm(r, "eval_return_mean"), _pm(r, "normalized_return")))
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    for row in table:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+    print_columns(table)
 
 
 def _pm(row: dict, key: str) -> str:

@@ -116,3 +116,16 @@ def test_read_only_workspace_is_a_clear_error(workspace, tmp_path, capsys, monke
     finally:
         for fn in undo:
             fn()
+
+
+def test_a_closed_pipe_ends_the_cli_quietly(tmp_path):
+    """`python -m laom_core runs list | head -1`: no traceback when the reader has gone."""
+    import sys
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the CLI writes a byte
+    proc = subprocess.run([sys.executable, "-m", "laom_core", "runs", "list"], stdout=write_end,
+                          stderr=subprocess.PIPE, text=True, timeout=60,
+                          env=dict(os.environ, LAOM_STUDIO_WORKSPACE=str(tmp_path / "ws")))
+    os.close(write_end)
+    assert proc.returncode == 141 and "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr
