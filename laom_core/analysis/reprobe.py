@@ -76,14 +76,12 @@ def load_run_lam(run_dir: str | Path, img_hw: int, action_dim: int) -> tuple[tor
 
 def _strided(lengths: np.ndarray, samples: int) -> tuple[np.ndarray, np.ndarray]:
     """(index into the id list, step) of at most ``samples`` transitions, evenly spread."""
-    counts = np.maximum(lengths - 1, 0)
-    cum = np.concatenate([[0], np.cumsum(counts)])
-    total = int(cum[-1])
+    from laom_core.data.sampler import locate_transitions
+
+    total = int(np.maximum(lengths - 1, 0).sum())
     if total == 0:
         raise LaomError("the probe split has no transitions (trajectories shorter than 2 steps)")
-    chosen = np.unique(np.linspace(0, total - 1, min(samples, total)).astype(np.int64))
-    j = np.searchsorted(cum, chosen, side="right") - 1
-    return j.astype(np.int64), (chosen - cum[j]).astype(np.int64)
+    return locate_transitions(lengths, np.unique(np.linspace(0, total - 1, min(samples, total)).astype(np.int64)))
 
 
 @torch.no_grad()

@@ -79,6 +79,14 @@ def to_float(obs: torch.Tensor) -> torch.Tensor:
     return obs.to(torch.float32).mul_(2.0 / 255.0).sub_(1.0)
 
 
+def locate_transitions(lengths: np.ndarray, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Flat transition indices (0 .. sum(len - 1) - 1, trajectory by trajectory) ->
+    (index into the trajectories, step), the requests :meth:`TrajectorySampler.gather` takes."""
+    cum = np.concatenate([[0], np.cumsum(np.maximum(np.asarray(lengths, dtype=np.int64) - 1, 0))])
+    j = np.searchsorted(cum, flat, side="right") - 1
+    return j.astype(np.int64), (np.asarray(flat) - cum[j]).astype(np.int64)
+
+
 def split_trajectories(
     num_trajectories: int, held_out_fraction: float, seed: int = 0
 ) -> tuple[list[int], list[int]]:

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from laom_core.data.hdf5 import open_dataset
+from laom_core.data.sampler import locate_transitions
 from laom_core.training.common import RunContext, autocast, frames
 from laom_core.training.probes import held_out_probe
 from laom_core.workspace import atomic_path, atomic_write_json
@@ -27,13 +28,11 @@ _STATE_PROBE_MAX_SAMPLES = 4096
 def _held_out_requests(ctx: RunContext, ids: list[int], limit: int) -> tuple[np.ndarray, np.ndarray]:
     """(traj_index, step) of min(limit, all) held-out transitions, seeded, in file order."""
     with open_dataset(ctx.data_path) as ds:
-        counts = np.maximum(ds.lengths[ids] - 1, 0)
-    cum = np.concatenate([[0], np.cumsum(counts)])
-    total = int(cum[-1])
+        lengths = ds.lengths[ids]
+    total = int(np.maximum(lengths - 1, 0).sum())
     rng = np.random.default_rng(ctx.config.seed + 101)
     chosen = np.arange(total) if total <= limit else np.sort(rng.choice(total, size=limit, replace=False))
-    j = np.searchsorted(cum, chosen, side="right") - 1
-    return j.astype(np.int64), (chosen - cum[j]).astype(np.int64)
+    return locate_transitions(lengths, chosen)
 
 
 @torch.no_grad()

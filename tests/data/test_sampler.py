@@ -231,3 +231,10 @@ def test_bad_inputs_raise_dataset_errors(tiny, tmp_path):
         TrajectorySampler(noobs)
     with pytest.raises(ConfigError, match="frame_stack"):
         TrajectorySampler(tiny, frame_stack=0)
+
+
+def test_locate_transitions_maps_flat_indices_to_trajectory_and_step():
+    from laom_core.data.sampler import locate_transitions
+
+    j, t = locate_transitions(np.array([3, 1, 4]), np.arange(5))  # 2 + 0 + 3 transitions
+    assert j.tolist() == [0, 0, 2, 2, 2] and t.tolist() == [0, 1, 0, 1, 2]
