@@ -747,10 +747,13 @@ def data_table(report: dict) -> list[list[str]]:
             "common split: probe MSE (LAPO / LAOM)", "chance", "latent -> action R²", "encoder -> state R²"]]
     for task in sorted({r["task"] for r in rows}):
         factors = sorted({r["data_factor"] for r in rows if r.get("data_factor") and r["task"] == task})
+        # one fit set and one test set per task: every run's chance (mean-action) MSE is the same
+        chance = sorted({f"{r['common_chance_probe_mse']:.3f}" for r in rows
+                         if r["task"] == task and _num(r.get("common_chance_probe_mse"))})
         for f in ([1] + factors) if factors else []:
-            cells = _lapo_laom_cells(rows, task, "data_factor", f, 1, extra=tuple(f"common_{k}" for k in COMMON_FIELDS))
-            chance = sorted({c for c in cells[4].split(" / ") if c != "–"})  # one test set: one chance
-            out.append([task, f"{f}x", *cells[:4], " / ".join(chance) or "–", *cells[5:]])
+            cells = _lapo_laom_cells(rows, task, "data_factor", f, 1,
+                                     extra=("common_probe_mse", "common_r2_action", "common_r2_state"))
+            out.append([task, f"{f}x", *cells[:4], " / ".join(chance) or "–", *cells[4:]])
     return out
 
 

@@ -190,7 +190,7 @@ def test_report_keeps_the_investigation_and_draws_figures(tmp_path):
     assert "| cheetah-run | 1x (1000 updates) | 0.4000 | 0.1000 | 4.00x |" in text  # scale table
     assert "| cheetah-run | 256 (preset) | 0.4000 | 0.1000 | 4.00x |" in text  # latent-size table
     assert "| cheetah-run | 8192 | 0.3000 | 0.0500 | 6.00x |" in text
-    assert "| cheetah-run | 1x | 0.4000 | 0.1000 | 4.00x | – / – | – | – / – | – / – |" in text  # data table
+    assert "| cheetah-run | 1x | 0.4000 | 0.1000 | 4.00x | – / – | 0.500 | – / – | – / – |" in text  # data table
     assert "| cheetah-run | 4x | 0.2000 | 0.0200 | 10.00x | 0.450 / 0.300 | 0.500 | 0.100 / 0.600 | 0.300 / – |" in text
     assert "cheetah-run, common split: ridge probes fitted on 2 trajectories every run above trained on, " \
            "scored on trajectories 7, 9 of `big.h5`" in text
