@@ -1,6 +1,8 @@
 """Built-in distractor clips: generated on this machine, deterministic by seed.
 
-Three visually different families, alternating along each split's clip list:
+Three visually different families; the default library alternates ``shapes`` and
+``waves`` along each split's clip list, and ``bodies`` joins only on request
+(``BuiltinSource(families=ALL_FAMILIES)``, or the video source ``builtin+bodies``):
 
 - ``shapes``: coloured discs, boxes and bars drifting and spinning over a slowly moving
   colour gradient (object-like motion, high contrast);
@@ -8,7 +10,9 @@ Three visually different families, alternating along each split's clip list:
   random colour palette), full-frame motion like water or flames;
 - ``bodies``: renders of other MuJoCo bodies (cheetahs, walkers, hoppers, humanoids,
   swimmers, fingers, ...) driven by smooth random actions from random viewpoints. These look
-  like the agent and are the hardest kind of distractor.
+  like the agent (some are cheetahs), which mixes another question into the paper's: a
+  background that contains the agent's own kind of motion. The paper's DAVIS videos hold
+  no such thing, so the default library leaves them out.
 
 Clip content depends only on (seed, split, index, size, num_frames): train and eval clips
 come from disjoint seed streams, so the splits never share a clip. Each clip is stored as
@@ -27,7 +31,8 @@ import numpy as np
 from laom_core.workspace import atomic_path
 
 FORMAT_VERSION = 2
-FAMILIES = ("shapes", "bodies", "waves")
+FAMILIES = ("shapes", "bodies", "waves")  # every family there is
+DEFAULT_FAMILIES = ("shapes", "waves")  # nothing agent-like (see the module docstring)
 _SPLIT_CODE = {"train": 1, "eval": 2}
 
 # Domains rendered for the "bodies" family: (domain, task, camera ids worth using).
@@ -61,11 +66,16 @@ class ClipSpec:
         return np.random.default_rng([self.seed, _SPLIT_CODE[self.split], self.index, FORMAT_VERSION])
 
 
-def clip_specs(num_train: int, num_eval: int, size: int, num_frames: int, seed: int) -> list[ClipSpec]:
+def clip_specs(num_train: int, num_eval: int, size: int, num_frames: int, seed: int,
+               families: tuple[str, ...] = DEFAULT_FAMILIES) -> list[ClipSpec]:
+    """Clip i of a split belongs to ``families[i % len(families)]``."""
+    unknown = [f for f in families if f not in FAMILIES]
+    if not families or unknown:
+        raise ValueError(f"unknown clip families {unknown or families!r}; choose from {FAMILIES}")
     specs = []
     for split, count in (("train", num_train), ("eval", num_eval)):
         for i in range(count):
-            family = FAMILIES[i % len(FAMILIES)]
+            family = families[i % len(families)]
             specs.append(ClipSpec(f"{split}-{i:03d}-{family}", split, i, family, size, num_frames, seed))
     return specs
 

@@ -306,8 +306,14 @@ class BuiltinSource(VideoSource):
         size: int = 96,
         num_frames: int = 64,
         seed: int = 0,
+        families: tuple[str, ...] | None = None,
     ):
         from laom_core.envs import builtin_clips
+
+        families = tuple(families) if families else builtin_clips.DEFAULT_FAMILIES
+        if any(f not in builtin_clips.FAMILIES for f in families):
+            raise EnvError(f"unknown built-in clip families {families}; choose from {builtin_clips.FAMILIES}")
+        self.families = families
 
         if num_train < 1 or num_eval < 1:
             raise EnvError("built-in video source needs at least one train and one eval clip")
@@ -318,11 +324,11 @@ class BuiltinSource(VideoSource):
 
             cache_dir = workspace_cache() / "clips"
         self.cache_dir = Path(cache_dir).expanduser().resolve()
-        self.specs = builtin_clips.clip_specs(num_train, num_eval, size, num_frames, seed)
+        self.specs = builtin_clips.clip_specs(num_train, num_eval, size, num_frames, seed, families)
         self.folder = self.cache_dir / builtin_clips.cache_folder_name(size, num_frames, seed)
 
     def describe(self) -> str:
-        return f"built-in clips ({self.folder})"
+        return f"built-in clips ({'+'.join(self.families)}, {self.folder})"
 
     def _clips(self, split: str) -> list[Clip]:
         from laom_core.envs import builtin_clips
@@ -347,8 +353,10 @@ class BuiltinSource(VideoSource):
 
 
 def resolve_video_source(spec: "str | os.PathLike | VideoSource | None") -> VideoSource:
-    """None/"builtin" -> BuiltinSource; "davis:PATH" -> DavisSource; "folder:PATH" or a
-    folder path -> FolderSource (a DAVIS layout found there is used as DAVIS)."""
+    """None/"builtin" -> BuiltinSource (shapes and waves); "builtin+bodies" -> the same
+    plus the agent-like MuJoCo bodies ("builtin+bodies:CACHE" / "builtin:CACHE" with a
+    cache folder); "davis:PATH" -> DavisSource; "folder:PATH" or a folder path ->
+    FolderSource (a DAVIS layout found there is used as DAVIS)."""
     if isinstance(spec, VideoSource):
         return spec
     if spec is None:
@@ -356,6 +364,10 @@ def resolve_video_source(spec: "str | os.PathLike | VideoSource | None") -> Vide
     text = str(spec).strip()
     if text in ("", "builtin"):
         return BuiltinSource()
+    if text == "builtin+bodies" or text.startswith("builtin+bodies:"):
+        from laom_core.envs.builtin_clips import FAMILIES
+
+        return BuiltinSource(text[len("builtin+bodies:"):] or None, families=FAMILIES)
     if text.startswith("builtin:"):
         return BuiltinSource(text[len("builtin:"):])
     if text.startswith("davis:"):

@@ -29,7 +29,7 @@ def _names(source, split):
 
 def test_builtin_is_deterministic_cached_and_splits_are_disjoint(tmp_path, monkeypatch):
     a = BuiltinSource(tmp_path / "a", **SMALL)
-    b = BuiltinSource(tmp_path / "b", **SMALL)
+    b = BuiltinSource(tmp_path / "b", families=builtin_clips.FAMILIES, **SMALL)
     assert set(_names(a, "train")).isdisjoint(_names(a, "eval"))
     assert len(a.missing()) == 6
     calls = []
@@ -53,12 +53,22 @@ def test_builtin_is_deterministic_cached_and_splits_are_disjoint(tmp_path, monke
     assert again.clips("eval")[0].frames.tobytes() == clips_a[_names(a, "eval")[0]].tobytes()
 
 
-def test_builtin_has_three_families_and_defaults_to_60_30(tmp_path):
+def test_builtin_default_library_has_nothing_agent_like_and_60_30_clips(tmp_path):
     full = BuiltinSource(tmp_path)
     assert len(full.clips("train")) >= 60 and len(full.clips("eval")) >= 30
-    families = {s.family for s in full.specs}
-    assert families == {"shapes", "bodies", "waves"}
+    assert {s.family for s in full.specs} == {"shapes", "waves"}  # no MuJoCo bodies by default
     assert not list(tmp_path.rglob("*.npy"))  # listing generates nothing
+
+
+def test_builtin_bodies_family_on_request(tmp_path):
+    from laom_core.envs.videos import resolve_video_source
+
+    with_bodies = resolve_video_source(f"builtin+bodies:{tmp_path}")
+    assert {s.family for s in with_bodies.specs} == {"shapes", "bodies", "waves"}
+    assert with_bodies.cache_dir == tmp_path.resolve()
+    assert {s.family for s in resolve_video_source("builtin").specs} == {"shapes", "waves"}
+    with pytest.raises(EnvError, match="families"):
+        BuiltinSource(tmp_path, families=("cats",))
 
 
 def test_builtin_default_cache_lives_in_the_workspace(workspace):
