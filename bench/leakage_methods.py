@@ -41,7 +41,10 @@ def stage1_leakage(method: str, data: Path, overrides: list[str], out: Path) -> 
     config, _ = load_config("smoke", method, overrides=overrides)
     run_dir = out / method
     run_dir.mkdir(parents=True, exist_ok=True)
-    info = describe_data(data, data, None, method, config.run.held_out_fraction, config.seed)
+    # The labeled sampler reads the whole file here (held-out trajectories included): this
+    # bench measures distractor leakage, and its laom-labels action probe is not a clean
+    # held-out figure. describe_data gets no labeled file, as it would refuse that overlap.
+    info = describe_data(data, None, None, method, config.run.held_out_fraction)
     ctx = RunContext(config=config, method=method, device=torch.device("cpu"), run_dir=run_dir, data_path=data,
                      labeled_path=data, eval_path=None, metrics=Metrics(run_dir), progress=False, info=info)
     torch.manual_seed(config.seed)

@@ -85,7 +85,7 @@ with left:
     if overlay:
         key = "distractors" if want else "no_distractors"
         lines = ref["probe_mse_median"].get(key, {})
-    fig = budget_figure(probe_entries, metric_label="held-out probe MSE", title="Probe MSE (latent → action)",
+    fig = budget_figure(probe_entries, metric_label="probe MSE, all held-out trajectories", title="Probe MSE (latent → action)",
                         reference_lines=lines, log_y=True)
     st.plotly_chart(fig, width="stretch", key="bd_probe")
     if overlay:

@@ -115,11 +115,16 @@ def run_panel(run: dict, slot: str) -> dict | None:
         probe = json.loads(probe_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    mse = probe.get("held_out_probe_mse")
-    chance = probe.get("chance_mse")
-    if mse is not None:
-        st.metric("Held-out probe MSE (latent → action)", f"{mse:.4f}",
-                  delta=f"chance {chance:.4f}" if chance is not None else None, delta_color="off")
+    # The three named probes (README "probes"): which question each number answers.
+    shown = [("Probe MSE, clip-seen (held-out episodes, training clips)", "probe_clip_seen", "chance_clip_seen"),
+             ("Probe MSE, clip-unseen (eval clips)", "probe_clip_unseen", "chance_clip_unseen"),
+             ("Probe MSE, all held-out trajectories", "held_out_probe_mse", "chance_mse")]
+    columns = st.columns(len(shown))
+    for column, (label, key, chance_key) in zip(columns, shown):
+        mse, chance = probe.get(key), probe.get(chance_key)
+        if mse is not None:
+            column.metric(label, f"{mse:.4f}", delta=f"chance {chance:.4f}" if chance is not None else None,
+                          delta_color="off")
     return probe
 
 

@@ -163,9 +163,17 @@ def reprobe_run(run_dir: str | Path, split: ProbeSplit, cache: bool = True) -> d
 
 
 def run_training_ids(run_dir: str | Path, num_trajectories: int) -> list[int]:
-    """The trajectory ids a run trained on (its seeded train/held-out split of its dataset)."""
+    """The trajectory ids a run trained on: all but the held-out ones its summary.json
+    lists; for runs made before held-out sets were fixed per file (their summary gives
+    only a count), the seeded split those runs drew."""
     from laom_core.data.sampler import split_trajectories
 
+    try:
+        held = json.loads((Path(run_dir) / "summary.json").read_text()).get("held_out_trajectories")
+    except (OSError, ValueError):
+        held = None
+    if isinstance(held, list):
+        return [i for i in range(num_trajectories) if i not in set(held)]
     config = _run_config(Path(run_dir))
     return split_trajectories(num_trajectories, config.run.held_out_fraction, int(config.seed))[0]
 

@@ -396,9 +396,9 @@ def add_common_data_probe(plan: ReproPlan, requests: list[dict], rows: list[dict
     trained on and testing on trajectories none of them saw. Adds ``common_<field>`` to
     the rows; returns the split per task (or why there is none).
     """
-    from laom_core.analysis.reprobe import ProbeSplit, reprobe_run, unseen_split
+    from laom_core.analysis.reprobe import ProbeSplit, reprobe_run, run_training_ids, unseen_split
     from laom_core.config import load_config
-    from laom_core.data.sampler import split_trajectories
+    from laom_core.data.splits import held_out_split
 
     out: dict[str, dict] = {}
     for task in sorted({r["task"] for r in rows if r.get("data_factor")}):
@@ -413,8 +413,12 @@ def add_common_data_probe(plan: ReproPlan, requests: list[dict], rows: list[dict
                 n = (row["dataset"]["train"] or {}).get("trajectories")
                 if not n:
                     continue
-                held_out = load_config(plan.preset, row["method"])[0].run.held_out_fraction
-                specs.append((Path(req["data"]), n, split_trajectories(n, held_out, row["seed"])[0]))
+                run_dir = run_dirs.get(row["run_id"])
+                if run_dir:
+                    specs.append((Path(req["data"]), n, run_training_ids(run_dir, n)))
+                else:  # not started yet: the split it will use
+                    held_out = load_config(plan.preset, row["method"])[0].run.held_out_fraction
+                    specs.append((Path(req["data"]), n, held_out_split(n, held_out)[0]))
             split: ProbeSplit = unseen_split(specs)
         except LaomError as exc:
             out[task] = {"error": str(exc)}

@@ -27,6 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     subset.add_argument("--chunk-size", type=int, default=1000, help="steps per chunk C (default 1000)")
     subset.add_argument("--seed", type=int, default=0)
     subset.add_argument("--out", default=None, help="output file (default: <workspace>/datasets/<name>_labeled-CxK_seedS.hdf5)")
+    subset.add_argument("--held-out-fraction", type=float, default=None,
+                        help="leave out the held-out trajectories of runs with this run.held_out_fraction "
+                             "(default: the runs' default, 0.1)")
     subset.add_argument("--overwrite", action="store_true")
     subset.add_argument("--json", action="store_true", help="print the new file's summary as JSON")
     subset.set_defaults(func=_subset)
@@ -94,7 +97,9 @@ def _subset(args: argparse.Namespace) -> int:
         out = datasets_dir() / f"{src.stem}_labeled-{args.chunk_size}x{args.trajectories}_seed{args.seed}.hdf5"
     else:
         out = resolve_user_path(args.out)
-    path = make_labeled_subset(src, args.trajectories, args.chunk_size, args.seed, out, overwrite=args.overwrite)
+    extra = {} if args.held_out_fraction is None else {"held_out_fraction": args.held_out_fraction}
+    path = make_labeled_subset(src, args.trajectories, args.chunk_size, args.seed, out, overwrite=args.overwrite,
+                               **extra)
     info = validate_dataset(path, check_values=False).to_dict()
     if args.json:
         print(json.dumps(_json_safe(info)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+from pathlib import Path
 import sys
 import time
 
@@ -143,6 +144,33 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _split_and_probes(run: dict) -> dict:
+    """The run's held-out trajectories and named probes (from its summary.json when it has
+    finished; the held-out set from its data file and config before that)."""
+    from laom_core.training.methods import NAMED_PROBE_KEYS
+
+    out: dict = {}
+    summary_path = Path(run["run_dir"]) / "summary.json" if run.get("run_dir") else None
+    if summary_path is not None and summary_path.is_file():
+        try:
+            summary = json.loads(summary_path.read_text())
+        except (OSError, ValueError):
+            summary = {}
+        for key in ("held_out_trajectories", "probe_mse", *NAMED_PROBE_KEYS):
+            if key in summary:
+                out[key] = summary[key]
+    if "held_out_trajectories" not in out and (run.get("datasets") or {}).get("data"):
+        from laom_core.data.splits import DEFAULT_HELD_OUT_FRACTION, held_out_trajectories
+        from laom_core.errors import LaomError
+
+        fraction = ((run.get("config") or {}).get("run") or {}).get("held_out_fraction", DEFAULT_HELD_OUT_FRACTION)
+        try:
+            out["held_out_trajectories"] = held_out_trajectories(run["datasets"]["data"], fraction)
+        except (OSError, LaomError):  # a moved or unreadable file: the run row still shows
+            pass
+    return out
+
+
 def _show(args: argparse.Namespace) -> int:
     from laom_core.runs.store import RunStore
 
@@ -151,6 +179,7 @@ def _show(args: argparse.Namespace) -> int:
         last = store.last_metrics(run["id"])
     run = dict(run)
     run["last_metrics"] = last
+    run.update(_split_and_probes(run))
     if args.json:
         print(json.dumps(run, default=str))
         return 0

@@ -116,7 +116,7 @@ def _handler(args: argparse.Namespace) -> int:
     device = pick_device(args.device)
     torch.manual_seed(config.seed)
 
-    info = describe_data(data, labeled, eval_data, args.method, config.run.held_out_fraction, config.seed)
+    info = describe_data(data, labeled, eval_data, args.method, config.run.held_out_fraction)
 
     if args.run_dir:
         _check_run_dir(Path(args.run_dir).expanduser().resolve(), args.resume)

@@ -1,11 +1,22 @@
-"""End-of-stage-1 artifacts: held-out probe (artifacts/probe.json) and latents.npz.
+"""End-of-stage-1 artifacts: the probes (artifacts/probe.json) and latents.npz.
 
-Latent actions are the labels latent BC learns, z = IDM(o_t, o_{t+1}). The probe is fitted
-on ``run.probe_samples`` random transitions of the training trajectories and scored on
-(up to as many) transitions of the held-out trajectories; latents.npz keeps the first
-``run.latents_samples`` of those held-out transitions with everything the dashboard needs
-to colour and fetch them (true action, state, step, trajectory, distractor signals,
-(traj, step) index into the dataset file).
+Latent actions are the labels latent BC learns, z = IDM(o_t, o_{t+1}). A linear map z ->
+action is fitted in closed form (ridge) on ``run.probe_samples`` random transitions of the
+training trajectories and scored on transitions nobody trained on, in two sets that ask
+two questions:
+
+* ``probe_clip_seen``: held-out trajectories of the training file whose background clip
+  also plays in some training trajectory (all held-out trajectories when the file records
+  no clips): new episodes, familiar distractors;
+* ``probe_clip_unseen``: the eval data (``--eval-data``, collected with the eval split's
+  clips, none of which plays in training): new episodes and new distractors.
+
+``held_out_probe_mse`` scores all held-out trajectories together (the dashboard's default
+figure before the split). The paper's own probe, trained online on training batches, is
+``probe_online`` (:mod:`laom_core.training.lam`). latents.npz keeps the first
+``run.latents_samples`` held-out transitions with everything the dashboard needs to colour
+and fetch them (true action, state, step, trajectory, distractor signals, (traj, step)
+index into the dataset file).
 """
 from __future__ import annotations
 
@@ -72,15 +83,85 @@ def collect_features(ctx: RunContext, features: FeatureFn, batch_size: int = 256
     return train, held
 
 
-def write_probe(ctx: RunContext, train: dict, held: dict, direct_prediction: bool = False) -> dict:
-    """Held-out probe MSE of z -> action (and embedding -> state); writes artifacts/probe.json.
+def trajectory_clips(path) -> dict[int, int]:
+    """The background clip of each trajectory that records one (``distractor/clip_id`` >= 0
+    at its first step); empty for files without distractor records."""
+    clips = {}
+    with open_dataset(path) as ds:
+        for traj in range(ds.num_trajectories):
+            if ds.has("distractor/clip_id", traj):
+                clip = int(np.asarray(ds.read(traj, "distractor/clip_id", 0, 1)).reshape(-1)[0])
+                if clip >= 0:
+                    clips[traj] = clip
+    return clips
+
+
+def clip_seen_trajectories(ctx: RunContext) -> list[int]:
+    """Held-out trajectories whose clip also plays in a training trajectory (all of them
+    when the file records no clips)."""
+    clips = trajectory_clips(ctx.data_path)
+    held = ctx.info["held_out_ids"]
+    if not clips:
+        return list(held)
+    seen = {clips[t] for t in ctx.info["train_ids"] if t in clips}
+    return [t for t in held if clips.get(t) in seen]
+
+
+def collect_eval_features(ctx: RunContext, features: FeatureFn, batch_size: int = 256) -> dict:
+    """Features of up to ``run.probe_samples`` random transitions of the eval data (the
+    clip-unseen probe set); empty without ``--eval-data``."""
+    if ctx.eval_path is None:
+        return {}
+    sampler = ctx.make_sampler(ctx.eval_path, stage="probe-eval", frame_stack=ctx.config.bc.frame_stack)
+    n = min(ctx.config.run.probe_samples, sampler.num_transitions)
+    batches = (sampler.sample(min(batch_size, n - s), multi_step=False) for s in range(0, n, batch_size))
+    out = _run(ctx, features, batches)
+    sampler.close()
+    return out
+
+
+def _score(predict, train_y: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[float | None, float | None]:
+    """(MSE of ``predict(x)`` against ``y``, MSE of the training mean) on one probe set."""
+    if len(x) == 0:
+        return None, None
+    return float(((predict(x) - y) ** 2).mean()), float(((y - train_y.mean(0)) ** 2).mean())
+
+
+def named_probes(ctx: RunContext, train: dict, held: dict, eval_feats: dict, direct_prediction: bool) -> dict:
+    """``probe_clip_seen`` and ``probe_clip_unseen`` with their chance MSEs (see the module doc)."""
+    from laom_core.training.probes import fit_ridge
+
+    predict = (lambda x: x) if direct_prediction else fit_ridge(train["z"], train["actions"], ctx.config.run.probe_ridge)
+    seen_ids = clip_seen_trajectories(ctx)
+    out: dict = {"clip_seen_trajectories": seen_ids,
+                 "clip_unseen_source": str(ctx.eval_path) if ctx.eval_path is not None else None}
+    if held and len(held["z"]):
+        rows = np.isin(held["traj"], seen_ids)
+        out["probe_clip_seen"], out["chance_clip_seen"] = _score(predict, train["actions"], held["z"][rows],
+                                                                 held["actions"][rows])
+    else:
+        out["probe_clip_seen"], out["chance_clip_seen"] = None, None
+    if eval_feats and len(eval_feats["z"]):
+        out["probe_clip_unseen"], out["chance_clip_unseen"] = _score(predict, train["actions"], eval_feats["z"],
+                                                                     eval_feats["actions"])
+    else:
+        out["probe_clip_unseen"], out["chance_clip_unseen"] = None, None
+    return out
+
+
+def write_probe(ctx: RunContext, train: dict, held: dict, direct_prediction: bool = False,
+                eval_feats: dict | None = None) -> dict:
+    """Held-out probe MSE of z -> action (and embedding -> state), the clip-seen and
+    clip-unseen probes; writes artifacts/probe.json.
 
     ``direct_prediction``: the features already are action predictions (the IDM baseline),
     scored as they are instead of through a fitted linear map.
     """
     run = ctx.config.run
+    named = named_probes(ctx, train, held, eval_feats or {}, direct_prediction)
     if not held or len(held["z"]) == 0:
-        result = {"held_out_probe_mse": None, "note": "no held-out trajectories (dataset too small)"}
+        result = {"held_out_probe_mse": None, "note": "no held-out trajectories (dataset too small)",
+                  "held_out_trajectories": list(ctx.info["held_out_ids"]), **named}
         atomic_write_json(ctx.artifacts_dir / "probe.json", result)
         return result
     if direct_prediction:
@@ -104,7 +185,8 @@ def write_probe(ctx: RunContext, train: dict, held: dict, direct_prediction: boo
         "state_probe": state,
         "method": ctx.method,
         "train_trajectories": len(ctx.info["train_ids"]),
-        "held_out_trajectories": len(ctx.info["held_out_ids"]),
+        "held_out_trajectories": list(ctx.info["held_out_ids"]),
+        **named,
     }
     atomic_write_json(ctx.artifacts_dir / "probe.json", result)
     return result

@@ -98,6 +98,10 @@ def train_lam(ctx: RunContext, model: nn.Module) -> dict[str, Any]:
         labeled = ctx.make_sampler(ctx.labeled_path, stage="lam-labeled", future_obs_offset=1, start_step=start)
     forward = maybe_compile(model, run.compile)
     multi_step = cfg.future_obs_offset > 1
+    # probe_online, the paper's probe: the online probe's MSE on the training batches it is
+    # trained on, averaged over the last tenth of the updates.
+    online_from = total - max(1, total // 10)
+    online_sum, online_n = torch.zeros((), device=device), 0
 
     model.train()
     for step in stage.steps():
@@ -133,6 +137,9 @@ def train_lam(ctx: RunContext, model: nn.Module) -> dict[str, Any]:
             ema_update(target.encoder, model.encoder, cfg.target_tau)
 
         probe_mse = act_probe.update(z, batch.actions)
+        if step >= online_from:
+            online_sum += probe_mse
+            online_n += 1
         state_probe_mse = state_probe.update(embedding, batch.states)
         stage.count(len(batch))
         if stage.should_log(step):
@@ -148,7 +155,11 @@ def train_lam(ctx: RunContext, model: nn.Module) -> dict[str, Any]:
     if labeled is not None:
         labeled.close()
     model.eval()
-    return stage.finish({"final_loss": ctx.metrics.last.get("lam", {}).get("loss")})
+    last = ctx.metrics.last.get("lam", {})
+    # A run resumed after the window started averages only what this process saw of it.
+    probe_online = float(online_sum / online_n) if online_n else last.get("probe_mse")
+    return stage.finish({"final_loss": last.get("loss"), "probe_online": probe_online,
+                         "probe_online_updates": online_n})
 
 
 @torch.no_grad()

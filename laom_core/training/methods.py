@@ -30,11 +30,22 @@ from laom_core.training.lam import LAM_METHODS, build_lam, fdm_z_usage, train_la
 from laom_core.training.stages import PIPELINES, USES_LABELED, planned_stages  # noqa: F401 - re-exported
 
 
+# The three probes every LAM run reports (docs/interfaces.md): the paper's online probe on
+# training batches, and closed-form probes on held-out episodes with familiar clips and on
+# the eval data's unseen clips (laom_core/training/artifacts.py).
+NAMED_PROBE_KEYS = ("probe_online", "probe_clip_seen", "probe_clip_unseen")
+
+
 # ----------------------------------------------------------------------------- data checks
 def describe_data(data: Path, labeled: Path | None, eval_data: Path | None, method: str,
-                  held_out_fraction: float, seed: int) -> dict[str, Any]:
-    """Dims, task and train/held-out split; refuses datasets that do not belong together."""
-    from laom_core.data.sampler import split_trajectories
+                  held_out_fraction: float) -> dict[str, Any]:
+    """Dims, task and train/held-out split; refuses datasets that do not belong together.
+
+    The held-out trajectories are the file's own (:mod:`laom_core.data.splits`), the same for
+    every seed; a labeled file cut from any of them is refused (its labels would leak into
+    the held-out probe).
+    """
+    from laom_core.data.splits import check_labeled_disjoint, held_out_split
 
     with open_dataset(data) as ds:
         info = {
@@ -43,7 +54,7 @@ def describe_data(data: Path, labeled: Path | None, eval_data: Path | None, meth
             "action_dim": ds.action_dim, "state_dim": ds.state_dim, "img_hw": ds.img_hw,
             "num_trajectories": ds.num_trajectories, "lengths": ds.lengths,
         }
-    train_ids, held_ids = split_trajectories(info["num_trajectories"], held_out_fraction, seed)
+    train_ids, held_ids = held_out_split(info["num_trajectories"], held_out_fraction)
     info["train_ids"], info["held_out_ids"] = train_ids, held_ids
     info["train_transitions"] = int((info.pop("lengths")[train_ids] - 1).clip(min=0).sum())
     for role, path in (("labeled", labeled), ("eval", eval_data)):
@@ -62,6 +73,7 @@ def describe_data(data: Path, labeled: Path | None, eval_data: Path | None, meth
                 raise DatasetError(f"{role} data {path} does not match the training data {data}: "
                                    + "; ".join(problems))
             if role == "labeled":
+                check_labeled_disjoint(path, held_ids)
                 info["labeled_trajectories"] = other.num_trajectories
                 info["labeled_transitions"] = int((other.lengths - 1).clip(min=0).sum())
     return info
@@ -183,14 +195,16 @@ class Runner:
     def _probe(self, features, stage: str, step: int, write_latents: bool = False, direct: bool = False) -> dict:
         ctx = self.ctx
         train, held = artifacts.collect_features(ctx, features)
-        result = artifacts.write_probe(ctx, train, held, direct_prediction=direct)
+        eval_feats = artifacts.collect_eval_features(ctx, features)
+        result = artifacts.write_probe(ctx, train, held, direct_prediction=direct, eval_feats=eval_feats)
         if write_latents:
             artifacts.write_latents(ctx, held)
             record_run_leakage(ctx, held, stage, step, train)  # artifacts/leakage.json + leakage metrics
-        ctx.metrics.log(stage, step, {"held_out_probe_mse": result.get("held_out_probe_mse"),
-                                      "held_out_state_probe_mse": result.get("held_out_state_probe_mse"),
-                                      "chance_probe_mse": result.get("chance_mse")})
-        return {k: result.get(k) for k in ("held_out_probe_mse", "chance_mse", "held_out_state_probe_mse")}
+        ctx.metrics.log(stage, step, {key: result.get(key) for key in (
+            "held_out_probe_mse", "held_out_state_probe_mse", "probe_clip_seen", "probe_clip_unseen")}
+            | {"chance_probe_mse": result.get("chance_mse")})
+        return {k: result.get(k) for k in ("held_out_probe_mse", "chance_mse", "held_out_state_probe_mse",
+                                           *NAMED_PROBE_KEYS[1:], "chance_clip_seen", "chance_clip_unseen")}
 
     def _action_mse(self, policy, decoder) -> float | None:
         """Held-out action MSE of the final policy, logged once under the last training stage."""
@@ -237,6 +251,9 @@ class Runner:
             "difficulty": info.get("difficulty"),
             "probe_mse": probe.get("held_out_probe_mse"),
             "chance_probe_mse": probe.get("chance_mse"),
+            **{key: probe.get(key) for key in NAMED_PROBE_KEYS},
+            "chance_clip_seen": probe.get("chance_clip_seen"),
+            "chance_clip_unseen": probe.get("chance_clip_unseen"),
             "state_probe_mse": probe.get("held_out_state_probe_mse"),
             "fdm_z_gain": (probe.get("fdm_z_usage") or {}).get("z_gain"),
             "eval_return_mean": mean,
@@ -251,7 +268,7 @@ class Runner:
             "stage_samples_per_s": throughput,
             "labeled_trajectories": info.get("labeled_trajectories") if ctx.method in USES_LABELED else None,
             "train_trajectories": len(info["train_ids"]),
-            "held_out_trajectories": len(info["held_out_ids"]),
+            "held_out_trajectories": list(info["held_out_ids"]),
             "device": str(ctx.device),
             "run_dir": str(ctx.run_dir),
             "run_id": info.get("run_id"),

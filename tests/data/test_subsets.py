@@ -62,8 +62,8 @@ def test_more_chunks_than_trajectories(source, tmp_path):
     with open_dataset(out) as sub:
         keys = {(sub.trajectory_attrs(i)["original_traj_idx"], sub.trajectory_attrs(i)["original_start"]) for i in range(15)}
     assert len(keys) == 15  # distinct, non-overlapping chunks
-    with pytest.raises(DatasetError, match="only 18 non-overlapping"):
-        make_labeled_subset(source, trajectories=19, chunk_size=10, seed=1, out=tmp_path / "x.hdf5")
+    with pytest.raises(DatasetError, match="only 15 non-overlapping"):
+        make_labeled_subset(source, trajectories=16, chunk_size=10, seed=1, out=tmp_path / "x.hdf5")
     with pytest.raises(DatasetError, match="no trajectory has 31 steps"):
         make_labeled_subset(source, trajectories=1, chunk_size=31, seed=1, out=tmp_path / "y.hdf5")
     assert not (tmp_path / "x.hdf5").exists() and not (tmp_path / "y.hdf5").exists()

@@ -61,7 +61,7 @@ def test_laom_learns_latent_actions_that_carry_the_action(tmp_path, capsys):
     data = make_toy_dataset(tmp_path / "easy.h5", trajectories=20, steps=100, img_size=32, action_dim=2, seed=0)
     _, untrained = _laom_probe(capsys, data, tmp_path / "untrained", updates=1)
     summary, probe = _laom_probe(capsys, data, tmp_path / "trained", updates=300)
-    assert probe["held_out_trajectories"] == 4 and probe["action_probe"]["held_out_samples"] == 4 * 99
+    assert len(probe["held_out_trajectories"]) == 4 and probe["action_probe"]["held_out_samples"] == 4 * 99
     assert probe["chance_mse"] == untrained["chance_mse"]  # same held-out transitions
     assert summary["probe_mse"] == probe["held_out_probe_mse"]
     assert probe["held_out_probe_mse"] < 0.7 * probe["chance_mse"], probe

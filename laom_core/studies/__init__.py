@@ -1,0 +1,1 @@
+"""Studies: multi-run experiments that build datasets, queue runs and check claims."""

@@ -1,0 +1,305 @@
+"""The fidelity study: in which distractor setting does the LAPO-vs-LAOM gap show at CPU scale?
+
+Twins of one cheetah-run collection (same expert, same seeds, so the same physical
+episodes) in four settings, from no distractor to the paper's:
+
+    V      vanilla: no distractor
+    D1     a background video from 4 training clips; no camera shake, no colour change
+    D2     D1 plus camera shake at the DCS speed and colour change, scale 0.1 ("easy")
+    SEVH   the paper's scale_easy_video_hard: scale 0.1, all 60 training clips (floor reference)
+
+LAPO and LAOM stage 1 run on each (``run.stop_after=lam``, ``updates`` LAM updates, seeds in
+order: every setting's seed 0 first, so a first reading comes early). LAOM+supervision and
+the IDM baseline then run at the labeled budgets on one distracted setting: the one where the
+seed-0 LAPO/LAOM gap is largest once known (``supervision_setting`` to choose it yourself).
+
+Claims are checked per setting on ``probe_clip_seen`` (ridge fitted on training
+trajectories, scored on held-out trajectories whose clips play in training), with
+``probe_online`` (the paper's) and ``probe_clip_unseen`` (eval clips) beside it:
+
+1. with distractors, LAOM's probe MSE is at most half of LAPO's;
+2. without distractors the LAPO/LAOM gap is much smaller (log ratio at most half);
+3. (stage 1) LAOM+supervision's probe beats LAOM's and LAPO's at every budget;
+4. (stage 1) IDM's probe worsens more than LAOM+supervision's from the largest budget to
+   the smallest. Returns are not part of this study (stages 2-3 are not run).
+
+Everything is resumable: files are skipped when present, runs are queued with client tokens
+and resumed when a session's end killed them. ``bench/fidelity_study.py`` is the command.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import statistics
+import subprocess
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+
+# name -> (difficulty preset, env overrides on top of it, description)
+SETTINGS: dict[str, tuple[str, dict, str]] = {
+    "V": ("vanilla", {}, "no distractor"),
+    "D1": ("easy", {"camera_scale": 0.0, "color_scale": 0.0}, "background video, 4 training clips"),
+    "D2": ("easy", {}, "D1 + camera shake (DCS speed) + colour, scale 0.1"),
+    "SEVH": ("scale_easy_video_hard", {}, "the paper's setting: scale 0.1, all 60 clips"),
+}
+DISTRACTED = ("D1", "D2", "SEVH")
+CLAIM_PROBE = "probe_clip_seen"
+PROBE_FIELDS = ("probe_clip_seen", "probe_online", "probe_clip_unseen", "chance_clip_seen", "probe_mse",
+                "fdm_z_gain")
+
+
+@dataclasses.dataclass(frozen=True)
+class FidelityPlan:
+    task: str = "cheetah-run"
+    settings: tuple[str, ...] = ("V", "D1", "D2", "SEVH")
+    episodes: int = 160
+    steps: int = 250
+    eval_episodes: int = 8
+    seeds: tuple[int, ...] = (0, 1, 2)
+    updates: int = 4000
+    budgets: tuple[int, ...] = (2, 8, 32)  # labeled whole trajectories (chunks of ``steps``)
+    preset: str = "cpu-small"
+    supervision_setting: str | None = None  # None: the distracted setting with the largest seed-0 gap
+    workers: int = 2
+    smoke: bool = False
+
+    def data_plan(self, setting: str):
+        """The demo's dataset plan for one setting (own file names, fast render)."""
+        from laom_core import demo
+
+        difficulty, overrides, _ = SETTINGS[setting]
+        return dataclasses.replace(
+            demo.make_plan(self.smoke), name=f"fidelity-{setting}", task=self.task, difficulty=difficulty,
+            train_episodes=self.episodes, eval_episodes=self.eval_episodes, steps=self.steps,
+            chunk_size=self.steps, budgets=tuple(self.budgets), sweep_budgets=tuple(self.budgets),
+            preset=self.preset, workers=self.workers, env_overrides={"fast_render": True, **overrides})
+
+
+def smoke_plan() -> FidelityPlan:
+    return FidelityPlan(episodes=6, steps=30, eval_episodes=2, seeds=(0,), updates=8, budgets=(2, 4),
+                        preset="smoke", workers=1, smoke=True)
+
+
+def build_datasets(plan: FidelityPlan) -> list[Path]:
+    """Clips, train and eval sets per setting, labeled subsets of the distracted ones."""
+    from laom_core import demo
+    from laom_core.analysis.reproduction import _NoStatus
+
+    status, made = _NoStatus(), []
+    for i, setting in enumerate(plan.settings):
+        dp = plan.data_plan(setting)
+        if i == 0:
+            demo._step_clips(dp, status)
+        demo._collect(dp, status, "collect-train", "train", dp.train_episodes, dp.train_path)
+        demo._collect(dp, status, "collect-eval", "eval", dp.eval_episodes, dp.eval_path)
+        made += [dp.train_path, dp.eval_path]
+        if setting in DISTRACTED:
+            demo._step_subsets(dp, status)
+            made += [dp.labeled_path(b) for b in plan.budgets]
+    return made
+
+
+def _request(plan: FidelityPlan, setting: str, method: str, seed: int, budget: int | None = None) -> dict:
+    dp = plan.data_plan(setting)
+    stop = "idm" if method == "idm" else "lam"
+    sets = [f"seed={seed}", f"run.stop_after={stop}"]
+    sets.append(f"idm.total_updates={plan.updates}" if method == "idm" else f"lapo.total_updates={plan.updates}")
+    name = f"fidelity_{setting}_{method}" + (f"_{budget}" if budget is not None else "") + f"_s{seed}"
+    return {"name": name, "method": method, "task": plan.task, "preset": plan.preset, "data": str(dp.train_path),
+            "labeled_data": str(dp.labeled_path(budget)) if budget is not None else None,
+            "eval_data": str(dp.eval_path), "labeled_budget": budget, "group": f"fidelity_{plan.task}",
+            "seed": seed, "sets": sets, "setting": setting, "token": f"fidelity:{name}", "tags": ["fidelity"]}
+
+
+def run_requests(plan: FidelityPlan, supervision_setting: str | None) -> list[dict]:
+    """LAPO and LAOM per setting and seed (seed-major), then the supervision runs."""
+    out = [_request(plan, s, m, seed) for seed in plan.seeds for s in plan.settings for m in ("lapo", "laom")]
+    if supervision_setting is not None:
+        out += [_request(plan, supervision_setting, m, seed, b) for seed in plan.seeds
+                for b in sorted(plan.budgets, reverse=True) for m in ("laom-labels", "idm")]
+    return out
+
+
+def choose_supervision_setting(plan: FidelityPlan, rows: list[dict]) -> str | None:
+    """The plan's choice, else the distracted setting with the largest mean LAPO/LAOM ratio of
+    the claim probe among settings with both methods finished (None until one has)."""
+    if plan.supervision_setting:
+        return plan.supervision_setting
+    ratios = {}
+    for setting in DISTRACTED:
+        lapo, laom = (_mean(_values(rows, CLAIM_PROBE, setting=setting, method=m, budget=None))
+                      for m in ("lapo", "laom"))
+        if lapo is not None and laom:
+            ratios[setting] = lapo / laom
+    return max(ratios, key=ratios.get) if ratios else None
+
+
+def queue(plan: FidelityPlan, max_runs: int | None = None) -> list[dict]:
+    """Queue every run that can be planned now (idempotent); resume killed ones."""
+    from laom_core import demo
+    from laom_core.analysis.reproduction import resume_interrupted
+    from laom_core.runs import launcher
+
+    if max_runs is not None:
+        launcher.set_max_concurrent(max_runs)
+    setting = choose_supervision_setting(plan, collect_rows(plan, run_requests(plan, None)))
+    requests = run_requests(plan, setting)
+    for r, q in zip(requests, demo.queue_runs(requests, tag="fidelity", token_prefix="fidelity")):
+        r["run_id"] = q["run_id"]
+    resume_interrupted([r["run_id"] for r in requests])
+    return requests
+
+
+def collect_rows(plan: FidelityPlan, requests: list[dict]) -> list[dict]:
+    """One row per request: its setting, method, seed, budget, status and probe figures."""
+    from laom_core.demo import finished_run_summary
+    from laom_core.runs.store import RunStore
+
+    with RunStore() as store:
+        by_name = {run["name"]: run for run in store.list_runs()}  # the latest run of a name wins
+    rows = []
+    for r in requests:
+        run = by_name.get(r["name"])
+        summary = finished_run_summary(run) if run is not None else {}
+        row = {"setting": r["setting"], "method": r["method"], "seed": r["seed"], "budget": r["labeled_budget"],
+               "name": r["name"], "run_id": run["id"] if run is not None else None,
+               "status": run["status"] if run is not None else "not queued"}
+        row.update({key: summary.get(key) for key in PROBE_FIELDS})
+        rows.append(row)
+    return rows
+
+
+def _values(rows: list[dict], key: str, **match: Any) -> list[float]:
+    return [r[key] for r in rows if all(r.get(k) == v for k, v in match.items())
+            and isinstance(r.get(key), (int, float)) and math.isfinite(r[key])]
+
+
+def _mean(values: list[float]) -> float | None:
+    return statistics.mean(values) if values else None
+
+
+def check_claims(rows: list[dict], supervision_setting: str | None) -> list[dict]:
+    """PASS / FAIL / PENDING per claim and setting, with the numbers (see the module doc)."""
+    claims = []
+
+    def probe(setting: str, method: str, budget: int | None = None) -> tuple[float | None, int]:
+        vals = _values(rows, CLAIM_PROBE, setting=setting, method=method, budget=budget)
+        return _mean(vals), len(vals)
+
+    v_lapo, _ = probe("V", "lapo")
+    v_laom, _ = probe("V", "laom")
+    for setting in [s for s in DISTRACTED if any(r["setting"] == s for r in rows)]:
+        (lapo, n1), (laom, n2) = probe(setting, "lapo"), probe(setting, "laom")
+        if lapo is None or laom is None:
+            claims.append(_claim(1, setting, "PENDING", "needs finished LAPO and LAOM runs"))
+            claims.append(_claim(2, setting, "PENDING", "needs finished LAPO and LAOM runs"))
+            continue
+        ratio = lapo / laom if laom > 0 else math.inf
+        seeds = f" ({min(n1, n2)} seed{'s' if min(n1, n2) != 1 else ''})"
+        claims.append(_claim(1, setting, "PASS" if laom <= 0.5 * lapo else "FAIL",
+                             f"{CLAIM_PROBE} LAPO {lapo:.4f} / LAOM {laom:.4f} = {ratio:.2f}x (needs >= 2x; "
+                             f"paper 8x){seeds}"))
+        if v_lapo is None or not v_laom:
+            claims.append(_claim(2, setting, "PENDING", "needs LAPO and LAOM on V"))
+        else:
+            r_v = v_lapo / v_laom
+            ok = ratio > 1 and math.log(max(r_v, 1e-9)) <= 0.5 * math.log(ratio)
+            claims.append(_claim(2, setting, "PASS" if ok else "FAIL",
+                                 f"LAPO/LAOM {ratio:.2f}x here, {r_v:.2f}x on V (needs > 1 here and log ratio on V "
+                                 "<= half of the log ratio here)"))
+    if supervision_setting is None:
+        claims.append(_claim(3, "-", "PENDING", "waits for the first LAPO/LAOM results to choose a setting"))
+        return claims
+    s = supervision_setting
+    budgets = sorted({r["budget"] for r in rows if r["budget"] is not None})
+    lapo, _ = probe(s, "lapo")
+    laom, _ = probe(s, "laom")
+    details, ok, pending = [], True, False
+    for b in budgets:
+        sup, _ = probe(s, "laom-labels", b)
+        if None in (sup, lapo, laom):
+            pending = True
+            continue
+        good = sup < laom and sup < lapo
+        ok &= good
+        details.append(f"budget {b}: {sup:.4f} vs LAOM {laom:.4f}, LAPO {lapo:.4f}{'' if good else ' (fails)'}")
+    claims.append(_claim(3, s, "PENDING" if pending and ok else ("PASS" if ok else "FAIL"),
+                         "; ".join(details) or "needs LAOM+supervision, LAOM and LAPO runs"))
+    if len(budgets) >= 2:
+        hi, lo = max(budgets), min(budgets)
+        vals = {(m, b): probe(s, m, b)[0] for m in ("idm", "laom-labels") for b in (hi, lo)}
+        if None in vals.values():
+            claims.append(_claim(4, s, "PENDING", f"needs IDM and LAOM+supervision at budgets {hi} and {lo}"))
+        else:
+            rise_idm = vals[("idm", lo)] - vals[("idm", hi)]
+            rise_sup = vals[("laom-labels", lo)] - vals[("laom-labels", hi)]
+            claims.append(_claim(4, s, "PASS" if rise_idm > rise_sup else "FAIL",
+                                 f"{CLAIM_PROBE} rise from budget {hi} to {lo}: IDM {rise_idm:+.4f}, "
+                                 f"LAOM+supervision {rise_sup:+.4f}"))
+    return claims
+
+
+CLAIM_TEXT = {
+    1: "With distractors, LAOM's clip-seen probe MSE is at most half of LAPO's",
+    2: "Without distractors the LAPO-LAOM gap is much smaller than with them",
+    3: "LAOM+supervision's probe beats LAOM's and LAPO's at every budget (stage 1)",
+    4: "IDM's probe worsens more than LAOM+supervision's as the budget shrinks (stage 1)",
+}
+
+
+def _claim(number: int, setting: str, state: str, detail: str) -> dict:
+    return {"claim": number, "setting": setting, "text": CLAIM_TEXT[number], "result": state, "detail": detail}
+
+
+def commit() -> str | None:
+    """The commit of the code this study runs (its worktree's HEAD), dirty-marked."""
+    try:
+        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (head + ("-dirty" if dirty else "")) or None
+
+
+def report(plan: FidelityPlan) -> dict:
+    """Rows, the chosen supervision setting, claims and the code's commit."""
+    rows = collect_rows(plan, run_requests(plan, None))
+    setting = choose_supervision_setting(plan, rows)
+    rows = collect_rows(plan, run_requests(plan, setting))
+    return {"plan": dataclasses.asdict(plan), "commit": commit(), "supervision_setting": setting,
+            "settings": {k: {"difficulty": v[0], "overrides": v[1], "description": v[2]} for k, v in SETTINGS.items()
+                         if k in plan.settings},
+            "claim_probe": CLAIM_PROBE, "runs": rows, "claims": check_claims(rows, setting),
+            "progress": {s: sum(r["status"] == s for r in rows) for s in sorted({r["status"] for r in rows})}}
+
+
+def markdown(rep: dict) -> str:
+    """The study's section for docs: the probe table per setting and the claims."""
+    rows = rep["runs"]
+    lines = [f"Code: commit `{rep['commit']}`. Claim probe: `{rep['claim_probe']}` (mean over finished seeds; "
+             "`probe_online` and `probe_clip_unseen` beside it). Runs: "
+             + ", ".join(f"{k} {v}" for k, v in rep["progress"].items()) + ".", "",
+             "| setting | what | LAPO clip-seen | LAOM clip-seen | LAPO/LAOM | LAPO online | LAOM online "
+             "| LAPO clip-unseen | LAOM clip-unseen | chance | seeds |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for setting, spec in rep["settings"].items():
+        cells = {}
+        for m in ("lapo", "laom"):
+            for key in ("probe_clip_seen", "probe_online", "probe_clip_unseen"):
+                cells[(m, key)] = _mean(_values(rows, key, setting=setting, method=m, budget=None))
+        chance = _mean(_values(rows, "chance_clip_seen", setting=setting, budget=None))
+        n = min(len(_values(rows, CLAIM_PROBE, setting=setting, method=m, budget=None)) for m in ("lapo", "laom"))
+        lapo, laom = cells[("lapo", "probe_clip_seen")], cells[("laom", "probe_clip_seen")]
+        ratio = f"{lapo / laom:.2f}x" if lapo is not None and laom else "-"
+        fmt = lambda v: "-" if v is None else f"{v:.4f}"  # noqa: E731
+        lines.append(f"| {setting} | {spec['description']} | {fmt(lapo)} | {fmt(laom)} | {ratio} | "
+                     f"{fmt(cells[('lapo', 'probe_online')])} | {fmt(cells[('laom', 'probe_online')])} | "
+                     f"{fmt(cells[('lapo', 'probe_clip_unseen')])} | {fmt(cells[('laom', 'probe_clip_unseen')])} | "
+                     f"{fmt(chance)} | {n} |")
+    lines += ["", "| claim | setting | result | detail |", "|---|---|---|---|"]
+    lines += [f"| {c['claim']}. {c['text']} | {c['setting']} | {c['result']} | {c['detail']} |" for c in rep["claims"]]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,81 @@
+"""The fidelity study: its claims on known rows, and the whole study at smoke size."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from laom_core.studies import fidelity as fs
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _row(setting, method, seed, value, budget=None):
+    return {"setting": setting, "method": method, "seed": seed, "budget": budget, "status": "finished",
+            "probe_clip_seen": value, "probe_online": None, "probe_clip_unseen": None}
+
+
+def _claims(rows, setting=None):
+    return {(c["claim"], c["setting"]): c for c in fs.check_claims(rows, setting)}
+
+
+def test_claims_pass_only_where_the_gap_is_twofold_and_vanishes_without_distractors():
+    rows = [_row("V", "lapo", s, 0.10) for s in (0, 1)] + [_row("V", "laom", s, 0.10) for s in (0, 1)]
+    rows += [_row("D1", "lapo", s, 0.50) for s in (0, 1)] + [_row("D1", "laom", s, 0.20) for s in (0, 1)]
+    rows += [_row("D2", "lapo", s, 0.50) for s in (0, 1)] + [_row("D2", "laom", s, 0.30) for s in (0, 1)]
+    claims = _claims(rows)
+    assert claims[(1, "D1")]["result"] == "PASS" and "2.50x" in claims[(1, "D1")]["detail"]
+    assert claims[(1, "D2")]["result"] == "FAIL"  # 1.67x: not twofold
+    assert claims[(2, "D1")]["result"] == "PASS"
+    assert (1, "SEVH") not in claims  # not in the rows: not planned
+    # a gap that is as large without distractors is no distractor effect
+    rows_v = [dict(r, probe_clip_seen=0.04) if r["setting"] == "V" and r["method"] == "laom" else r for r in rows]
+    assert _claims(rows_v)[(2, "D1")]["result"] == "FAIL"
+
+
+def test_supervision_setting_is_the_largest_gap_and_claims_3_4_use_it():
+    rows = [_row("D1", "lapo", 0, 0.5), _row("D1", "laom", 0, 0.4), _row("D2", "lapo", 0, 0.5),
+            _row("D2", "laom", 0, 0.2)]
+    assert fs.choose_supervision_setting(fs.FidelityPlan(), rows) == "D2"
+    assert fs.choose_supervision_setting(fs.FidelityPlan(supervision_setting="D1"), rows) == "D1"
+    assert fs.choose_supervision_setting(fs.FidelityPlan(), []) is None
+    rows += [_row("D2", "laom-labels", 0, 0.10, 32), _row("D2", "laom-labels", 0, 0.15, 2),
+             _row("D2", "idm", 0, 0.05, 32), _row("D2", "idm", 0, 0.40, 2)]
+    claims = _claims(rows, "D2")
+    assert claims[(3, "D2")]["result"] == "PASS"
+    assert claims[(4, "D2")]["result"] == "PASS"  # IDM +0.35, LAOM+supervision +0.05
+    rows.append(_row("D2", "laom-labels", 1, 0.9, 2))  # mean at budget 2 now 0.525: worse than LAOM
+    assert _claims(rows, "D2")[(3, "D2")]["result"] == "FAIL"
+
+
+def test_twins_share_seeds_and_differ_only_in_distractors():
+    plan = fs.FidelityPlan()
+    plans = {s: plan.data_plan(s) for s in plan.settings}
+    assert len({p.seed for p in plans.values()}) == 1 and len({p.train_path for p in plans.values()}) == 4
+    assert plans["D1"].env_overrides == {"fast_render": True, "camera_scale": 0.0, "color_scale": 0.0}
+    assert plans["V"].difficulty == "vanilla" and plans["SEVH"].difficulty == "scale_easy_video_hard"
+    reqs = fs.run_requests(plan, "D2")
+    assert [r["name"] for r in reqs[:2]] == ["fidelity_V_lapo_s0", "fidelity_V_laom_s0"]  # seed 0 first
+    assert all("run.stop_after=lam" in r["sets"] or "run.stop_after=idm" in r["sets"] for r in reqs)
+    sup = [r for r in reqs if r["method"] in ("laom-labels", "idm")]
+    assert {r["setting"] for r in sup} == {"D2"} and len(sup) == 2 * 3 * 3
+
+
+@pytest.mark.slow
+def test_smoke_study_end_to_end(tmp_path):
+    env = {**__import__("os").environ, "LAOM_STUDIO_WORKSPACE": str(tmp_path / "ws"), "MUJOCO_GL": "egl"}
+    out = subprocess.run([sys.executable, str(REPO / "bench" / "fidelity_study.py"), "--smoke", "--wait",
+                          "--settings", "V", "D1", "--max-runs", "2", "--json-out", str(tmp_path / "f.json"),
+                          "--md-out", str(tmp_path / "f.md")], env=env, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    rep = json.loads((tmp_path / "f.json").read_text())
+    assert rep["progress"] == {"finished": 8} and rep["supervision_setting"] == "D1"
+    for row in rep["runs"]:
+        assert row["probe_clip_seen"] is not None and row["probe_clip_unseen"] is not None
+        assert (row["probe_online"] is None) == (row["method"] == "idm")
+    results = {(c["claim"], c["setting"]): c["result"] for c in rep["claims"]}
+    assert all(results[(n, "D1")] in ("PASS", "FAIL") for n in (1, 2, 3, 4))
+    assert "| D1 |" in (tmp_path / "f.md").read_text()
