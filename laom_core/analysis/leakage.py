@@ -10,7 +10,8 @@ Targets of the latent action z = IDM(o_t, o_{t+1}) (what changed between the two
 
 * ``action``           the true action a_t (the agent's part);
 * ``camera_delta``     camera pose at t+1 minus at t: the offsets (vertical, horizontal,
-                       roll, zoom) of the 8-value camera record (offsets then velocities),
+                       roll, zoom) of the 8-value camera record (offsets, then the
+                       camera's cartesian velocity and the roll velocity),
                        or the whole record when it holds offsets only (toy: dx, dy pixels);
 * ``background_step``  frame_index(t+1) - frame_index(t), signed: the clip's motion;
 * ``color_delta``      agent colour delta at t+1 minus at t;
@@ -64,7 +65,7 @@ import numpy as np
 from laom_core.errors import LaomError
 
 MIN_VERSION = "0.1"  # first LAOM Studio release whose collections record distractor/*
-CAMERA_OFFSETS = 4   # the environment's camera record: 4 offsets then 4 velocities
+CAMERA_OFFSETS = 4   # the environment's camera record: 4 offsets then 4 velocity columns
 ALPHAS = tuple(10.0 ** k for k in range(-3, 5))  # ridge strength grid, times the number of samples
 MAX_SAMPLES = 2048  # transitions probed per run (seeded subset): bounds the cost of the solves
 MIN_HELD_OUT_TRAJECTORIES = 6  # fewer: training trajectories are pooled in (see record_run_leakage)

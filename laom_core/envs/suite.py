@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from laom_core.envs.camera import STATE_SIZE as CAMERA_STATE_SIZE
 from laom_core.envs.types import EnvStep
 from laom_core.errors import EnvError
 
@@ -254,7 +255,7 @@ class DistractingEnv:
         return {
             "clip_id": int(bg["clip_id"]),
             "frame_index": int(bg["frame_index"]),
-            "camera": self.camera.state() if self.camera else np.zeros(8, dtype=np.float32),
+            "camera": self.camera.state() if self.camera else np.zeros(CAMERA_STATE_SIZE, dtype=np.float32),
             "color": self.color.state() if self.color else np.zeros(3, dtype=np.float32),
         }
 

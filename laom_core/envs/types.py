@@ -17,7 +17,8 @@ class EnvStep:
     first/last: episode boundaries.
     distractor: the distractor state behind this frame, numeric values only:
         clip_id (int, -1 without background), frame_index (int), camera (float32 array:
-        offsets and velocities), color (float32 array: current colour deltas).
+        offsets and velocities, see laom_core.envs.camera), color (float32 array:
+        current colour deltas).
     """
 
     pixels: np.ndarray
