@@ -118,9 +118,11 @@ def _handler(args: argparse.Namespace) -> int:
 
     info = describe_data(data, labeled, eval_data, args.method, config.run.held_out_fraction, config.seed)
 
-    if args.run_dir:
-        _check_run_dir(Path(args.run_dir).expanduser().resolve(), args.resume)
     store = _open_store()
+    if args.run_dir:
+        from laom_core.runs.launcher import check_run_folder
+
+        _check_run_dir(check_run_folder(args.run_dir, store, args.run_id), args.resume)
     run_id = args.run_id
     if run_id is None and store is not None:
         run_dir_hint = Path(args.run_dir).resolve() if args.run_dir else None

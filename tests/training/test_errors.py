@@ -66,3 +66,19 @@ def test_nan_actions_stop_training_with_a_clear_error(tmp_path, capsys):
     code, _, err = train(capsys, "--method", "bc", "--preset", "smoke", "--data", str(data),
                          "--run-dir", str(tmp_path / "run"), *FAST)
     assert code == 2 and "NaN" in err and "Traceback" not in err
+
+
+def test_run_folder_holding_other_runs_is_refused(data_dir, tmp_path, workspace, capsys):
+    """The runs folder, the workspace, a folder above them or above another run's folder is no run folder."""
+    from laom_core.runs.store import RunStore
+    from laom_core.workspace import runs_dir
+
+    with RunStore() as store:
+        store.create_run("other", "bc", "toy-move", {}, str(tmp_path / "parent" / "other"), status="finished")
+    (runs_dir() / "kept").mkdir(parents=True)
+    for folder in (runs_dir(), workspace, workspace.parent, tmp_path / "parent"):
+        code, _, err = train(capsys, "--method", "bc", "--preset", "smoke", "--data", str(data_dir / "toy.h5"),
+                             "--run-dir", str(folder), *FAST)
+        assert code == 2 and "error: run folder" in err and "Traceback" not in err, (folder, err)
+        assert not (folder / "config.yaml").exists()
+    assert (runs_dir() / "kept").is_dir()
