@@ -10,6 +10,8 @@ runs' ``summary.json``.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import re
 from dataclasses import asdict, dataclass, field
@@ -132,9 +134,22 @@ def _file(template: str | None, task: str) -> Path | None:
     return resolve_user_path(template.replace("{task}", task), must_exist=True, kind="file", base=datasets_dir())
 
 
+def source_fingerprint(source: Path) -> str:
+    """A short key of the source file's identity: its resolved path, size, inode and mtime.
+
+    A re-collected file (written under a temp name, then renamed), an edited one or another
+    file of the same name elsewhere gets another key, so its subsets are sampled afresh.
+    """
+    resolved = Path(source).resolve()
+    st = resolved.stat()
+    text = json.dumps([str(resolved), st.st_size, st.st_ino, st.st_mtime_ns])
+    return hashlib.sha1(text.encode()).hexdigest()[:10]
+
+
 def subset_path(source: Path, budget: int, seed: int, chunk_size: int) -> Path:
-    """Where the sampled subset of ``budget`` trajectories of ``source`` is cached."""
-    return datasets_dir() / "subsets" / f"{source.stem}-n{budget}-c{chunk_size}-s{seed}.hdf5"
+    """Where the sampled subset of ``budget`` trajectories of ``source`` is cached (keyed by its identity)."""
+    return (datasets_dir() / "subsets"
+            / f"{source.stem}-{source_fingerprint(source)}-n{budget}-c{chunk_size}-s{seed}.hdf5")
 
 
 def labeled_subset(source: Path, budget: int, seed: int, chunk_size: int | None = None) -> tuple[Path, int]:
