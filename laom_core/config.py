@@ -212,6 +212,21 @@ NON_NEGATIVE = {
 }
 UNIT_INTERVAL = {"target_tau", "held_out_fraction", "encoder_dropout", "act_head_dropout",
                  "obs_head_dropout", "dropout"}
+# Upper bounds (inclusive), by key name in any section: far above any sensible setting (the
+# paper's values are 10-100x below), low enough that a typo (an extra zero or three) is an
+# error message rather than a machine swapping for an hour or a traceback from torch.
+UPPER: dict[str, float] = {
+    "batch_size": 16384, "labeled_batch_size": 16384,
+    "latent_action_dim": 65536, "act_head_dim": 16384, "obs_head_dim": 16384, "hidden_dim": 16384,
+    "encoder_scale": 128, "encoder_num_res_blocks": 16, "head_num_blocks": 32, "head_expansion": 16,
+    "frame_stack": 16, "future_obs_offset": 1000,
+    "total_updates": 100_000_000, "warmup_updates": 100_000_000, "num_epochs": 100_000, "warmup_epochs": 100_000,
+    "target_update_every": 1_000_000, "log_every": 100_000_000, "checkpoint_every": 100_000_000,
+    "learning_rate": 10.0, "weight_decay": 100.0, "grad_norm": 1e6, "labels_coef": 1e6, "probe_ridge": 1e6,
+    "probe_samples": 1_000_000, "latents_samples": 1_000_000,
+    "eval_episodes": 10_000, "eval_videos": 100, "eval_max_steps": 100_000, "eval_seed": 2**32 - 1,
+    "memory_budget_mb": 10_000_000,
+}
 
 # Per-method starting points applied over the preset unless the user set the key.
 METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -350,6 +365,10 @@ def _check_range(name: str, value: Any, key: str) -> None:
         raise ConfigError(f"config key {key} must be >= 0, got {_show(value)}")
     if name in UNIT_INTERVAL and not 0 <= value <= 1:
         raise ConfigError(f"config key {key} must be in [0, 1], got {_show(value)}")
+    if name in UPPER and value > UPPER[name]:
+        bound = UPPER[name]
+        shown = f"{int(bound):_}" if float(bound).is_integer() and bound >= 1 else f"{bound:g}"
+        raise ConfigError(f"config key {key} must be <= {shown}, got {_show(value)}")
 
 
 def _field_types(cls: type) -> dict[str, Any]:

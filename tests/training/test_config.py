@@ -177,3 +177,34 @@ def test_rejected_values_are_shown_truncated(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_config("smoke", "laom", overrides=["lapo.learning_rate=" + "y" * 100_000])
     assert len(str(info.value)) < 200
+
+
+@pytest.mark.parametrize("item", [
+    "lapo.batch_size=100000000", "lapo.latent_action_dim=100000000", "lapo.latent_action_dim=1e20",
+    "lapo.encoder_scale=10000", "bc.encoder_scale=1e9", "idm.total_updates=1e12", "lapo.num_epochs=1e9",
+    "decoder.hidden_dim=10000000", "run.probe_samples=1e9", "lapo.learning_rate=1e300", "run.memory_budget_mb=1e12",
+])
+def test_huge_values_are_refused_naming_the_key(item, tmp_path):
+    key = item.split("=")[0]
+    with pytest.raises(ConfigError, match=rf"{key} must be <= "):
+        load_config("smoke", "laom", overrides=[item])
+    section, name = key.split(".")
+    path = tmp_path / "c.yaml"
+    path.write_text(f"{section}:\n  {name}: {item.split('=')[1]}\n")
+    with pytest.raises(ConfigError, match=rf"{key} must be <= "):
+        load_config("smoke", "laom", path)
+
+
+def test_every_numeric_key_has_a_range():
+    import dataclasses
+    import typing
+
+    from laom_core.config import NON_NEGATIVE, POSITIVE, SECTIONS, UNIT_INTERVAL, UPPER
+
+    for section, cls in SECTIONS.items():
+        for f in dataclasses.fields(cls):
+            hint = typing.get_type_hints(cls)[f.name]
+            args = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
+            if args[0] in (int, float):
+                assert f.name in UNIT_INTERVAL or (f.name in UPPER and f.name in POSITIVE | NON_NEGATIVE), \
+                    f"{section}.{f.name} has no range"
