@@ -208,10 +208,20 @@ POSITIVE = {
 }
 NON_NEGATIVE = {
     "weight_decay", "warmup_epochs", "warmup_updates", "encoder_num_res_blocks", "labels_coef",
-    "eval_episodes", "eval_videos", "probe_ridge", "eval_seed",
+    "eval_episodes", "eval_videos", "probe_ridge", "eval_seed", "seed",
 }
 UNIT_INTERVAL = {"target_tau", "held_out_fraction", "encoder_dropout", "act_head_dropout",
                  "obs_head_dropout", "dropout"}
+MAX_SEED = 2**32 - 1  # numpy's SeedSequence and torch both take it; -1 or 2**64 end in their tracebacks
+
+
+def check_seed(value: int, what: str = "seed") -> int:
+    """``value`` if it is a usable seed (0..2**32-1), else ConfigError naming ``what``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
+        raise ConfigError(f"{what} must be an integer in 0..{MAX_SEED}, got {_show(value)}")
+    return value
+
+
 # Upper bounds (inclusive), by key name in any section: far above any sensible setting (the
 # paper's values are 10-100x below), low enough that a typo (an extra zero or three) is an
 # error message rather than a machine swapping for an hour or a traceback from torch.
@@ -224,7 +234,7 @@ UPPER: dict[str, float] = {
     "target_update_every": 1_000_000, "log_every": 100_000_000, "checkpoint_every": 100_000_000,
     "learning_rate": 10.0, "weight_decay": 100.0, "grad_norm": 1e6, "labels_coef": 1e6, "probe_ridge": 1e6,
     "probe_samples": 1_000_000, "latents_samples": 1_000_000,
-    "eval_episodes": 10_000, "eval_videos": 100, "eval_max_steps": 100_000, "eval_seed": 2**32 - 1,
+    "eval_episodes": 10_000, "eval_videos": 100, "eval_max_steps": 100_000, "eval_seed": MAX_SEED, "seed": MAX_SEED,
     "memory_budget_mb": 10_000_000,
 }
 
@@ -389,7 +399,9 @@ def set_value(config: TrainConfig, dotted: str, value: Any) -> bool:
                 raise ConfigError(f"config key {name} is a section; set {name}.<key>")
             raise ConfigError(f"unknown config key {name} (top-level keys: {', '.join(sorted(TOP_LEVEL))}, "
                               f"sections: {', '.join(SECTIONS)})")
-        setattr(config, name, _coerce(value, TOP_LEVEL[name], name))
+        coerced = _coerce(value, TOP_LEVEL[name], name)
+        _check_range(name, coerced, name)
+        setattr(config, name, coerced)
         return True
     if len(parts) != 2:
         raise ConfigError(f"config key {dotted} must look like section.key")

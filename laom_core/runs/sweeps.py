@@ -93,6 +93,12 @@ def _int_list(text: str | Sequence, what: str) -> list[int]:
     return list(dict.fromkeys(out))
 
 
+def _seed_list(text: str | Sequence) -> list[int]:
+    from laom_core.config import check_seed
+
+    return [check_seed(s, "seeds") for s in _int_list(text, "seeds")]
+
+
 def _str_list(text: str | Sequence) -> list[str]:
     items = text.split(",") if isinstance(text, str) else list(text)
     return list(dict.fromkeys(str(i).strip() for i in items if str(i).strip()))
@@ -117,7 +123,7 @@ def make_spec(name: str, methods, budgets, seeds, tasks, data: str, labeled_data
         raise ConfigError("several tasks need per-task files: put {task} in --data (and --labeled-data)")
     if chunk_size is not None and int(chunk_size) < 2:
         raise ConfigError("--chunk-size must be at least 2 steps")
-    spec = SweepSpec(name=name, methods=methods, budgets=parse_budgets(budgets), seeds=_int_list(seeds, "seeds"),
+    spec = SweepSpec(name=name, methods=methods, budgets=parse_budgets(budgets), seeds=_seed_list(seeds),
                      tasks=tasks, data=data, labeled_data=labeled_data, eval_data=eval_data, preset=preset,
                      config=config, sets=list(sets), device=device,
                      chunk_size=int(chunk_size) if chunk_size else None)

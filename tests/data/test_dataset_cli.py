@@ -90,3 +90,15 @@ def test_subset_and_list(tmp_path, workspace, capsys):
     assert not by_name["broken.hdf5"]["valid"] and "not an HDF5 file" in by_name["broken.hdf5"]["error"]
     assert main(["dataset", "list"]) == 0
     assert "INVALID" in capsys.readouterr().out
+
+
+def test_subset_with_a_negative_seed_is_one_line_error(tmp_path, capsys):
+    src = _write(tmp_path / "d.hdf5")
+    for flags, message in ((["--seed", "-1"], "--seed must be"), (["--seed", "99999999999999999999"], "--seed must be"),
+                           (["--trajectories", "0"], "--trajectories must be")):
+        argv = ["dataset", "subset", str(src), "--trajectories", "2", "--chunk-size", "5",
+                "--out", str(tmp_path / "s.hdf5"), *flags]
+        assert main(argv) == 2
+        assert message in _err_line(capsys)
+    assert not (tmp_path / "s.hdf5").exists()
+

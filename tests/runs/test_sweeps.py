@@ -162,3 +162,13 @@ def test_subsets_are_sampled_again_for_a_recollected_or_another_same_named_sourc
         assert a.num_trajectories == 2
         obs = a.read(0, "obs", 0, 6)
         assert any(np.array_equal(obs, src.read(t, "obs", s, s + 6)) for t in range(8) for s in range(7))
+
+
+@pytest.mark.parametrize("seeds", ["-1", "0,-3", "99999999999999999999"])
+def test_sweep_with_a_negative_or_huge_seed_is_one_line_error(store, files, capsys, seeds):
+    data, labeled = files
+    assert main(["sweep", "--name", "bad-seeds", "--methods", "lapo", "--budgets", "2", "--seeds", seeds,
+                 "--data", str(data), "--labeled-data", str(labeled), "--preset", "smoke"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: seeds must be an integer in 0..") and "\n" not in err
+    assert store.list_runs() == []

@@ -208,3 +208,14 @@ def test_every_numeric_key_has_a_range():
             if args[0] in (int, float):
                 assert f.name in UNIT_INTERVAL or (f.name in UPPER and f.name in POSITIVE | NON_NEGATIVE), \
                     f"{section}.{f.name} has no range"
+
+
+@pytest.mark.parametrize("seed", ["-1", "99999999999999999999", "4294967296"])
+def test_negative_or_huge_seed_is_refused(seed, tmp_path):
+    with pytest.raises(ConfigError, match="config key seed must be"):
+        load_config("smoke", "bc", overrides=[f"seed={seed}"])
+    path = tmp_path / "c.yaml"
+    path.write_text(f"seed: {seed}\n")
+    with pytest.raises(ConfigError, match="config key seed must be"):
+        load_config("smoke", "bc", path)
+    assert load_config("smoke", "bc", overrides=["seed=4294967295"])[0].seed == 4294967295

@@ -109,3 +109,10 @@ def test_resume_of_a_folder_without_origin_checks_the_method_of_its_stages(data_
                          "--run-dir", str(run_dir), "--resume", *FAST)
     assert code == 2 and "'laom-labels' vs 'bc'" in err
     assert (run_dir / "stages.json").read_text().startswith('{"method": "laom-labels"')
+
+
+def test_negative_or_huge_seed_is_one_line_error(data_dir, tmp_path, capsys):
+    for seed in ("-1", "99999999999999999999"):
+        code, _, err = train(capsys, "--method", "bc", "--preset", "smoke", "--data", str(data_dir / "toy.h5"),
+                             "--run-dir", str(tmp_path / "run"), *FAST, "--set", f"seed={seed}")
+        assert code == 2 and "error: config key seed must be" in err and "Traceback" not in err
