@@ -157,6 +157,8 @@ def atomic_path(final: str | os.PathLike, *, overwrite: bool = True) -> Iterator
     folder removes the temp files of processes that were killed (see remove_stale_partials).
     """
     final = Path(final)
+    if final.is_dir():
+        raise WorkspaceError(f"{final} is a folder; give a file name")
     if final.exists() and not overwrite:
         raise WorkspaceError(f"{final} exists; refusing to overwrite (use --overwrite)")
     try:
@@ -164,7 +166,10 @@ def atomic_path(final: str | os.PathLike, *, overwrite: bool = True) -> Iterator
     except OSError as exc:
         raise WorkspaceError(f"cannot create folder {final.parent}: {exc.strerror}") from exc
     remove_stale_partials(final.parent)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.p{os.getpid()}.", suffix=".partial", dir=final.parent)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.p{os.getpid()}.", suffix=".partial", dir=final.parent)
+    except OSError as exc:
+        raise WorkspaceError(f"cannot write in {final.parent}: {exc.strerror}") from exc
     os.close(fd)
     tmp = Path(tmp_name)
     try:

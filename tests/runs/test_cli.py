@@ -153,3 +153,12 @@ def test_delete_removes_only_the_runs_own_folder(store, capsys, tmp_path):
     own = store.create_run("z", "bc", "t", {}, str(runs / "own"), status="finished")
     (runs / "own").mkdir()
     assert main(["runs", "delete", own]) == 0 and not (runs / "own").exists()
+
+
+def test_export_to_a_folder_is_one_line_error(store, capsys, tmp_path):
+    run_id = store.create_run("x", "bc", "t", {}, None, status="finished")
+    (tmp_path / "out").mkdir()
+    assert main(["runs", "export", run_id, "--csv", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "is a folder" in err and "\n" not in err
+    assert list((tmp_path / "out").iterdir()) == []
