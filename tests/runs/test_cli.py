@@ -162,3 +162,15 @@ def test_export_to_a_folder_is_one_line_error(store, capsys, tmp_path):
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "is a folder" in err and "\n" not in err
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_export_keeps_an_existing_file_without_overwrite(store, capsys, tmp_path):
+    run_id = store.create_run("x", "bc", "t", {}, None, status="finished")
+    out = tmp_path / "m.csv"
+    out.write_text("precious\n")
+    assert main(["runs", "export", run_id, "--csv", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "--overwrite" in err and "\n" not in err
+    assert out.read_text() == "precious\n"
+    assert main(["runs", "export", run_id, "--csv", str(out), "--overwrite"]) == 0
+    assert out.read_text().startswith("run_id,stage,key,step,value,wall")
