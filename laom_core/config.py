@@ -451,13 +451,13 @@ def load_yaml_file(path: str | Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {path}: {_show(str(exc))[1:-1]}") from None
+        raise ConfigError(f"cannot read config file {path}: {str(exc)[:300]}") from None
     try:
         data = safe_load_bounded(text)
     except ConfigError as exc:
         raise ConfigError(f"config file {path} is refused: {exc}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {_show(str(exc))[1:-1]}") from None
+        raise ConfigError(f"config file {path} is not valid YAML: {str(exc)[:500]}") from None
     return _flatten(data, str(path))
 
 
