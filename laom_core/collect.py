@@ -23,6 +23,7 @@ import queue
 import signal
 import sys
 import threading
+import time
 import traceback
 from pathlib import Path
 from typing import Any, Callable
@@ -177,8 +178,40 @@ def run_episode(job: dict, report: Callable[[int], None] | None = None) -> dict:
 # --------------------------------------------------------------------------- workers
 
 
-def _worker_main(jobs, results, counter) -> None:
+_LOCK_TIMEOUT_S = 5.0  # a lock held by a process that was killed must not wedge the others
+_PARENT_POLL_S = 1.0
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """End this worker as soon as the collecting process is gone, even killed by SIGKILL.
+
+    Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)``. Everywhere: a daemon thread that polls
+    ``os.getppid()`` (a worker whose parent died is re-parented) and exits the process.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent_pid:  # died before the above took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(_PARENT_POLL_S)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="laom-parent-watch", daemon=True).start()
+
+
+def _worker_main(jobs, results, counter, parent_pid: int | None = None) -> None:
     """Worker process: run episodes from ``jobs`` until a None arrives."""
+    if parent_pid is not None:
+        _die_with_parent(parent_pid)
     # Ctrl-C goes to the whole process group; only the parent handles it (and stops us).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
@@ -189,11 +222,19 @@ def _worker_main(jobs, results, counter) -> None:
         pass
 
     def report(n: int) -> None:
-        with counter.get_lock():
-            counter.value += n
+        lock = counter.get_lock()
+        if not lock.acquire(timeout=_LOCK_TIMEOUT_S):
+            return  # progress only: a lost report is better than a wedged worker
+        try:
+            counter.get_obj().value += n
+        finally:
+            lock.release()
 
     while True:
-        job = jobs.get()
+        try:
+            job = jobs.get(timeout=_PARENT_POLL_S)
+        except queue.Empty:
+            continue  # the parent watch ends us if the parent is gone
         if job is None:
             return
         try:
@@ -223,7 +264,8 @@ def _collect_parallel(jobs: list[dict], workers: int, add: Callable[[dict], None
         job_q.put(job)
     for _ in range(workers):
         job_q.put(None)
-    procs = [ctx.Process(target=_worker_main, args=(job_q, result_q, counter), daemon=True) for _ in range(workers)]
+    procs = [ctx.Process(target=_worker_main, args=(job_q, result_q, counter, os.getpid()), daemon=True)
+             for _ in range(workers)]
     seen = 0
     pending: dict[int, dict] = {}
     next_episode = 0
@@ -240,7 +282,7 @@ def _collect_parallel(jobs: list[dict], workers: int, add: Callable[[dict], None
                     raise LaomError(f"a collection worker died (exit code {dead[0].exitcode}); no file written")
                 if all(p.exitcode is not None for p in procs) and result_q.empty():
                     raise LaomError("collection workers stopped before finishing; no file written")
-            value = counter.value
+            value = counter.get_obj().value  # no lock: a worker killed holding it must not wedge us
             if value > seen:
                 advance(value - seen)
                 seen = value
@@ -261,7 +303,7 @@ def _collect_parallel(jobs: list[dict], workers: int, add: Callable[[dict], None
             p.join(timeout=5)
         job_q.cancel_join_thread()
         result_q.cancel_join_thread()
-    value = counter.value
+    value = counter.get_obj().value
     if value > seen:
         advance(value - seen)
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import reprlib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -207,10 +208,35 @@ POSITIVE = {
 }
 NON_NEGATIVE = {
     "weight_decay", "warmup_epochs", "warmup_updates", "encoder_num_res_blocks", "labels_coef",
-    "eval_episodes", "eval_videos", "probe_ridge", "eval_seed",
+    "eval_episodes", "eval_videos", "probe_ridge", "eval_seed", "seed",
 }
 UNIT_INTERVAL = {"target_tau", "held_out_fraction", "encoder_dropout", "act_head_dropout",
                  "obs_head_dropout", "dropout"}
+MAX_SEED = 2**32 - 1  # numpy's SeedSequence and torch both take it; -1 or 2**64 end in their tracebacks
+
+
+def check_seed(value: int, what: str = "seed") -> int:
+    """``value`` if it is a usable seed (0..2**32-1), else ConfigError naming ``what``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
+        raise ConfigError(f"{what} must be an integer in 0..{MAX_SEED}, got {_show(value)}")
+    return value
+
+
+# Upper bounds (inclusive), by key name in any section: far above any sensible setting (the
+# paper's values are 10-100x below), low enough that a typo (an extra zero or three) is an
+# error message rather than a machine swapping for an hour or a traceback from torch.
+UPPER: dict[str, float] = {
+    "batch_size": 16384, "labeled_batch_size": 16384,
+    "latent_action_dim": 65536, "act_head_dim": 16384, "obs_head_dim": 16384, "hidden_dim": 16384,
+    "encoder_scale": 128, "encoder_num_res_blocks": 16, "head_num_blocks": 32, "head_expansion": 16,
+    "frame_stack": 16, "future_obs_offset": 1000,
+    "total_updates": 100_000_000, "warmup_updates": 100_000_000, "num_epochs": 100_000, "warmup_epochs": 100_000,
+    "target_update_every": 1_000_000, "log_every": 100_000_000, "checkpoint_every": 100_000_000,
+    "learning_rate": 10.0, "weight_decay": 100.0, "grad_norm": 1e6, "labels_coef": 1e6, "probe_ridge": 1e6,
+    "probe_samples": 1_000_000, "latents_samples": 1_000_000,
+    "eval_episodes": 10_000, "eval_videos": 100, "eval_max_steps": 100_000, "eval_seed": MAX_SEED, "seed": MAX_SEED,
+    "memory_budget_mb": 10_000_000,
+}
 
 # Per-method starting points applied over the preset unless the user set the key.
 METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -221,6 +247,73 @@ METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
     "bc": {},
     "idm": {},
 }
+
+
+# YAML input bounds: the authors' files are a few KB; anything far larger, deeply nested or
+# multiplied through anchors and aliases (a "billion laughs" document) is refused while it is
+# read, before any value is built or formatted.
+MAX_YAML_BYTES = 1_000_000
+MAX_YAML_NODES = 10_000  # nodes after expanding every alias
+MAX_YAML_DEPTH = 32
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlong = 3, 60, 60, 40
+MAX_SHOWN = 80
+
+
+def _show(value: Any) -> str:
+    """``repr(value)`` bounded in time and length, for messages about rejected values."""
+    text = _REPR.repr(value)
+    return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN - 3] + "..."
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader counting nodes as if every alias were expanded, and nesting depth."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._nodes = 0
+        self._depth = 0
+        self._sizes: dict[int, int] = {}
+
+    def _count(self, n: int) -> None:
+        self._nodes += n
+        if self._nodes > MAX_YAML_NODES:
+            raise ConfigError(f"more than {MAX_YAML_NODES} values once its anchors and aliases are expanded")
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            anchor = self.peek_event().anchor
+            node = self.anchors.get(anchor)
+            if node is not None and id(node) not in self._sizes:
+                raise ConfigError(f"alias *{_show(anchor)[1:-1]} refers to the value that contains it")
+            self._count(self._sizes.get(id(node), 1))
+            return super().compose_node(parent, index)
+        self._depth += 1
+        if self._depth > MAX_YAML_DEPTH:
+            raise ConfigError(f"nested more than {MAX_YAML_DEPTH} levels deep")
+        start = self._nodes
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        self._count(1)
+        self._sizes[id(node)] = self._nodes - start
+        return node
+
+
+def safe_load_bounded(text: str) -> Any:
+    """``yaml.safe_load`` within the size, depth and alias-expansion bounds above.
+
+    Raises ConfigError (without a source name) for a document past the bounds and
+    yaml.YAMLError for invalid YAML.
+    """
+    if len(text) > MAX_YAML_BYTES:
+        raise ConfigError(f"larger than {MAX_YAML_BYTES // 1000} KB")
+    loader = _BoundedLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
 
 
 def _coerce(value: Any, annotation: Any, key: str) -> Any:
@@ -240,10 +333,10 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
             return value.strip().lower() in ("true", "yes", "on", "1")
         if isinstance(value, int) and value in (0, 1):
             return bool(value)
-        raise ConfigError(f"config key {key} must be true or false, got {value!r}")
+        raise ConfigError(f"config key {key} must be true or false, got {_show(value)}")
     if annotation is int:
         if isinstance(value, bool):
-            raise ConfigError(f"config key {key} must be an integer, got {value!r}")
+            raise ConfigError(f"config key {key} must be an integer, got {_show(value)}")
         if isinstance(value, int):
             return value
         if isinstance(value, float) and value.is_integer():
@@ -255,21 +348,21 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
                 as_float = math.nan
             if math.isfinite(as_float) and as_float.is_integer():
                 return int(as_float)
-        raise ConfigError(f"config key {key} must be an integer, got {value!r}")
+        raise ConfigError(f"config key {key} must be an integer, got {_show(value)}")
     if annotation is float:
         if isinstance(value, bool):
-            raise ConfigError(f"config key {key} must be a number, got {value!r}")
+            raise ConfigError(f"config key {key} must be a number, got {_show(value)}")
         try:
             number = float(value)  # YAML 1.1 reads "1e-4" as a string; accept it
         except (TypeError, ValueError):
-            raise ConfigError(f"config key {key} must be a number, got {value!r}") from None
+            raise ConfigError(f"config key {key} must be a number, got {_show(value)}") from None
         if not math.isfinite(number):
-            raise ConfigError(f"config key {key} must be finite, got {value!r}")
+            raise ConfigError(f"config key {key} must be finite, got {_show(value)}")
         return number
     if annotation is str:
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return str(value)
-        raise ConfigError(f"config key {key} must be a string, got {value!r}")
+        raise ConfigError(f"config key {key} must be a string, got {_show(value)}")
     raise ConfigError(f"config key {key}: unsupported type {annotation}")  # pragma: no cover
 
 
@@ -277,11 +370,15 @@ def _check_range(name: str, value: Any, key: str) -> None:
     if value is None or isinstance(value, (bool, str)):
         return
     if name in POSITIVE and not value > 0:
-        raise ConfigError(f"config key {key} must be > 0, got {value!r}")
+        raise ConfigError(f"config key {key} must be > 0, got {_show(value)}")
     if name in NON_NEGATIVE and value < 0:
-        raise ConfigError(f"config key {key} must be >= 0, got {value!r}")
+        raise ConfigError(f"config key {key} must be >= 0, got {_show(value)}")
     if name in UNIT_INTERVAL and not 0 <= value <= 1:
-        raise ConfigError(f"config key {key} must be in [0, 1], got {value!r}")
+        raise ConfigError(f"config key {key} must be in [0, 1], got {_show(value)}")
+    if name in UPPER and value > UPPER[name]:
+        bound = UPPER[name]
+        shown = f"{int(bound):_}" if float(bound).is_integer() and bound >= 1 else f"{bound:g}"
+        raise ConfigError(f"config key {key} must be <= {shown}, got {_show(value)}")
 
 
 def _field_types(cls: type) -> dict[str, Any]:
@@ -302,7 +399,9 @@ def set_value(config: TrainConfig, dotted: str, value: Any) -> bool:
                 raise ConfigError(f"config key {name} is a section; set {name}.<key>")
             raise ConfigError(f"unknown config key {name} (top-level keys: {', '.join(sorted(TOP_LEVEL))}, "
                               f"sections: {', '.join(SECTIONS)})")
-        setattr(config, name, _coerce(value, TOP_LEVEL[name], name))
+        coerced = _coerce(value, TOP_LEVEL[name], name)
+        _check_range(name, coerced, name)
+        setattr(config, name, coerced)
         return True
     if len(parts) != 2:
         raise ConfigError(f"config key {dotted} must look like section.key")
@@ -346,15 +445,19 @@ def load_yaml_file(path: str | Path) -> dict[str, Any]:
     """Read a YAML config file into ``{"section.key": value}``."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_YAML_BYTES + 1)
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+        raise ConfigError(f"cannot read config file {path}: {str(exc)[:300]}") from None
     try:
-        data = yaml.safe_load(text)
+        data = safe_load_bounded(text)
+    except ConfigError as exc:
+        raise ConfigError(f"config file {path} is refused: {exc}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+        raise ConfigError(f"config file {path} is not valid YAML: {str(exc)[:500]}") from None
     return _flatten(data, str(path))
 
 
@@ -363,14 +466,16 @@ def parse_set(items: list[str] | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items or []:
         if "=" not in item:
-            raise ConfigError(f"--set expects section.key=value, got {item!r}")
+            raise ConfigError(f"--set expects section.key=value, got {_show(item)}")
         key, raw = item.split("=", 1)
         try:
-            value = yaml.safe_load(raw) if raw.strip() else raw
+            value = safe_load_bounded(raw) if raw.strip() else raw
+        except ConfigError as exc:
+            raise ConfigError(f"--set {_show(key)[1:-1]}: value refused: {exc}") from None
         except yaml.YAMLError:
             value = raw
         if isinstance(value, (dict, list)):
-            raise ConfigError(f"--set {key}: expected a single value, got {raw!r}")
+            raise ConfigError(f"--set {_show(key)[1:-1]}: expected a single value, got {_show(raw)}")
         out[key.strip()] = value
     return out
 

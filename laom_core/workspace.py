@@ -9,7 +9,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -105,22 +107,69 @@ def check_inside(path: Path, root: Path) -> Path:
     return resolved
 
 
+STALE_PARTIAL_S = 60.0  # a temp file of a dead process untouched this long is removed
+_PARTIAL = re.compile(r"^\..+\.p(\d+)\.[^.]+\.partial$")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
+def remove_stale_partials(folder: str | os.PathLike, older_than_s: float = STALE_PARTIAL_S) -> list[Path]:
+    """Remove temp files of :func:`atomic_path` left in ``folder`` by killed processes.
+
+    Only names of the form ``.<name>.p<pid>.<random>.partial`` are considered, and only when
+    that process is gone and the file has not changed for ``older_than_s`` seconds.
+    """
+    removed: list[Path] = []
+    now = time.time()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _PARTIAL.match(entry.name)
+        if not match or _pid_alive(int(match.group(1))):
+            continue
+        try:
+            if not entry.is_file(follow_symlinks=False) or now - entry.stat(follow_symlinks=False).st_mtime < older_than_s:
+                continue
+            os.unlink(entry.path)
+            removed.append(Path(entry.path))
+        except OSError:
+            continue
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_path(final: str | os.PathLike, *, overwrite: bool = True) -> Iterator[Path]:
     """Yield a temporary path next to ``final``; rename it onto ``final`` on success.
 
     On any exception (including KeyboardInterrupt) the temporary file is removed and
     ``final`` is left untouched. The temp name starts with '.' and ends with '.partial'
-    so listings can ignore it.
+    so listings can ignore it; it holds the writer's pid, so the next write into the same
+    folder removes the temp files of processes that were killed (see remove_stale_partials).
     """
     final = Path(final)
+    if final.is_dir():
+        raise WorkspaceError(f"{final} is a folder; give a file name")
     if final.exists() and not overwrite:
         raise WorkspaceError(f"{final} exists; refusing to overwrite (use --overwrite)")
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise WorkspaceError(f"cannot create folder {final.parent}: {exc.strerror}") from exc
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent)
+    remove_stale_partials(final.parent)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.p{os.getpid()}.", suffix=".partial", dir=final.parent)
+    except OSError as exc:
+        raise WorkspaceError(f"cannot write in {final.parent}: {exc.strerror}") from exc
     os.close(fd)
     tmp = Path(tmp_name)
     try:

@@ -161,3 +161,66 @@ def test_signal_mid_collection_leaves_no_file(tmp_path, signum, returncode):
     assert proc.returncode == returncode, stderr.decode()
     assert "Traceback" not in stderr.decode()
     assert list(tmp_path.iterdir()) == []
+
+
+def _children(pid: int) -> set[int]:
+    """Processes whose parent is ``pid`` (from /proc)."""
+    out = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.add(int(entry))
+    return out
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc")
+def test_sigkill_of_parallel_collection_leaves_no_process_behind(tmp_path):
+    """Workers (and multiprocessing's resource tracker) end with the collecting process."""
+    out = tmp_path / "big.hdf5"
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    children: set[int] = set()
+    with open(tmp_path / "stderr.txt", "wb") as err:  # not a pipe: orphans holding it would block reading
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "laom_core", "collect", "--task", "cheetah-run", "--episodes", "50",
+             "--steps", "1000", "--img-size", "32", "--fast-render", "--workers", "2", "--out", str(out)],
+            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        deadline = time.time() + 180
+        while time.time() < deadline:
+            assert proc.poll() is None, (tmp_path / "stderr.txt").read_text()
+            children |= _children(proc.pid)
+            if len(children) >= 3:  # the resource tracker and two workers
+                break
+            time.sleep(0.2)
+        time.sleep(3.0)  # workers past their start-up
+        children |= _children(proc.pid)
+        assert len(children) >= 2, "workers never started"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+        deadline = time.time() + 20
+        while time.time() < deadline and any(_running(c) for c in children):
+            time.sleep(0.2)
+        left = [c for c in children if _running(c)]
+        assert not left, f"processes left after SIGKILL of collect: {left}"
+        assert not out.exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=60)
+        for c in children:  # never leave them to the next test
+            if _running(c):
+                os.kill(c, signal.SIGKILL)

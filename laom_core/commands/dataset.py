@@ -92,6 +92,13 @@ def _subset(args: argparse.Namespace) -> int:
     from laom_core.data.subsets import make_labeled_subset
     from laom_core.workspace import datasets_dir, resolve_user_path
 
+    from laom_core.config import check_seed
+    from laom_core.errors import ConfigError
+
+    check_seed(args.seed, "--seed")
+    for flag, value in (("--trajectories", args.trajectories), ("--chunk-size", args.chunk_size)):
+        if value < 1:
+            raise ConfigError(f"{flag} must be at least 1, got {value}")
     src = _resolve(args.file)
     if args.out is None:
         out = datasets_dir() / f"{src.stem}_labeled-{args.chunk_size}x{args.trajectories}_seed{args.seed}.hdf5"

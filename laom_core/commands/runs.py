@@ -48,6 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     exp = sub.add_parser("export", help="write a run's metrics as CSV (run_id,stage,key,step,value,wall)")
     exp.add_argument("run_id")
     exp.add_argument("--csv", required=True, help="output file")
+    exp.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     exp.set_defaults(func=_export)
 
     rm = sub.add_parser("delete", help="forget a finished, failed, stopped or queued run and remove its folder")
@@ -258,11 +259,15 @@ def _export(args: argparse.Namespace) -> int:
     from laom_core.runs.store import RunStore
     from laom_core.workspace import atomic_path, resolve_user_path
 
+    from laom_core.errors import WorkspaceError
+
     out = resolve_user_path(args.csv)
+    if out.exists() and not out.is_dir() and not args.overwrite:
+        raise WorkspaceError(f"{out} exists; refusing to overwrite (use --overwrite)")
     with RunStore() as store:
         run_id = store.find_run(args.run_id)["id"]
         rows = store.iter_metric_rows(run_id)
-    with atomic_path(out) as tmp:
+    with atomic_path(out, overwrite=args.overwrite) as tmp:
         with open(tmp, "w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
             writer.writerow(["run_id", "stage", "key", "step", "value", "wall"])

@@ -118,9 +118,14 @@ def _handler(args: argparse.Namespace) -> int:
 
     info = describe_data(data, labeled, eval_data, args.method, config.run.held_out_fraction)
 
-    if args.run_dir:
-        _check_run_dir(Path(args.run_dir).expanduser().resolve(), args.resume)
     store = _open_store()
+    if args.run_dir:
+        from laom_core.runs.launcher import check_run_folder
+
+        folder = check_run_folder(args.run_dir, store, args.run_id)
+        _check_run_dir(folder, args.resume)
+        if args.resume:
+            _check_origin(folder, _origin(args.method, info, data, labeled))
     run_id = args.run_id
     if run_id is None and store is not None:
         run_dir_hint = Path(args.run_dir).resolve() if args.run_dir else None
@@ -142,6 +147,8 @@ def _handler(args: argparse.Namespace) -> int:
         raise _Reported(str(exc)) from exc
     if args.resume and not (run_dir / "stages.json").exists():
         _note(f"nothing to resume in {run_dir}; starting from the beginning")
+    if not (args.resume and (run_dir / ORIGIN).exists()):
+        atomic_write_json(run_dir / ORIGIN, _origin(args.method, info, data, labeled))
     atomic_write_text(run_dir / "config.yaml", config.to_yaml())
     if store is not None and run_id:
         store.set_status(run_id, "running", run_dir=str(run_dir), device=str(device), preset=args.preset,
@@ -178,6 +185,35 @@ def _check_run_dir(run_dir: Path, resume: bool) -> None:
     if not resume and ((run_dir / "checkpoints").exists() or (run_dir / "stages.json").exists()):
         raise ConfigError(f"run folder {run_dir} already holds a run; pass --resume to continue it or choose "
                           "another --run-dir")
+
+
+ORIGIN = "origin.json"  # what a run folder was made with; a resume must match it
+_ORIGIN_KEYS = ("method", "task", "action_dim", "img_hw", "data", "labeled_data")
+
+
+def _origin(method: str, info: dict, data: Path, labeled: Path | None) -> dict:
+    return {"method": method, "task": info["task"], "action_dim": int(info["action_dim"]),
+            "img_hw": int(info["img_hw"]), "data": str(data), "labeled_data": str(labeled) if labeled else None}
+
+
+def _check_origin(run_dir: Path, now: dict) -> None:
+    """Refuse to resume a run folder with another method or other data than it was made with."""
+    before: dict = {}
+    for name in (ORIGIN, "stages.json"):  # stages.json: folders made before origin.json existed
+        try:
+            loaded = json.loads((run_dir / name).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot resume {run_dir}: its {name} is unreadable ({exc}); "
+                              "start a new run in another --run-dir") from None
+        if isinstance(loaded, dict):
+            before = {**{k: loaded.get(k) for k in _ORIGIN_KEYS if k in loaded}, **before}
+    diffs = [f"{key} {before[key]!r} vs {now[key]!r} now" for key in _ORIGIN_KEYS
+             if key in before and before[key] != now[key]]
+    if diffs:
+        raise ConfigError(f"cannot resume {run_dir} with other settings than it was made with: "
+                          + "; ".join(diffs) + " (pass the same --method and data, or choose another --run-dir)")
 
 
 def _datasets(data: Path, labeled: Path | None, eval_data: Path | None) -> dict:

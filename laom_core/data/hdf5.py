@@ -82,6 +82,17 @@ def _traj_keys(f: h5py.File) -> tuple[list[str], list[str]]:
     return traj, other
 
 
+def _refuse_link(path: Path, group: h5py.Group, name: str, what: str) -> None:
+    """Raise unless ``group[name]`` is stored in this file (a hard link): a soft link may dangle
+    and an external link reads another file, possibly a missing or unrelated one."""
+    link = group.get(name, getlink=True)
+    if isinstance(link, h5py.SoftLink):
+        raise _fail(path, f"{what} is a soft link to {link.path!r}; only data stored in the file is read")
+    if isinstance(link, h5py.ExternalLink):
+        raise _fail(path, f"{what} is an external link to {link.filename!r} ({link.path!r}); "
+                          "only data stored in the file is read")
+
+
 def _img_hw_value(value: Any) -> int | None:
     value = _to_python(value)
     if isinstance(value, (list, tuple)):
@@ -118,19 +129,25 @@ class Dataset:
             raise DatasetError(f"{self.path}: no trajectory groups (expected groups named 0..N-1)")
         self.attrs: dict[str, Any] = {k: _to_python(v) for k, v in f.attrs.items()}
         try:
+            for k in self._keys:
+                _refuse_link(self.path, f, k, f"trajectory {k}")
+                for key in TRAJ_KEYS:
+                    if isinstance(f[k], h5py.Group):
+                        _refuse_link(self.path, f[k], key, f"trajectory {k}: {key}")
             self.lengths = np.array([f[k]["actions"].shape[0] for k in self._keys], dtype=np.int64)
             first = f[self._keys[0]]
             self.action_dim = int(first["actions"].shape[1])
             self.state_dim = int(first["states"].shape[1])
             obs_shape = first["obs"].shape
-        except (KeyError, IndexError) as exc:
+            dgroup = first.get("distractor")
+            self.distractor_signals: list[str] = sorted(
+                k for k in dgroup.keys()
+                if isinstance(dgroup.get(k, getlink=True), h5py.HardLink) and isinstance(dgroup[k], h5py.Dataset)
+            ) if isinstance(dgroup, h5py.Group) else []
+        except (KeyError, IndexError, TypeError, OSError, RuntimeError) as exc:
             raise DatasetError(f"{self.path}: not in the released layout ({exc}); run `dataset info` to check it") from exc
         self.img_hw = _img_hw_value(self.attrs.get("img_hw")) or int(obs_shape[1])
         self.obs_shape = tuple(int(s) for s in obs_shape[1:])
-        dgroup = first.get("distractor")
-        self.distractor_signals: list[str] = (
-            sorted(k for k in dgroup.keys() if isinstance(dgroup[k], h5py.Dataset)) if isinstance(dgroup, h5py.Group) else []
-        )
 
     # -- handle management
     def _file(self) -> h5py.File:
@@ -331,124 +348,137 @@ def validate_dataset(
         f = h5py.File(path, "r", locking=False)
     except OSError as exc:
         raise _fail(path, f"cannot be opened as HDF5 (truncated or corrupt?): {exc}") from exc
-    warnings: list[str] = []
     with f:
-        missing = [a for a in FILE_ATTRS if a not in f.attrs]
-        if missing:
-            raise _fail(path, f"missing file attribute(s): {', '.join(missing)}")
-        attrs = {k: _to_python(v) for k, v in f.attrs.items()}
-        img_hw = _img_hw_value(attrs["img_hw"])
-        if img_hw is None or img_hw <= 0:
-            raise _fail(path, f"file attribute img_hw is not a positive integer: {attrs['img_hw']!r}")
-        keys, other = _traj_keys(f)
-        if other:
-            warnings.append(f"ignored non-trajectory top-level entries: {', '.join(sorted(other)[:5])}")
-        if not keys:
-            raise _fail(path, "no trajectory groups (expected groups named 0..N-1)")
-        if keys != [str(i) for i in range(len(keys))]:
-            warnings.append("trajectory group names are not exactly 0..N-1")
+        try:
+            return _validate_open(path, f, require_equal_lengths, min_length, check_values)
+        except (KeyError, OSError, RuntimeError, TypeError, ValueError) as exc:  # h5py's errors on odd files
+            raise _fail(path, f"cannot be read as a dataset ({type(exc).__name__}: {exc})") from exc
 
-        lengths: list[int] = []
-        returns: list[float] = []
-        action_dim = state_dim = None
-        signals: set[str] | None = None
-        labeled = True
-        for name in keys:
-            g = f[name]
-            where = f"trajectory {name}"
-            if not isinstance(g, h5py.Group):
-                raise _fail(path, f"top-level entry {name} is not a group")
-            for key in TRAJ_KEYS:
-                if key not in g or not isinstance(g[key], h5py.Dataset):
-                    raise _fail(path, f"{where} has no '{key}' dataset")
-            obs, act, st = g["obs"], g["actions"], g["states"]
-            if obs.dtype != np.uint8:
-                raise _fail(path, f"{where}: obs dtype is {obs.dtype}, expected uint8")
-            if obs.ndim != 4 or obs.shape[3] != 3:
-                raise _fail(path, f"{where}: obs shape is {obs.shape}, expected (T, H, W, 3)")
-            if obs.shape[1] != img_hw or obs.shape[2] != img_hw:
-                raise _fail(path, f"{where}: obs frames are {obs.shape[1]}x{obs.shape[2]} but img_hw is {img_hw}")
-            for key, ds in (("actions", act), ("states", st)):
-                if ds.dtype != np.float32:
-                    raise _fail(path, f"{where}: {key} dtype is {ds.dtype}, expected float32")
-                if ds.ndim != 2:
-                    raise _fail(path, f"{where}: {key} shape is {ds.shape}, expected (T, dim)")
-            T = obs.shape[0]
-            if act.shape[0] != T or st.shape[0] != T:
-                raise _fail(path, f"{where}: obs, actions, states have {T}, {act.shape[0]}, {st.shape[0]} steps (must be equal)")
-            if T < min_length:
-                raise _fail(path, f"{where} has {T} steps, fewer than {min_length}")
-            if action_dim is None:
-                action_dim, state_dim = act.shape[1], st.shape[1]
-            elif act.shape[1] != action_dim or st.shape[1] != state_dim:
-                raise _fail(
-                    path,
-                    f"{where}: action/state dims {act.shape[1]}/{st.shape[1]} differ from trajectory 0 ({action_dim}/{state_dim})",
-                )
-            if "traj_return" not in g.attrs:
-                raise _fail(path, f"{where} has no traj_return attribute")
-            ret = _to_python(g.attrs["traj_return"])
-            try:
-                ret = float(ret)
-            except (TypeError, ValueError) as exc:
-                raise _fail(path, f"{where}: traj_return is not a number: {ret!r}") from exc
-            labeled = labeled and "original_traj_idx" in g.attrs
-            if check_values:
-                for key, ds in (("actions", act), ("states", st)):
-                    values = ds[()]
-                    if not np.isfinite(values).all():
-                        bad = int(np.argwhere(~np.isfinite(values))[0][0])
-                        raise _fail(path, f"{where}: NaN or inf in {key} (first at step {bad})")
-            present: set[str] = set()
-            d = g.get("distractor")
-            if isinstance(d, h5py.Group):
-                for sig in d.keys():
-                    ds = d[sig]
-                    if not isinstance(ds, h5py.Dataset):
-                        continue
-                    if ds.shape[:1] != (T,):
-                        raise _fail(path, f"{where}: distractor/{sig} has shape {ds.shape}, expected {T} steps")
-                    present.add(sig)
-            signals = present if signals is None else signals & present
-            lengths.append(int(T))
-            returns.append(ret)
 
-        lengths_arr = np.asarray(lengths)
-        equal = bool((lengths_arr == lengths_arr[0]).all())
-        if require_equal_lengths and not equal:
+def _validate_open(path: Path, f: h5py.File, require_equal_lengths: bool, min_length: int,
+                   check_values: bool) -> DatasetInfo:
+    """The checks of :func:`validate_dataset` on an open file."""
+    warnings: list[str] = []
+    missing = [a for a in FILE_ATTRS if a not in f.attrs]
+    if missing:
+        raise _fail(path, f"missing file attribute(s): {', '.join(missing)}")
+    attrs = {k: _to_python(v) for k, v in f.attrs.items()}
+    img_hw = _img_hw_value(attrs["img_hw"])
+    if img_hw is None or img_hw <= 0:
+        raise _fail(path, f"file attribute img_hw is not a positive integer: {attrs['img_hw']!r}")
+    keys, other = _traj_keys(f)
+    if other:
+        warnings.append(f"ignored non-trajectory top-level entries: {', '.join(sorted(other)[:5])}")
+    if not keys:
+        raise _fail(path, "no trajectory groups (expected groups named 0..N-1)")
+    if keys != [str(i) for i in range(len(keys))]:
+        warnings.append("trajectory group names are not exactly 0..N-1")
+
+    lengths: list[int] = []
+    returns: list[float] = []
+    action_dim = state_dim = None
+    signals: set[str] | None = None
+    labeled = True
+    for name in keys:
+        where = f"trajectory {name}"
+        _refuse_link(path, f, name, where)
+        g = f[name]
+        if not isinstance(g, h5py.Group):
+            raise _fail(path, f"top-level entry {name} is not a group")
+        for key in TRAJ_KEYS:
+            _refuse_link(path, g, key, f"{where}: {key}")
+            if key not in g or not isinstance(g[key], h5py.Dataset):
+                raise _fail(path, f"{where} has no '{key}' dataset")
+        obs, act, st = g["obs"], g["actions"], g["states"]
+        if obs.dtype != np.uint8:
+            raise _fail(path, f"{where}: obs dtype is {obs.dtype}, expected uint8")
+        if obs.ndim != 4 or obs.shape[3] != 3:
+            raise _fail(path, f"{where}: obs shape is {obs.shape}, expected (T, H, W, 3)")
+        if obs.shape[1] != img_hw or obs.shape[2] != img_hw:
+            raise _fail(path, f"{where}: obs frames are {obs.shape[1]}x{obs.shape[2]} but img_hw is {img_hw}")
+        for key, ds in (("actions", act), ("states", st)):
+            if ds.dtype != np.float32:
+                raise _fail(path, f"{where}: {key} dtype is {ds.dtype}, expected float32")
+            if ds.ndim != 2:
+                raise _fail(path, f"{where}: {key} shape is {ds.shape}, expected (T, dim)")
+        T = obs.shape[0]
+        if act.shape[0] != T or st.shape[0] != T:
+            raise _fail(path, f"{where}: obs, actions, states have {T}, {act.shape[0]}, {st.shape[0]} steps (must be equal)")
+        if T < min_length:
+            raise _fail(path, f"{where} has {T} steps, fewer than {min_length}")
+        if action_dim is None:
+            action_dim, state_dim = act.shape[1], st.shape[1]
+        elif act.shape[1] != action_dim or st.shape[1] != state_dim:
             raise _fail(
                 path,
-                f"trajectories have unequal lengths ({lengths_arr.min()}..{lengths_arr.max()} steps); this use needs equal lengths",
+                f"{where}: action/state dims {act.shape[1]}/{st.shape[1]} differ from trajectory 0 ({action_dim}/{state_dim})",
             )
-        dataset_return = _to_python(attrs["dataset_return"])
+        if "traj_return" not in g.attrs:
+            raise _fail(path, f"{where} has no traj_return attribute")
+        ret = _to_python(g.attrs["traj_return"])
         try:
-            dataset_return = float(dataset_return)
-        except (TypeError, ValueError):
-            warnings.append(f"dataset_return is not a number: {dataset_return!r}")
-            dataset_return = float("nan")
-        return DatasetInfo(
-            path=str(path),
-            task=f"{attrs['domain_name']}-{attrs['task_name']}",
-            domain_name=str(attrs["domain_name"]),
-            task_name=str(attrs["task_name"]),
-            difficulty=str(attrs["difficulty"]),
-            dynamic=bool(attrs["dynamic"]),
-            split=str(attrs["split"]),
-            img_hw=img_hw,
-            num_trajectories=len(keys),
-            total_steps=int(lengths_arr.sum()),
-            min_length=int(lengths_arr.min()),
-            max_length=int(lengths_arr.max()),
-            equal_lengths=equal,
-            action_dim=int(action_dim),
-            state_dim=int(state_dim),
-            mean_return=float(np.mean(returns)),
-            dataset_return=dataset_return,
-            distractor_signals=sorted(signals or ()),
-            labeled_subset=labeled,
-            size_bytes=path.stat().st_size,
-            warnings=warnings,
+            ret = float(ret)
+        except (TypeError, ValueError) as exc:
+            raise _fail(path, f"{where}: traj_return is not a number: {ret!r}") from exc
+        labeled = labeled and "original_traj_idx" in g.attrs
+        if check_values:
+            for key, ds in (("actions", act), ("states", st)):
+                values = ds[()]
+                if not np.isfinite(values).all():
+                    bad = int(np.argwhere(~np.isfinite(values))[0][0])
+                    raise _fail(path, f"{where}: NaN or inf in {key} (first at step {bad})")
+        present: set[str] = set()
+        _refuse_link(path, g, "distractor", f"{where}: distractor")
+        d = g.get("distractor")
+        if isinstance(d, h5py.Group):
+            for sig in d.keys():
+                _refuse_link(path, d, sig, f"{where}: distractor/{sig}")
+                ds = d[sig]
+                if not isinstance(ds, h5py.Dataset):
+                    continue
+                if ds.shape[:1] != (T,):
+                    raise _fail(path, f"{where}: distractor/{sig} has shape {ds.shape}, expected {T} steps")
+                present.add(sig)
+        signals = present if signals is None else signals & present
+        lengths.append(int(T))
+        returns.append(ret)
+
+    lengths_arr = np.asarray(lengths)
+    equal = bool((lengths_arr == lengths_arr[0]).all())
+    if require_equal_lengths and not equal:
+        raise _fail(
+            path,
+            f"trajectories have unequal lengths ({lengths_arr.min()}..{lengths_arr.max()} steps); this use needs equal lengths",
         )
+    dataset_return = _to_python(attrs["dataset_return"])
+    try:
+        dataset_return = float(dataset_return)
+    except (TypeError, ValueError):
+        warnings.append(f"dataset_return is not a number: {dataset_return!r}")
+        dataset_return = float("nan")
+    return DatasetInfo(
+        path=str(path),
+        task=f"{attrs['domain_name']}-{attrs['task_name']}",
+        domain_name=str(attrs["domain_name"]),
+        task_name=str(attrs["task_name"]),
+        difficulty=str(attrs["difficulty"]),
+        dynamic=bool(attrs["dynamic"]),
+        split=str(attrs["split"]),
+        img_hw=img_hw,
+        num_trajectories=len(keys),
+        total_steps=int(lengths_arr.sum()),
+        min_length=int(lengths_arr.min()),
+        max_length=int(lengths_arr.max()),
+        equal_lengths=equal,
+        action_dim=int(action_dim),
+        state_dim=int(state_dim),
+        mean_return=float(np.mean(returns)),
+        dataset_return=dataset_return,
+        distractor_signals=sorted(signals or ()),
+        labeled_subset=labeled,
+        size_bytes=path.stat().st_size,
+        warnings=warnings,
+    )
 
 
 # --------------------------------------------------------------------------- writing

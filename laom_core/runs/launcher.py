@@ -561,25 +561,58 @@ def resume(run_id: str, store: RunStore | None = None, start_scheduler: bool = T
         return run_id
 
 
+def check_run_folder(folder: str | os.PathLike, store: RunStore | None = None, own_run_id: str | None = None) -> Path:
+    """Refuse a run folder that holds more than one run: the workspace, its runs folder, a
+    folder above them, or a folder above (or inside) another run's folder. Returns it resolved."""
+    resolved = Path(folder).expanduser().resolve()
+    for name, place in (("the workspace", workspace_root()), ("the workspace's runs folder", runs_dir())):
+        place = place.resolve()
+        if resolved == place or resolved in place.parents:
+            what = name if resolved == place else f"a folder above {name}"
+            raise ConfigError(f"run folder {resolved} is {what} ({place}); choose a folder of its own, "
+                              f"e.g. {runs_dir() / 'my-run'}")
+    if store is not None:
+        for run in store.list_runs(reconcile=False):
+            if run["id"] == own_run_id or not run.get("run_dir"):
+                continue
+            other = Path(run["run_dir"]).expanduser().resolve()
+            if resolved in other.parents or other in resolved.parents:
+                raise ConfigError(f"run folder {resolved} would share files with run {run['id']} ({other}); "
+                                  "choose a folder of its own")
+    return resolved
+
+
+def _own_run_folder(folder: Path, run_id: str, store: RunStore) -> Path | None:
+    """``folder`` resolved if it is one run's own folder, a direct child of the runs folder (no
+    symlink leading out of it) that no other run's folder lies in; otherwise None."""
+    runs = runs_dir().resolve()
+    if folder.is_symlink() or folder.resolve().parent != runs or folder.resolve() == runs:
+        return None
+    resolved = folder.resolve()
+    for run in store.list_runs(reconcile=False):
+        if run["id"] == run_id or not run.get("run_dir"):
+            continue
+        other = Path(run["run_dir"]).resolve()
+        if other == resolved or resolved in other.parents:
+            return None
+    return resolved
+
+
 def delete(run_id: str, remove_files: bool = True, store: RunStore | None = None) -> None:
     """Forget a run that is not running: its store rows and (unless told not to) its folder.
 
-    Only a folder inside the workspace's runs folder is removed.
+    Only the run's own folder is removed: a direct child of the workspace's runs folder
+    (resolved, so a symlink leading elsewhere stays) that holds no other run's folder.
     """
-    from laom_core.workspace import check_inside
-
     with _store(store) as s:
         run = s.get_run(run_id)
         if run["status"] == "running":
             raise RunError(f"run {run_id} is running; stop it first")
         folder = Path(run["run_dir"]) if run["run_dir"] else None
+        own = _own_run_folder(folder, run_id, s) if remove_files and folder is not None and folder.exists() else None
         s.delete_run(run_id)
-    if remove_files and folder is not None and folder.exists():
-        try:
-            folder = check_inside(folder, runs_dir())
-        except LaomError:
-            return  # a folder the user chose elsewhere stays
-        shutil.rmtree(folder, ignore_errors=True)
+    if own is not None:
+        shutil.rmtree(own, ignore_errors=True)
 
 
 def log_path(run: dict) -> Path:

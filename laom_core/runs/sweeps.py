@@ -10,6 +10,8 @@ runs' ``summary.json``.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import re
 from dataclasses import asdict, dataclass, field
@@ -91,6 +93,12 @@ def _int_list(text: str | Sequence, what: str) -> list[int]:
     return list(dict.fromkeys(out))
 
 
+def _seed_list(text: str | Sequence) -> list[int]:
+    from laom_core.config import check_seed
+
+    return [check_seed(s, "seeds") for s in _int_list(text, "seeds")]
+
+
 def _str_list(text: str | Sequence) -> list[str]:
     items = text.split(",") if isinstance(text, str) else list(text)
     return list(dict.fromkeys(str(i).strip() for i in items if str(i).strip()))
@@ -115,7 +123,7 @@ def make_spec(name: str, methods, budgets, seeds, tasks, data: str, labeled_data
         raise ConfigError("several tasks need per-task files: put {task} in --data (and --labeled-data)")
     if chunk_size is not None and int(chunk_size) < 2:
         raise ConfigError("--chunk-size must be at least 2 steps")
-    spec = SweepSpec(name=name, methods=methods, budgets=parse_budgets(budgets), seeds=_int_list(seeds, "seeds"),
+    spec = SweepSpec(name=name, methods=methods, budgets=parse_budgets(budgets), seeds=_seed_list(seeds),
                      tasks=tasks, data=data, labeled_data=labeled_data, eval_data=eval_data, preset=preset,
                      config=config, sets=list(sets), device=device,
                      chunk_size=int(chunk_size) if chunk_size else None)
@@ -132,9 +140,22 @@ def _file(template: str | None, task: str) -> Path | None:
     return resolve_user_path(template.replace("{task}", task), must_exist=True, kind="file", base=datasets_dir())
 
 
+def source_fingerprint(source: Path) -> str:
+    """A short key of the source file's identity: its resolved path, size, inode and mtime.
+
+    A re-collected file (written under a temp name, then renamed), an edited one or another
+    file of the same name elsewhere gets another key, so its subsets are sampled afresh.
+    """
+    resolved = Path(source).resolve()
+    st = resolved.stat()
+    text = json.dumps([str(resolved), st.st_size, st.st_ino, st.st_mtime_ns])
+    return hashlib.sha1(text.encode()).hexdigest()[:10]
+
+
 def subset_path(source: Path, budget: int, seed: int, chunk_size: int) -> Path:
-    """Where the sampled subset of ``budget`` trajectories of ``source`` is cached."""
-    return datasets_dir() / "subsets" / f"{source.stem}-n{budget}-c{chunk_size}-s{seed}.hdf5"
+    """Where the sampled subset of ``budget`` trajectories of ``source`` is cached (keyed by its identity)."""
+    return (datasets_dir() / "subsets"
+            / f"{source.stem}-{source_fingerprint(source)}-n{budget}-c{chunk_size}-s{seed}.hdf5")
 
 
 def labeled_subset(source: Path, budget: int, seed: int, chunk_size: int | None = None) -> tuple[Path, int]:

@@ -90,3 +90,49 @@ def test_subset_and_list(tmp_path, workspace, capsys):
     assert not by_name["broken.hdf5"]["valid"] and "not an HDF5 file" in by_name["broken.hdf5"]["error"]
     assert main(["dataset", "list"]) == 0
     assert "INVALID" in capsys.readouterr().out
+
+
+def test_subset_with_a_negative_seed_is_one_line_error(tmp_path, capsys):
+    src = _write(tmp_path / "d.hdf5")
+    for flags, message in ((["--seed", "-1"], "--seed must be"), (["--seed", "99999999999999999999"], "--seed must be"),
+                           (["--trajectories", "0"], "--trajectories must be")):
+        argv = ["dataset", "subset", str(src), "--trajectories", "2", "--chunk-size", "5",
+                "--out", str(tmp_path / "s.hdf5"), *flags]
+        assert main(argv) == 2
+        assert message in _err_line(capsys)
+    assert not (tmp_path / "s.hdf5").exists()
+
+
+def _linked(path, kind: str):
+    """A valid file whose trajectory 1 'actions' (or a 4th trajectory) is a dangling soft or external link."""
+    _write(path)
+    with h5py.File(path, "a") as f:
+        if kind == "soft":
+            del f["1/actions"]
+            f["1/actions"] = h5py.SoftLink("/nowhere")
+        elif kind == "external":
+            del f["1/states"]
+            f["1/states"] = h5py.ExternalLink(str(path.parent / "missing.h5"), "/x")
+        elif kind == "soft-group":
+            f["3"] = h5py.SoftLink("/nowhere")
+        else:
+            f["3"] = h5py.ExternalLink(str(path.parent / "missing.h5"), "/x")
+    return path
+
+
+@pytest.mark.parametrize("kind", ["soft", "external", "soft-group", "external-group"])
+def test_dangling_links_are_one_line_errors(kind, tmp_path, workspace, capsys):
+    from laom_core.data.hdf5 import open_dataset
+    from laom_core.errors import DatasetError
+
+    path = _linked(tmp_path / "linked.hdf5", kind)
+    assert main(["dataset", "info", str(path)]) == 2
+    assert "link" in _err_line(capsys)
+    with pytest.raises(DatasetError, match="link"):
+        open_dataset(path)
+    (workspace / "datasets").mkdir(parents=True)
+    _linked(workspace / "datasets" / "linked.hdf5", kind)
+    _write(workspace / "datasets" / "good.hdf5")
+    assert main(["dataset", "list", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["good.hdf5"]["valid"] and not rows["linked.hdf5"]["valid"] and "link" in rows["linked.hdf5"]["error"]

@@ -265,3 +265,31 @@ def test_unequal_lengths(tmp_path):
     assert (info.min_length, info.max_length, info.equal_lengths) == (10, 14, False)
     with pytest.raises(DatasetError, match="unequal lengths"):
         validate_dataset(p, require_equal_lengths=True)
+
+
+def test_temp_files_of_killed_writers_are_removed_by_the_next_write(tmp_path):
+    """A kill leaves `.name.p<pid>.xxx.partial`; the next write in the folder removes it once its pid is gone."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    old = time.time() - 3600
+    stale = tmp_path / f".killed.hdf5.p{dead.pid}.abc123.partial"
+    fresh = tmp_path / f".recent.hdf5.p{dead.pid}.def456.partial"
+    live = tmp_path / f".running.hdf5.p{os.getpid()}.ghi789.partial"
+    foreign = tmp_path / ".someone.hdf5.partial"
+    for path in (stale, fresh, live, foreign):
+        path.write_bytes(b"half a file")
+    for path in (stale, live, foreign):
+        os.utime(path, (old, old))
+    rng = np.random.default_rng(0)
+    t = make_traj(rng, T=5)
+    with DatasetWriter(tmp_path / "next.hdf5", ATTRS) as w:
+        [tmp] = [p for p in tmp_path.glob(".next.hdf5.*.partial")]
+        assert f".p{os.getpid()}." in tmp.name
+        w.add_trajectory(t["obs"], t["actions"], t["states"], t["traj_return"])
+    assert not stale.exists()
+    assert fresh.exists() and live.exists() and foreign.exists()

@@ -257,3 +257,21 @@ def test_datasets_page_collects_in_the_background(workspace):
     assert job.state == "finished", job.log_tail
     info = validate_dataset(Path(workspace) / "datasets" / "tiny.hdf5")
     assert info.num_trajectories == 1 and info.total_steps == 5 and info.difficulty == "vanilla"
+
+
+def test_pages_show_a_message_for_a_file_with_dangling_links(workspace):
+    """A dataset whose trajectory reads through a soft link to nowhere: a message, never an exception."""
+    from laom_core.data.toy import make_toy_dataset
+
+    folder = workspace / "datasets"
+    folder.mkdir(parents=True)
+    path = make_toy_dataset(folder / "linked.hdf5", trajectories=3, steps=8, img_size=16, seed=0)
+    with h5py.File(path, "a") as f:
+        del f["1/actions"]
+        f["1/actions"] = h5py.SoftLink("/nowhere")
+        f["3"] = h5py.ExternalLink(str(workspace / "missing.h5"), "/x")
+    at = open_page("pages/datasets.py")
+    assert_clean(at)
+    assert "linked.hdf5" in texts(at.error) and "link" in texts(at.error)
+    for page in ("pages/home.py", "pages/train.py"):
+        assert_clean(open_page(page))

@@ -129,3 +129,48 @@ def test_a_closed_pipe_ends_the_cli_quietly(tmp_path):
                           env=dict(os.environ, LAOM_STUDIO_WORKSPACE=str(tmp_path / "ws")))
     os.close(write_end)
     assert proc.returncode == 141 and "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr
+
+
+def test_delete_removes_only_the_runs_own_folder(store, capsys, tmp_path):
+    """A run recorded with the runs folder itself, a nested folder or a symlink leading out keeps them."""
+    from laom_core.workspace import runs_dir
+
+    runs = runs_dir()
+    (runs / "other-run").mkdir()
+    (runs / "other-run" / "summary.json").write_text("{}")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "precious.txt").write_text("keep")
+    (runs / "link").symlink_to(outside, target_is_directory=True)
+    (runs / "a" / "b").mkdir(parents=True)
+    for folder in (runs, runs / "link", runs / "a" / "b", runs / "a"):
+        run_id = store.create_run("x", "bc", "t", {}, str(folder), status="finished")
+        if folder == runs / "a":
+            store.create_run("y", "bc", "t", {}, str(runs / "a" / "b"), status="finished")
+        assert main(["runs", "delete", run_id]) == 0
+    assert (runs / "other-run" / "summary.json").exists() and (outside / "precious.txt").read_text() == "keep"
+    assert (runs / "a" / "b").is_dir()
+    own = store.create_run("z", "bc", "t", {}, str(runs / "own"), status="finished")
+    (runs / "own").mkdir()
+    assert main(["runs", "delete", own]) == 0 and not (runs / "own").exists()
+
+
+def test_export_to_a_folder_is_one_line_error(store, capsys, tmp_path):
+    run_id = store.create_run("x", "bc", "t", {}, None, status="finished")
+    (tmp_path / "out").mkdir()
+    assert main(["runs", "export", run_id, "--csv", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "is a folder" in err and "\n" not in err
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_export_keeps_an_existing_file_without_overwrite(store, capsys, tmp_path):
+    run_id = store.create_run("x", "bc", "t", {}, None, status="finished")
+    out = tmp_path / "m.csv"
+    out.write_text("precious\n")
+    assert main(["runs", "export", run_id, "--csv", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "--overwrite" in err and "\n" not in err
+    assert out.read_text() == "precious\n"
+    assert main(["runs", "export", run_id, "--csv", str(out), "--overwrite"]) == 0
+    assert out.read_text().startswith("run_id,stage,key,step,value,wall")

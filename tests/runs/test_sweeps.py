@@ -134,3 +134,41 @@ def test_launch_sweep_for_pages(store, files):
     assert out["name"] == "page" and len(out["run_ids"]) == 2 and out["progress"]["total"] == 2
     run = store.get_run(out["run_ids"][0])
     assert run["task"] == "toy-move" and run["config"]["lapo"]["batch_size"] == 8
+
+
+def test_subsets_are_sampled_again_for_a_recollected_or_another_same_named_source(store, files, tmp_path):
+    """The cache key is the source's identity, not its name: no chunks of an old file are reused."""
+    import os
+    import time
+
+    import numpy as np
+
+    from laom_core.runs.sweeps import labeled_subset
+
+    _, labeled = files
+    first, _ = labeled_subset(labeled, 2, 0, 6)
+    assert labeled_subset(labeled, 2, 0, 6)[0] == first  # unchanged source: cached
+    time.sleep(0.01)
+    fresh = make_toy_dataset(tmp_path / "new.hdf5", trajectories=8, steps=12, img_size=16, seed=7)
+    os.replace(fresh, labeled)  # re-collected under the same name
+    second, _ = labeled_subset(labeled, 2, 0, 6)
+    assert second != first
+    other_dir = tmp_path / "elsewhere"
+    other_dir.mkdir()
+    other = make_toy_dataset(other_dir / "labeled.hdf5", trajectories=8, steps=12, img_size=16, seed=9)
+    third, _ = labeled_subset(other, 2, 0, 6)
+    assert third not in (first, second)
+    with open_dataset(second) as a, open_dataset(labeled) as src:
+        assert a.num_trajectories == 2
+        obs = a.read(0, "obs", 0, 6)
+        assert any(np.array_equal(obs, src.read(t, "obs", s, s + 6)) for t in range(8) for s in range(7))
+
+
+@pytest.mark.parametrize("seeds", ["-1", "0,-3", "99999999999999999999"])
+def test_sweep_with_a_negative_or_huge_seed_is_one_line_error(store, files, capsys, seeds):
+    data, labeled = files
+    assert main(["sweep", "--name", "bad-seeds", "--methods", "lapo", "--budgets", "2", "--seeds", seeds,
+                 "--data", str(data), "--labeled-data", str(labeled), "--preset", "smoke"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: seeds must be an integer in 0..") and "\n" not in err
+    assert store.list_runs() == []

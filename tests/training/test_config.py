@@ -118,3 +118,104 @@ def test_frame_stacks_must_match_only_where_stages_chain():
         load_config("smoke", "idm", overrides=["bc.frame_stack=2"])
     c, _ = load_config("smoke", "idm", overrides=["bc.frame_stack=2", "idm.frame_stack=2"])
     assert c.idm.frame_stack == 2
+
+
+def _alias_bomb(levels: int, width: int = 9) -> str:
+    """Anchors of ``width`` aliases each, ``levels`` deep, under ``lapo: batch_size:`` (a few hundred bytes)."""
+    names = "abcdefghijklmnop"
+    items = [f"&{names[0]} [{', '.join(['1'] * width)}]"]
+    for i in range(1, levels):
+        items.append(f"&{names[i]} [{', '.join([f'*{names[i - 1]}'] * width)}]")
+    return "lapo:\n  batch_size: [" + ", ".join(items) + "]\n"
+
+
+def test_yaml_alias_bomb_is_refused_with_a_short_message(tmp_path):
+    path = tmp_path / "bomb.yaml"
+    path.write_text(_alias_bomb(5))  # 9**5 values once expanded; formatted whole, a 150 KB error line
+    with pytest.raises(ConfigError) as info:
+        load_config("smoke", "laom", path)
+    assert "bomb.yaml" in str(info.value) and len(str(info.value)) < 300
+
+
+def test_the_reported_371_byte_yaml_is_refused_in_bounded_time_and_memory(tmp_path):
+    """The issue's document: nine anchors of nine aliases; a child process with 2 GB of address space."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "bomb9.yaml"
+    path.write_text(_alias_bomb(9))
+    assert len(path.read_bytes()) < 400
+    code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))\n"
+            "from laom_core.config import load_config\nfrom laom_core.errors import ConfigError\n"
+            "try:\n    load_config('smoke', 'laom', sys.argv[1])\nexcept ConfigError as e:\n"
+            "    print('refused', len(str(e)))\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.startswith("refused"), proc.stderr[-500:]
+    assert int(proc.stdout.split()[1]) < 300
+
+
+def test_deep_large_and_recursive_yaml_is_refused(tmp_path):
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("lapo:\n  batch_size: " + "[" * 200 + "]" * 200 + "\n")
+    big = tmp_path / "big.yaml"
+    big.write_text("project: x\n" + "# padding\n" * 200_000)
+    recursive = tmp_path / "rec.yaml"
+    recursive.write_text("lapo:\n  batch_size: &a [*a]\n")
+    for path, what in ((deep, "nested"), (big, "larger"), (recursive, "contains it")):
+        with pytest.raises(ConfigError, match=what):
+            load_config("smoke", "laom", path)
+    with pytest.raises(ConfigError, match="more than"):
+        parse_set(["lapo.batch_size=" + _alias_bomb(6).split("batch_size: ", 1)[1].strip()])
+
+
+def test_rejected_values_are_shown_truncated(tmp_path):
+    path = tmp_path / "long.yaml"
+    path.write_text("lapo:\n  batch_size: " + "x" * 100_000 + "\n")
+    with pytest.raises(ConfigError, match="lapo.batch_size") as info:
+        load_config("smoke", "laom", path)
+    assert len(str(info.value)) < 200
+    with pytest.raises(ConfigError) as info:
+        load_config("smoke", "laom", overrides=["lapo.learning_rate=" + "y" * 100_000])
+    assert len(str(info.value)) < 200
+
+
+@pytest.mark.parametrize("item", [
+    "lapo.batch_size=100000000", "lapo.latent_action_dim=100000000", "lapo.latent_action_dim=1e20",
+    "lapo.encoder_scale=10000", "bc.encoder_scale=1e9", "idm.total_updates=1e12", "lapo.num_epochs=1e9",
+    "decoder.hidden_dim=10000000", "run.probe_samples=1e9", "lapo.learning_rate=1e300", "run.memory_budget_mb=1e12",
+])
+def test_huge_values_are_refused_naming_the_key(item, tmp_path):
+    key = item.split("=")[0]
+    with pytest.raises(ConfigError, match=rf"{key} must be <= "):
+        load_config("smoke", "laom", overrides=[item])
+    section, name = key.split(".")
+    path = tmp_path / "c.yaml"
+    path.write_text(f"{section}:\n  {name}: {item.split('=')[1]}\n")
+    with pytest.raises(ConfigError, match=rf"{key} must be <= "):
+        load_config("smoke", "laom", path)
+
+
+def test_every_numeric_key_has_a_range():
+    import dataclasses
+    import typing
+
+    from laom_core.config import NON_NEGATIVE, POSITIVE, SECTIONS, UNIT_INTERVAL, UPPER
+
+    for section, cls in SECTIONS.items():
+        for f in dataclasses.fields(cls):
+            hint = typing.get_type_hints(cls)[f.name]
+            args = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
+            if args[0] in (int, float):
+                assert f.name in UNIT_INTERVAL or (f.name in UPPER and f.name in POSITIVE | NON_NEGATIVE), \
+                    f"{section}.{f.name} has no range"
+
+
+@pytest.mark.parametrize("seed", ["-1", "99999999999999999999", "4294967296"])
+def test_negative_or_huge_seed_is_refused(seed, tmp_path):
+    with pytest.raises(ConfigError, match="config key seed must be"):
+        load_config("smoke", "bc", overrides=[f"seed={seed}"])
+    path = tmp_path / "c.yaml"
+    path.write_text(f"seed: {seed}\n")
+    with pytest.raises(ConfigError, match="config key seed must be"):
+        load_config("smoke", "bc", path)
+    assert load_config("smoke", "bc", overrides=["seed=4294967295"])[0].seed == 4294967295

@@ -66,3 +66,53 @@ def test_nan_actions_stop_training_with_a_clear_error(tmp_path, capsys):
     code, _, err = train(capsys, "--method", "bc", "--preset", "smoke", "--data", str(data),
                          "--run-dir", str(tmp_path / "run"), *FAST)
     assert code == 2 and "NaN" in err and "Traceback" not in err
+
+
+def test_run_folder_holding_other_runs_is_refused(data_dir, tmp_path, workspace, capsys):
+    """The runs folder, the workspace, a folder above them or above another run's folder is no run folder."""
+    from laom_core.runs.store import RunStore
+    from laom_core.workspace import runs_dir
+
+    with RunStore() as store:
+        store.create_run("other", "bc", "toy-move", {}, str(tmp_path / "parent" / "other"), status="finished")
+    (runs_dir() / "kept").mkdir(parents=True)
+    for folder in (runs_dir(), workspace, workspace.parent, tmp_path / "parent"):
+        code, _, err = train(capsys, "--method", "bc", "--preset", "smoke", "--data", str(data_dir / "toy.h5"),
+                             "--run-dir", str(folder), *FAST)
+        assert code == 2 and "error: run folder" in err and "Traceback" not in err, (folder, err)
+        assert not (folder / "config.yaml").exists()
+    assert (runs_dir() / "kept").is_dir()
+
+
+def test_resume_with_another_method_or_data_is_refused_before_writing(data_dir, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    code, _, err = train(capsys, "--method", "bc", "--preset", "smoke", "--data", str(data_dir / "toy.h5"),
+                         "--run-dir", str(run_dir), *FAST, "--set", "bc.total_updates=2")
+    assert code == 0, err
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+    for args in (["--method", "laom-labels", "--data", str(data_dir / "toy.h5")],
+                 ["--method", "bc", "--data", str(data_dir / "other_task.h5")],
+                 ["--method", "bc", "--data", str(data_dir / "labeled.h5")]):
+        code, _, err = train(capsys, *args, "--preset", "smoke", "--run-dir", str(run_dir), "--resume", *FAST)
+        assert code == 2 and "error: cannot resume" in err and "Traceback" not in err, err
+        assert {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()} == before
+    code, _, err = train(capsys, "--method", "bc", "--preset", "smoke", "--data", str(data_dir / "toy.h5"),
+                         "--run-dir", str(run_dir), "--resume", *FAST, "--set", "bc.total_updates=2")
+    assert code == 0, err
+
+
+def test_resume_of_a_folder_without_origin_checks_the_method_of_its_stages(data_dir, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "stages.json").write_text('{"method": "laom-labels", "planned": [], "finished": {}}')
+    code, _, err = train(capsys, "--method", "bc", "--preset", "smoke", "--data", str(data_dir / "toy.h5"),
+                         "--run-dir", str(run_dir), "--resume", *FAST)
+    assert code == 2 and "'laom-labels' vs 'bc'" in err
+    assert (run_dir / "stages.json").read_text().startswith('{"method": "laom-labels"')
+
+
+def test_negative_or_huge_seed_is_one_line_error(data_dir, tmp_path, capsys):
+    for seed in ("-1", "99999999999999999999"):
+        code, _, err = train(capsys, "--method", "bc", "--preset", "smoke", "--data", str(data_dir / "toy.h5"),
+                             "--run-dir", str(tmp_path / "run"), *FAST, "--set", f"seed={seed}")
+        assert code == 2 and "error: config key seed must be" in err and "Traceback" not in err
