@@ -93,7 +93,7 @@ def make_plan(smoke: bool = False) -> DemoPlan:
     if not smoke:
         return DemoPlan()
     return DemoPlan(
-        smoke=True, difficulty="easy", train_episodes=4, eval_episodes=1, steps=100, chunk_size=10,
+        smoke=True, difficulty="easy", train_episodes=4, eval_episodes=1, steps=100, chunk_size=8,
         budgets=(2, 8, 32), sweep_budgets=(2, 32), preset="smoke", workers=2, clips_per_split=4,
         # the smoke preset made smaller still: the demo's smoke test runs seven runs end to end
         train_sets=("lapo.total_updates=6", "lapo.batch_size=8", "bc.total_updates=6", "bc.batch_size=8",
