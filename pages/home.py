@@ -58,8 +58,17 @@ if groups:
     for name, members in groups.items():
         done = sum(m["status"] in ("finished", "failed", "stopped") for m in members)
         failed = sum(m["status"] == "failed" for m in members)
-        label = f"**{name}**: {done} / {len(members)} done" + (f" ({failed} failed)" if failed else "")
-        st.progress(done / max(1, len(members)), text=label)
+        total = len(members)
+        with common.guard(f"Sweep {name}"):
+            if common.store().get_sweep(name) is not None:  # a sweep: its plan's size, as `sweep --summary`
+                from laom_core.runs.sweeps import sweep_progress
+
+                progress = sweep_progress(name, common.store())
+                done, failed, total = progress["done"], progress["failed"], progress["total"]
+        label = f"**{name}**: {done} / {total} done" + (f" ({failed} failed)" if failed else "")
+        if total > len(members):
+            label += f" · {total - len(members)} of its runs were never queued"
+        st.progress(min(1.0, done / max(1, total)), text=label)
 
 # ---------------------------------------------------------------- demo
 st.subheader("Demo")
