@@ -1,6 +1,7 @@
 """What a new user hits in the first hour (issue 16): pages that keep up with the workspace."""
 from __future__ import annotations
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.pages.conftest import APP
@@ -35,3 +36,95 @@ def test_clip_thumbnails_show_once_the_clips_are_generated(workspace):
     assert f"{first[1].name} (not generated)" not in captions
     shown = [str(img.proto) for img in at.get("image")]
     assert any(first[0].name in p for p in shown)
+
+
+# ------------------------------------------------------------------ supervision budgets
+def test_normalization_by_a_near_zero_bc_reference_is_refused():
+    from laom_core.analysis.aggregate import checked_normalized_returns, reference_floor
+
+    floor, why = reference_floor("cheetah-run", distractors=True)
+    assert floor == pytest.approx(82.3) and "823" in why  # 10% of the paper's BC return with distractors
+    assert reference_floor("toy-move")[0] == 10.0  # a task the paper did not report: the absolute floor
+    rows = [{"method": "bc", "labeled_budget": None, "task": "cheetah-run", "eval_return_mean": 0.5},
+            {"method": "idm", "labeled_budget": 2, "task": "cheetah-run", "eval_return_mean": 69.95},
+            {"method": "lapo", "labeled_budget": None, "task": "cheetah-run", "eval_return_mean": 2.4},
+            {"method": "laom", "labeled_budget": None, "task": "walker-run", "eval_return_mean": 300.0,
+             "reference_return": 749.0},
+            # an older summary: only its ratio, whose divisor (0.5) is recovered and refused
+            {"method": "laom", "labeled_budget": None, "task": "hopper-hop", "eval_return_mean": 1.0,
+             "normalized_return": 2.0}]
+    out, problems = checked_normalized_returns(rows, distractors=True)
+    assert [r["normalized_return"] for r in out[:3]] == [None, None, None]  # was 1, 139.9, 4.8
+    assert "0.5" in problems["cheetah-run"] and "82.3" in problems["cheetah-run"]
+    assert out[3]["normalized_return"] == 300.0 / 749.0 and "walker-run" not in problems
+    assert out[4]["normalized_return"] is None and "hopper-hop" in problems
+    good, problems = checked_normalized_returns(
+        [dict(rows[0], eval_return_mean=400.0), rows[1]], distractors=True)
+    assert good[1]["normalized_return"] == 69.95 / 400.0 and not problems
+
+
+def test_budget_axis_counts_labeled_steps_with_readable_ticks(tmp_path):
+    from laom_core.analysis.aggregate import labeled_file_steps
+    from laom_core.data.toy import make_toy_dataset
+    from laom_core.viz.budgets import budget_figure, short_number
+
+    path = make_toy_dataset(tmp_path / "l.hdf5", trajectories=2, steps=20, img_size=16)
+    assert labeled_file_steps(path) == {"chunks": 2, "steps": 40, "chunk_steps": 20}
+    assert labeled_file_steps(tmp_path / "gone.hdf5") is None
+    assert [short_number(v) for v in (200, 3200, 128000, 1_500_000)] == ["200", "3.2k", "128k", "1.5M"]
+    entries = [{"method": "idm", "labeled_steps": 200, "mean": 0.1, "std": 0.0, "n": 1},
+               {"method": "idm", "labeled_steps": 3200, "mean": 0.2, "std": 0.0, "n": 1}]
+    fig = budget_figure(entries, metric_label="m", reference={"idm": 0.2}, reference_budget=128000,
+                        x_key="labeled_steps", x_title="labeled steps", x_unit="labeled steps")
+    assert fig.layout.xaxis.title.text == "labeled steps"
+    assert list(fig.layout.xaxis.tickvals) == [200, 3200, 128000]
+    assert list(fig.layout.xaxis.ticktext) == ["200", "3.2k", "128k"]
+    star = next(t for t in fig.data if t.name.startswith("paper"))
+    assert list(star.x) == [128000]
+
+
+def _finished_run(store, tmp_path, name, method, summary, labeled=None, budget=None):
+    import json
+
+    folder = tmp_path / "runs" / name
+    folder.mkdir(parents=True)
+    (folder / "summary.json").write_text(json.dumps(summary))
+    datasets = {"labeled_data": str(labeled)} if labeled else {}
+    rid = store.create_run(name, method, summary["task"], {}, folder, labeled_budget=budget, datasets=datasets,
+                           status="queued")
+    store.set_status(rid, "finished")
+    return rid
+
+
+def test_budgets_page_flags_noise_reference_and_plots_labeled_steps(workspace, tmp_path):
+    from laom_core.data.toy import make_toy_dataset
+    from laom_core.runs.store import RunStore
+
+    labeled = make_toy_dataset(tmp_path / "labeled.hdf5", trajectories=2, steps=20, img_size=16)
+    base = {"task": "cheetah-run", "eval_difficulty": "easy", "probe_mse": 0.5}
+    with RunStore() as store:
+        _finished_run(store, tmp_path, "bc", "bc", dict(base, eval_return_mean=0.5, normalized_return=1.0,
+                                                        reference_return=0.5))
+        _finished_run(store, tmp_path, "idm", "idm", dict(base, eval_return_mean=69.95, normalized_return=139.9,
+                                                          reference_return=0.5), labeled=labeled, budget=2)
+        _finished_run(store, tmp_path, "lapo", "lapo", dict(base, eval_return_mean=2.4, normalized_return=4.8,
+                                                            reference_return=0.5))
+    at = open_page("pages/budgets.py")
+    assert_clean(at)
+    warnings = "\n".join(str(w.value) for w in at.warning)
+    assert "cheetah-run" in warnings and "0.5" in warnings and "82.3" in warnings
+    charts = at.get("plotly_chart")
+    import json
+
+    probe, ret = (json.loads(c.proto.spec) for c in charts)
+    assert "labeled steps" in probe["layout"]["xaxis"]["title"]["text"]
+    assert 40 in probe["layout"]["xaxis"]["tickvals"]  # 2 chunks x 20 steps, not "2 trajectories"
+    assert not [t for t in ret["data"] if not t.get("name", "").startswith("paper")]  # nothing normalized by noise
+    star = next(t for t in ret["data"] if t.get("name", "").startswith("paper"))
+    assert star["x"] == [128000]
+    table = at.dataframe[0].value
+    idm = table[table["method"] == "IDM"].iloc[0]
+    assert idm["labeled steps"] == "40" and idm["steps per chunk"] == "20"
+    assert idm["normalized return"].startswith("not shown")
+    captions = "\n".join(str(c.value) for c in at.caption)
+    assert "40 labeled steps = 2 chunks × 20 steps" in captions
