@@ -97,17 +97,23 @@ else:
     status: dict = {}
     with common.guard("Demo status"):
         status = demo.demo_status() or {}
-    cols = st.columns([1, 3])
     running = status.get("state") == "running"
-    label = "Demo running…" if running else ("Run the demo again" if status.get("state") in ("finished", "failed")
-                                             else "Run the demo")
+    again = status.get("state") in ("finished", "failed")
+    sizes = {"smoke": "Smoke: tiny sizes and the smoke preset, a few minutes; checks the whole pipeline",
+             "full": "Full: a real cheetah-run dataset and the cpu-small preset, about an hour on 2 cores"}
+    # The choice starts at what ran last (a smoke demo is offered as smoke again), else full.
+    previous = "smoke" if status.get("smoke") else "full"
+    size = st.radio("Demo size", list(sizes), index=list(sizes).index(previous), key="demo_size",
+                    format_func=lambda k: sizes[k], disabled=running, horizontal=False)
+    cols = st.columns([1, 3])
+    label = "Demo running…" if running else (f"Run the {size} demo again" if again else f"Run the {size} demo")
     if cols[0].button(label, type="primary", key="run_demo", icon=":material/play_arrow:", disabled=running):
         with common.guard("Demo"):
-            demo.start_demo()
-            st.toast("Demo started in the background")
+            demo.start_demo(smoke=size == "smoke")
+            st.toast(f"{size.capitalize()} demo started in the background")
             st.rerun()
     cols[1].caption("Generates distractor clips, collects a small distracted cheetah-run dataset with the shipped "
-                    "expert, and queues BC, IDM, LAPO, LAOM and LAOM+supervision at the cpu-small preset. "
+                    "expert, and queues BC, IDM, LAPO, LAOM and LAOM+supervision (smoke or cpu-small preset). "
                     "Every step is resumable and skipped when already done.")
 
     if running:

@@ -128,3 +128,27 @@ def test_budgets_page_flags_noise_reference_and_plots_labeled_steps(workspace, t
     assert idm["normalized return"].startswith("not shown")
     captions = "\n".join(str(c.value) for c in at.caption)
     assert "40 labeled steps = 2 chunks × 20 steps" in captions
+
+
+# ------------------------------------------------------------------ home: the demo again
+def test_home_offers_smoke_or_full_when_running_the_demo_again(workspace, monkeypatch):
+    import json
+
+    from laom_core import demo
+
+    calls = []
+    monkeypatch.setattr(demo, "start_demo", lambda smoke=False: calls.append(smoke) or 1)
+    (workspace / "demo").mkdir(parents=True)
+    (workspace / "demo" / "status.json").write_text(json.dumps(
+        {"state": "finished", "smoke": True, "done": 5, "total": 5, "message": "", "steps": []}))
+    at = open_page("pages/home.py")
+    assert_clean(at)
+    assert at.radio(key="demo_size").value == "smoke"  # a smoke demo is offered as smoke again
+    button = at.button(key="run_demo")
+    assert button.label == "Run the smoke demo again"
+    button.click().run()
+    assert calls == [True]
+    at.radio(key="demo_size").set_value("full").run()
+    assert at.button(key="run_demo").label == "Run the full demo again"
+    at.button(key="run_demo").click().run()
+    assert calls == [True, False]
