@@ -140,6 +140,12 @@ def body() -> None:
     if not selected:
         return
     live_any = any(r["status"] in ("queued", "running") for r in selected)
+    names = common.display_names(selected)  # a shared name gets its run's short id
+    bands = common.seed_groups(selected)  # seeds of one configuration, not of one method
+
+    def _series(r: dict, c: dict) -> dict:
+        return {"name": names[r["id"]], "group": bands[r["id"]], "seed": r.get("seed"),
+                "step": c["step"], "value": c["value"]}
 
     # ------------------------------------------------------------------------------ curves
     tab_curves, tab_progress, tab_system, tab_logs, tab_diff = st.tabs(
@@ -178,8 +184,7 @@ def body() -> None:
                 for r in sel:
                     c = _curve(store_path, r["id"], stage, key, marker(r))
                     if len(c["step"]):
-                        series.append({"name": r.get("name") or r["id"], "group": r.get("method") or "?",
-                                       "step": c["step"], "value": c["value"]})
+                        series.append(_series(r, c))
                 with cols[i % 2]:
                     if not series:
                         st.plotly_chart(empty_figure(f"{name}: no points yet"), width="stretch", key=f"rn_c_{name}")
@@ -200,7 +205,7 @@ def body() -> None:
             current = {r["id"]: r for r in common.list_runs()}
             for r in selected:
                 r = current.get(r["id"], r)
-                st.markdown(f"**{r.get('name')}** · {common.method_label(r.get('method'))} · "
+                st.markdown(f"**{names.get(r['id'], r.get('name'))}** · {common.method_label(r.get('method'))} · "
                             f"{common.STATUS_ICONS.get(r['status'], '')} {r['status']}")
                 stages = stage_progress(common.run_dir(r), r["status"])
                 if not stages:
@@ -228,8 +233,7 @@ def body() -> None:
                 for r in selected:
                     c = _curve(store_path, r["id"], "system", key, marker(r))
                     if len(c["step"]):
-                        series.append({"name": r.get("name") or r["id"], "group": r.get("method") or "?",
-                                       "step": c["step"], "value": c["value"]})
+                        series.append(_series(r, c))
                 with cols[i % 2]:
                     if series:
                         st.plotly_chart(curve_figure(series, title=key, height=260), width="stretch", key=f"rn_sys_{key}")

@@ -1,8 +1,8 @@
 """Training curves: smoothing, downsampling and mean ± std bands over seeds.
 
 Pure numpy + plotly; pages and reports share these builders. A *series* is a dict with
-``name`` (legend label), ``group`` (e.g. the method, for grouping seeds), ``step`` and
-``value`` arrays.
+``name`` (legend label), ``group`` (the label of its seed group: runs that differ only in
+their seed), ``step`` and ``value`` arrays, and optionally ``seed``.
 """
 from __future__ import annotations
 
@@ -116,8 +116,11 @@ def curve_figure(
                     fill="toself", fillcolor=rgba(color, 0.18), line=dict(width=0),
                     hoverinfo="skip", showlegend=False, legendgroup=name,
                 ))
+            seeds = {m.get("seed") for m in members} if all("seed" in m for m in members) else None
+            count = f"n={n}" if seeds is None or len(seeds) == n else \
+                f"n={n} runs, {len(seeds)} seed{'s' if len(seeds) != 1 else ''}"
             fig.add_trace(go.Scatter(
-                x=grid, y=mean, mode="lines", name=f"{name} (n={n})",
+                x=grid, y=mean, mode="lines", name=f"{name} ({count})",
                 line=dict(color=color, width=2), legendgroup=name,
             ))
     else:

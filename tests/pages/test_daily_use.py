@@ -152,3 +152,70 @@ def test_home_offers_smoke_or_full_when_running_the_demo_again(workspace, monkey
     assert at.button(key="run_demo").label == "Run the full demo again"
     at.button(key="run_demo").click().run()
     assert calls == [True, False]
+
+
+# ------------------------------------------------------------------ runs: names and seed bands
+def _run(rid, name, method="laom", seed=0, latent=64, budget=None):
+    return {"id": rid, "name": name, "method": method, "seed": seed, "task": "cheetah-run",
+            "labeled_budget": budget, "datasets": {"data": "/d/train.hdf5"}, "status": "finished",
+            "config": {"seed": seed, "name": name, "lapo": {"latent_action_dim": latent, "batch_size": 8}}}
+
+
+def test_same_named_runs_get_their_short_id_and_bands_group_by_config():
+    from pages import common
+
+    runs = [_run("laom-20250101-000000-aaaaaa", "LAOM s0", latent=64),
+            _run("laom-20250101-000001-bbbbbb", "LAOM s0", latent=512),
+            _run("laom-20250101-000002-cccccc", "LAOM s1", seed=1, latent=512),
+            _run("bc-20250101-000003-dddddd", "BC", method="bc")]
+    names = common.display_names(runs)
+    assert names[runs[0]["id"]] == "LAOM s0 [aaaaaa]" and names[runs[1]["id"]] == "LAOM s0 [bbbbbb]"
+    assert names[runs[2]["id"]] == "LAOM s1"  # unique names stay as they are
+    assert "aaaaaa" in common.run_label(runs[0]) and "bbbbbb" in common.run_label(runs[1])
+    bands = common.seed_groups(runs)
+    # Seeds 0 and 1 of latent 512 share a band; latent 64 is another configuration, not a seed.
+    assert bands[runs[1]["id"]] == bands[runs[2]["id"]] != bands[runs[0]["id"]]
+    assert "lapo.latent_action_dim=512" in bands[runs[1]["id"]] and bands[runs[1]["id"]].startswith("LAOM")
+    assert bands[runs[3]["id"]].startswith("BC")
+
+
+def test_band_label_says_when_runs_repeat_a_seed():
+    import numpy as np
+
+    from laom_core.viz.curves import curve_figure
+
+    step = np.arange(5)
+    series = [{"name": "a", "group": "LAOM", "seed": 0, "step": step, "value": step * 1.0},
+              {"name": "b", "group": "LAOM", "seed": 0, "step": step, "value": step * 2.0},
+              {"name": "c", "group": "LAPO", "seed": 0, "step": step, "value": step * 1.0},
+              {"name": "d", "group": "LAPO", "seed": 1, "step": step, "value": step * 2.0}]
+    names = [t.name for t in curve_figure(series, group=True).data if t.name]
+    assert "LAOM (n=2 runs, 1 seed)" in names and "LAPO (n=2)" in names
+
+
+def test_runs_page_legends_tell_same_named_runs_apart(workspace):
+    import json
+
+    from laom_core.runs.store import RunStore
+
+    with RunStore() as store:
+        ids = []
+        for latent in (64, 512):
+            rid = store.create_run("LAOM s0", "laom", "cheetah-run",
+                                   {"seed": 0, "lapo": {"latent_action_dim": latent}}, workspace / "runs" / str(latent),
+                                   status="queued", seed=0)
+            store.set_status(rid, "running")  # this process: alive, so both are shown live by default
+            with store.metric_writer(rid) as w:
+                for step in range(5):
+                    w.log("lam", step, {"loss": 1.0 / (step + 1) * latent})
+            ids.append(rid)
+    at = open_page("pages/runs.py")
+    assert_clean(at)
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    names = [t.get("name") for t in spec["data"] if t.get("name")]
+    assert any("lapo.latent_action_dim=64" in n for n in names) and any("=512" in n for n in names), names
+    assert not any("n=2" in n for n in names)  # two configurations of seed 0 are not one band of n=2
+    at.toggle(key="rn_group_by").set_value(False).run()
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    names = {t.get("name") for t in spec["data"] if t.get("name")}
+    assert {f"LAOM s0 [{rid[-6:]}]" for rid in ids} <= names, names
