@@ -155,5 +155,5 @@ if runs:
         [{"run": r["name"], "method": common.method_label(r.get("method")), "task": r.get("task"),
           "status": f"{common.STATUS_ICONS.get(r['status'], '')} {r['status']}",
           "updated": common.fmt_time(r.get("updated_at"))} for r in latest],
-        hide_index=True, width="stretch",
+        hide_index=True, width="stretch", placeholder="",
     )

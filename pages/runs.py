@@ -127,10 +127,23 @@ def body() -> None:
             "created": common.fmt_time(r.get("created_at")), "id": r["id"],
         })
     st.caption(f"{len(shown)} of {len(runs)} runs · select rows to plot them")
+    # Missing values show as blank cells (not "None"); narrow columns keep the table within a
+    # 1400 px window.
     event = st.dataframe(table, hide_index=True, width="stretch", height=min(420, 38 + 35 * max(1, len(table))),
-                         on_select="rerun", selection_mode="multi-row", key="rn_table",
-                         column_config={"probe MSE": st.column_config.NumberColumn(format="%.4f"),
-                                        "return": st.column_config.NumberColumn(format="%.1f")})
+                         on_select="rerun", selection_mode="multi-row", key="rn_table", placeholder="",
+                         column_config={"status": st.column_config.TextColumn(width="small"),
+                                        "name": st.column_config.TextColumn(width="medium"),
+                                        "method": st.column_config.TextColumn(width="small"),
+                                        "task": st.column_config.TextColumn(width="small"),
+                                        "budget": st.column_config.NumberColumn(width="small"),
+                                        "seed": st.column_config.NumberColumn(width="small"),
+                                        "preset": st.column_config.TextColumn(width="small"),
+                                        "group": st.column_config.TextColumn(width="small"),
+                                        "probe MSE": st.column_config.NumberColumn(format="%.4f", width="small"),
+                                        "return": st.column_config.NumberColumn(format="%.1f", width="small"),
+                                        "duration": st.column_config.TextColumn(width="small"),
+                                        "created": st.column_config.TextColumn(width="small"),
+                                        "id": st.column_config.TextColumn(width="small")})
     rows = list(event.selection.rows) if event is not None and event.selection else []
     selected = [shown[i] for i in rows if i < len(shown)]
     if not selected and shown:

@@ -219,3 +219,17 @@ def test_runs_page_legends_tell_same_named_runs_apart(workspace):
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     names = {t.get("name") for t in spec["data"] if t.get("name")}
     assert {f"LAOM s0 [{rid[-6:]}]" for rid in ids} <= names, names
+
+
+def test_runs_table_leaves_missing_values_blank(workspace):
+    from laom_core.runs.store import RunStore
+
+    with RunStore() as store:
+        rid = store.create_run("plain", "laom", "cheetah-run", {}, workspace / "runs" / "plain", status="queued")
+        store.set_status(rid, "finished")
+    at = open_page("pages/runs.py")
+    assert_clean(at)
+    table = at.dataframe[0]
+    row = table.value.iloc[0]
+    assert row["budget"] is None or row["budget"] != row["budget"]  # missing, not the text "None"
+    assert table.proto.HasField("placeholder") and table.proto.placeholder == ""  # drawn as a blank cell
