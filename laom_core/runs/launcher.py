@@ -395,7 +395,9 @@ def _start(store: RunStore, run: dict, gpus: list[str], running: list[dict]) -> 
     run_id = run["id"]
     argv = run.get("argv")
     now = time.time()
-    if not store.transition(run_id, ["queued"], "running", started_at=now, ended_at=None, pid=None, pgid=None,
+    # A resumed run keeps its first start: its duration counts from there, not from the resume.
+    if not store.transition(run_id, ["queued"], "running", started_at=run.get("started_at") or now, ended_at=None,
+                            pid=None, pgid=None,
                             proc_start=None, host=socket.gethostname(), exit_code=None, error=None):
         return None  # someone else changed it (stopped while queued)
     if not argv:
