@@ -202,6 +202,20 @@ def seed_groups(runs: list[dict]) -> dict[str, str]:
     return labels
 
 
+def chance_badge(mse: float, chance: float | None) -> dict:
+    """``st.metric`` delta arguments comparing a probe MSE with chance (predicting the mean).
+
+    Lower is better: below chance reads green with a down arrow and how far below; at or
+    above chance is flagged red ("worse than chance"); no chance figure, no badge.
+    """
+    if chance is None or not chance == chance:
+        return {}
+    if mse >= chance:
+        return {"delta": f"worse than chance ({chance:.4f})", "delta_color": "red", "delta_arrow": "up"}
+    return {"delta": f"{1 - mse / chance:.0%} below chance ({chance:.4f})" if chance > 0 else f"chance {chance:.4f}",
+            "delta_color": "green", "delta_arrow": "down"}
+
+
 def method_label(method: str | None) -> str:
     return METHOD_LABELS.get(method or "", method or "?")
 

@@ -123,8 +123,7 @@ def run_panel(run: dict, slot: str) -> dict | None:
     for column, (label, key, chance_key) in zip(columns, shown):
         mse, chance = probe.get(key), probe.get(chance_key)
         if mse is not None:
-            column.metric(label, f"{mse:.4f}", delta=f"chance {chance:.4f}" if chance is not None else None,
-                          delta_color="off")
+            column.metric(label, f"{mse:.4f}", **common.chance_badge(mse, chance))
     return probe
 
 

@@ -233,3 +233,13 @@ def test_runs_table_leaves_missing_values_blank(workspace):
     row = table.value.iloc[0]
     assert row["budget"] is None or row["budget"] != row["budget"]  # missing, not the text "None"
     assert table.proto.HasField("placeholder") and table.proto.placeholder == ""  # drawn as a blank cell
+
+
+def test_probe_badge_flags_worse_than_chance_and_never_points_up_for_chance():
+    from pages import common
+
+    good = common.chance_badge(0.25, 1.0)
+    assert good["delta_arrow"] == "down" and good["delta_color"] == "green" and "75% below chance" in good["delta"]
+    bad = common.chance_badge(1.2, 1.0)
+    assert bad["delta_color"] == "red" and bad["delta"].startswith("worse than chance")
+    assert common.chance_badge(0.5, None) == {}
