@@ -243,3 +243,32 @@ def test_probe_badge_flags_worse_than_chance_and_never_points_up_for_chance():
     bad = common.chance_badge(1.2, 1.0)
     assert bad["delta_color"] == "red" and bad["delta"].startswith("worse than chance")
     assert common.chance_badge(0.5, None) == {}
+
+
+# ------------------------------------------------------------------ train: a second click
+def test_second_launch_click_says_it_is_the_same_run_and_offers_a_copy(workspace, monkeypatch):
+    from laom_core.data.toy import make_toy_dataset
+    from laom_core.runs import launcher
+    from laom_core.runs.store import RunStore
+
+    monkeypatch.setattr(launcher, "ensure_scheduler", lambda *a, **k: None)  # queue only, start nothing
+    (workspace / "datasets").mkdir(parents=True)
+    make_toy_dataset(workspace / "datasets" / "toy.hdf5", trajectories=3, steps=10, img_size=16)
+    at = open_page("pages/train.py")
+    assert_clean(at)
+    at.button(key="tr_launch").click().run()
+    assert_clean(at)
+    with RunStore() as store:
+        first = [r["id"] for r in store.list_runs()]
+    assert len(first) == 1 and "Queued 1 run" in "\n".join(str(s.value) for s in at.success)
+    at.button(key="tr_launch").click().run()  # the same settings again
+    assert_clean(at)
+    info = "\n".join(str(i.value) for i in at.info)
+    assert "Same run as before" in info and first[0] in info and "client token" in info
+    assert not at.success  # nothing new was queued, and the page does not claim so
+    with RunStore() as store:
+        assert [r["id"] for r in store.list_runs()] == first
+    at.button(key="tr_launch_copy").click().run()
+    assert_clean(at)
+    with RunStore() as store:
+        assert len(store.list_runs()) == 2
