@@ -329,6 +329,11 @@ with tab_collect:
         c_source = c9.text_input("Distractor videos", "builtin", key="col_source",
                                  help="builtin, davis:PATH or a folder")
         c_name = c10.text_input("File name (optional)", "", key="col_name")
+        c11, c12 = st.columns([1, 2])
+        c_img = c11.number_input("Image size (pixels)", 16, 512, 64, step=8, key="col_img_size",
+                                 help="observations are square, img-size × img-size (the paper uses 64)")
+        c_fast = c12.checkbox("Fast renderer (no shadows or reflections)", value=False, key="col_fast_render",
+                              help="as --fast-render: renders faster, looks a little flatter")
         submitted = st.form_submit_button("Start collection", type="primary")
     if submitted:
         with common.guard("Collection"):
@@ -343,14 +348,16 @@ with tab_collect:
             argv = [sys.executable, "-m", "laom_core", "collect", "--task", c_task, "--difficulty", c_diff,
                     "--split", c_split, "--policy", c_policy.strip(), "--episodes", str(int(c_eps)),
                     "--steps", str(int(c_steps)), "--workers", str(int(c_workers)), "--seed", str(int(c_seed)),
-                    "--video-source", c_source.strip() or "builtin"]
+                    "--img-size", str(int(c_img)), "--video-source", c_source.strip() or "builtin"]
+            if c_fast:
+                argv.append("--fast-render")
             if out is not None:
                 argv += ["--out", str(out)]
             if common.optional_module("commands.collect") is None:
                 kwargs = dict(task=c_task, difficulty=c_diff, split=c_split, policy_spec=c_policy.strip(),
                               episodes=int(c_eps), steps=int(c_steps), workers=int(c_workers), seed=int(c_seed),
-                              out=str(out) if out else None, show_progress=True,
-                              video_source=c_source.strip() or "builtin")
+                              out=str(out) if out else None, show_progress=True, img_size=int(c_img),
+                              fast_render=bool(c_fast), video_source=c_source.strip() or "builtin")
                 argv = jobs.call_argv("collect_dataset", **kwargs)
             key = "collect:" + "|".join(argv[3:])
             jobs.start_job("collect", argv, label=f"collect {c_task} {c_diff} ({int(c_eps)} episodes)", key=key)

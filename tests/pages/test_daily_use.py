@@ -272,3 +272,27 @@ def test_second_launch_click_says_it_is_the_same_run_and_offers_a_copy(workspace
     assert_clean(at)
     with RunStore() as store:
         assert len(store.list_runs()) == 2
+
+
+# ------------------------------------------------------------------ datasets: the collect form
+def test_collect_form_has_the_clis_image_size_and_fast_renderer(workspace):
+    from laom_core import jobs
+
+    at = open_page("pages/datasets.py")
+    at.selectbox(key="col_difficulty").set_value("vanilla")
+    at.text_input(key="col_policy").input("random")
+    at.number_input(key="col_episodes").set_value(1)
+    at.number_input(key="col_steps").set_value(5)
+    at.number_input(key="col_img_size").set_value(32)
+    at.checkbox(key="col_fast_render").check()
+    next(b for b in at.button if b.label == "Start collection").click().run()
+    assert_clean(at)
+    try:
+        command = "\n".join(str(c.value) for c in at.code)
+        assert "--img-size 32" in command and "--fast-render" in command
+        job = jobs.list_jobs("collect")[0]
+        assert "--img-size" in job.argv and "--fast-render" in job.argv
+    finally:
+        for job in jobs.list_jobs("collect"):
+            if job.state == "running":
+                jobs.stop_job(job.id, grace_s=2.0)
