@@ -35,6 +35,12 @@ def rgba(hex_color: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
+def legend_below(y: float = -0.28) -> dict:
+    """A horizontal legend under the plot (below the x-axis title): it never covers the
+    chart's title, however many runs it lists. ``y`` is in plot heights below the axis."""
+    return dict(orientation="h", yanchor="top", y=y, x=0, xanchor="left")
+
+
 def smooth(values: np.ndarray, weight: float) -> np.ndarray:
     """Debiased exponential moving average (TensorBoard's smoothing); weight in [0, 1)."""
     values = np.asarray(values, dtype=np.float64)
@@ -139,8 +145,7 @@ def curve_figure(
     fig.update_layout(
         title=dict(text=title, x=0.0, font=dict(size=14)), height=height,
         margin=dict(l=10, r=10, t=36, b=10), hovermode="x unified",
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=1, xanchor="right"),
-        template="plotly_white",
+        legend=legend_below(), template="plotly_white",
     )
     fig.update_xaxes(title_text=x_title)
     if log_y:

@@ -296,3 +296,17 @@ def test_collect_form_has_the_clis_image_size_and_fast_renderer(workspace):
         for job in jobs.list_jobs("collect"):
             if job.state == "running":
                 jobs.stop_job(job.id, grace_s=2.0)
+
+
+def test_legends_sit_below_the_plot_not_over_its_title():
+    import numpy as np
+
+    from laom_core.viz.curves import curve_figure
+    from laom_core.viz.latent import leakage_bars, probe_bars
+
+    series = [{"name": f"run {i}", "group": "LAOM", "step": np.arange(3), "value": np.ones(3)} for i in range(6)]
+    figures = [curve_figure(series, title="lam/loss"),
+               probe_bars({"a": {"per_dim": [0.1, 0.2]}, "b": {"per_dim": [0.3, 0.1]}}),
+               leakage_bars({"a": {"r2_action": 0.5, "leakage": 0.1}, "b": {"r2_action": 0.4, "leakage": 0.2}})]
+    for fig in figures:
+        assert fig.layout.legend.y < 0 and fig.layout.legend.yanchor == "top", fig.layout.title.text
