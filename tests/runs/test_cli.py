@@ -174,3 +174,21 @@ def test_export_keeps_an_existing_file_without_overwrite(store, capsys, tmp_path
     assert out.read_text() == "precious\n"
     assert main(["runs", "export", run_id, "--csv", str(out), "--overwrite"]) == 0
     assert out.read_text().startswith("run_id,stage,key,step,value,wall")
+
+
+def test_read_only_commands_create_no_workspace(tmp_path, monkeypatch, capsys):
+    """`runs list` in a folder without LAOM_STUDIO_WORKSPACE says there are no runs and leaves no ./workspace."""
+    monkeypatch.delenv("LAOM_STUDIO_WORKSPACE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert main(["runs", "list"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("no runs") and str(tmp_path / "workspace") in out
+    assert main(["runs", "list", "--json"]) == 0 and capsys.readouterr().out.strip() == "[]"
+    assert main(["runs", "show", "abc"]) == 2
+    assert "no runs in the workspace" in capsys.readouterr().err
+    assert main(["runs", "logs", "abc"]) == 2
+    assert main(["sweep", "--name", "s1", "--summary"]) == 2
+    assert main(["demo", "--status"]) == 0
+    capsys.readouterr()
+    assert not (tmp_path / "workspace").exists()
+    assert list(tmp_path.iterdir()) == []
