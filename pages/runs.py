@@ -124,26 +124,23 @@ def body() -> None:
             "budget": r.get("labeled_budget"), "seed": r.get("seed"), "preset": r.get("preset"),
             "group": r.get("group_name"), "probe MSE": s.get("probe_mse"), "return": s.get("eval_return_mean"),
             "duration": common.fmt_duration(end - started) if started and end else "–",
-            "created": common.fmt_time(r.get("created_at")), "id": r["id"],
+            "id": common.short_id(r),
         })
     st.caption(f"{len(shown)} of {len(runs)} runs · select rows to plot them")
-    # Missing values show as blank cells (not "None"); narrow columns keep the table within a
-    # 1400 px window.
+    # Missing values show as blank cells (not "None"). Column widths (px) keep the table inside
+    # a 1400 px window next to the sidebar; the id column holds the short id (the CLI takes it,
+    # e.g. `laom-studio runs show a1b2c3`), and rows stay in creation order.
+    text, number = st.column_config.TextColumn, st.column_config.NumberColumn
     event = st.dataframe(table, hide_index=True, width="stretch", height=min(420, 38 + 35 * max(1, len(table))),
                          on_select="rerun", selection_mode="multi-row", key="rn_table", placeholder="",
-                         column_config={"status": st.column_config.TextColumn(width="small"),
-                                        "name": st.column_config.TextColumn(width="medium"),
-                                        "method": st.column_config.TextColumn(width="small"),
-                                        "task": st.column_config.TextColumn(width="small"),
-                                        "budget": st.column_config.NumberColumn(width="small"),
-                                        "seed": st.column_config.NumberColumn(width="small"),
-                                        "preset": st.column_config.TextColumn(width="small"),
-                                        "group": st.column_config.TextColumn(width="small"),
-                                        "probe MSE": st.column_config.NumberColumn(format="%.4f", width="small"),
-                                        "return": st.column_config.NumberColumn(format="%.1f", width="small"),
-                                        "duration": st.column_config.TextColumn(width="small"),
-                                        "created": st.column_config.TextColumn(width="small"),
-                                        "id": st.column_config.TextColumn(width="small")})
+                         column_config={"status": text(width=80), "name": text(width=170),
+                                        "method": text(width=80), "task": text(width=85),
+                                        "budget": number(width=55), "seed": number(width=45),
+                                        "preset": text(width=70), "group": text(width=70),
+                                        "probe MSE": number(format="%.4f", width=70),
+                                        "return": number(format="%.1f", width=55),
+                                        "duration": text(width=65),
+                                        "id": text(width=60, help="short run id; the CLI accepts it")})
     rows = list(event.selection.rows) if event is not None and event.selection else []
     selected = [shown[i] for i in rows if i < len(shown)]
     if not selected and shown:

@@ -233,6 +233,8 @@ def test_runs_table_leaves_missing_values_blank(workspace):
     row = table.value.iloc[0]
     assert row["budget"] is None or row["budget"] != row["budget"]  # missing, not the text "None"
     assert table.proto.HasField("placeholder") and table.proto.placeholder == ""  # drawn as a blank cell
+    assert row["id"] == rid.rsplit("-", 1)[-1]  # the short id (the CLI takes it), so the table fits 1400 px
+    assert "created" not in table.value.columns  # the id's timestamp and the row order carry it
 
 
 def test_probe_badge_flags_worse_than_chance_and_never_points_up_for_chance():

@@ -192,3 +192,12 @@ def test_read_only_commands_create_no_workspace(tmp_path, monkeypatch, capsys):
     capsys.readouterr()
     assert not (tmp_path / "workspace").exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_takes_the_short_id_the_dashboard_shows(store, capsys):
+    rid = store.create_run("short", "laom", "t", {}, None, status="queued")
+    store.set_status(rid, "finished")
+    short = rid.rsplit("-", 1)[-1]
+    assert main(["runs", "show", short, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["id"] == rid
+    assert main(["runs", "show", "zzzzzz"]) == 2 and "no run with id" in capsys.readouterr().err
