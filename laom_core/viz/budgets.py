@@ -20,6 +20,21 @@ def short_number(value: float) -> str:
     return f"{value:g}"
 
 
+def log_ticks(lo: float, hi: float) -> list[float]:
+    """Tick values for a log axis spanning ``lo``..``hi``: powers of ten, plus 2x and 5x when
+    the span is under three decades, each to be labelled in full (0.02, not a bare "2")."""
+    import math
+
+    if not (lo > 0 and hi > 0):
+        return []
+    lo, hi = min(lo, hi), max(lo, hi)
+    first, last = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+    steps = (1, 2, 5) if last - first < 3 else (1,)
+    ticks = [m * 10.0 ** e for e in range(first, last + 1) for m in steps]
+    inside = [t for t in ticks if lo / 1.5 <= t <= hi * 1.5]
+    return inside or [10.0 ** first, 10.0 ** last]
+
+
 def budget_figure(entries: Sequence[dict], *, metric_label: str, title: str = "",
                   reference: dict[str, float] | None = None, reference_budget: int | None = None,
                   reference_lines: dict[str, float] | None = None, log_y: bool = False,
@@ -82,4 +97,11 @@ def budget_figure(entries: Sequence[dict], *, metric_label: str, title: str = ""
     fig.update_xaxes(type="log", title_text=x_title, tickvals=budgets or None,
                      ticktext=[short_number(b) for b in budgets] or None, minor=dict(showgrid=False))
     fig.update_yaxes(title_text=metric_label, type="log" if log_y else "linear")
+    if log_y:
+        ys = [e["mean"] + e.get("std", 0) for e in entries] + [e["mean"] - e.get("std", 0) for e in entries]
+        ys += list((reference_lines or {}).values()) + list((reference or {}).values())
+        ys = [float(y) for y in ys if y is not None and y > 0]
+        ticks = log_ticks(min(ys), max(ys)) if ys else []
+        if ticks:
+            fig.update_yaxes(tickvals=ticks, ticktext=[f"{t:g}" for t in ticks], minor=dict(showgrid=False))
     return fig

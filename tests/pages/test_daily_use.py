@@ -81,6 +81,9 @@ def test_budget_axis_counts_labeled_steps_with_readable_ticks(tmp_path):
     assert list(fig.layout.xaxis.ticktext) == ["200", "3.2k", "128k"]
     star = next(t for t in fig.data if t.name.startswith("paper"))
     assert list(star.x) == [128000]
+    probe = budget_figure([dict(e, mean=m) for e, m in zip(entries, (0.25, 0.009))], metric_label="probe MSE",
+                          reference_lines={"lapo": 22.1}, log_y=True, x_key="labeled_steps")
+    assert list(probe.layout.yaxis.ticktext) == ["0.01", "0.1", "1", "10"]  # not 2, 5, 2, 5 of each decade
 
 
 def _finished_run(store, tmp_path, name, method, summary, labeled=None, budget=None):
