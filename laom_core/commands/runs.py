@@ -91,15 +91,16 @@ def existing_store():
     return RunStore(path) if path.is_file() else None
 
 
-def _store_with_runs():
+def _store_with_runs(run_ids):
     """The existing run store, or a clear error naming the workspace that has no runs."""
     from laom_core.errors import RunError
     from laom_core.workspace import WORKSPACE_ENV, workspace_root
 
     store = existing_store()
     if store is None:
-        raise RunError(f"no runs in the workspace {workspace_root(create=False)} (nothing there yet; set "
-                       f"{WORKSPACE_ENV} to use another workspace)")
+        wanted = ", ".join(repr(r) for r in ([run_ids] if isinstance(run_ids, str) else run_ids))
+        raise RunError(f"no run with id {wanted}: there are no runs in the workspace {workspace_root(create=False)} "
+                       f"(set {WORKSPACE_ENV} to use another workspace)")
     return store
 
 
@@ -128,7 +129,7 @@ def _probe(args: argparse.Namespace) -> int:
         raise ConfigError(f"--samples must be at least 16, got {args.samples}")
     data = resolve_user_path(args.data, must_exist=True, base=datasets_dir(create=False))
     split = ProbeSplit(data, parse_ids(args.fit), parse_ids(args.test), args.samples)
-    with _store_with_runs() as store:
+    with _store_with_runs(args.run_ids) as store:
         runs = [dict(store.find_run(r)) for r in args.run_ids]
     results = []
     for run in runs:
@@ -202,7 +203,7 @@ def _split_and_probes(run: dict) -> dict:
 
 def _show(args: argparse.Namespace) -> int:
 
-    with _store_with_runs() as store:
+    with _store_with_runs(args.run_id) as store:
         run = store.find_run(args.run_id)
         last = store.last_metrics(run["id"])
     run = dict(run)
@@ -236,7 +237,7 @@ def _show(args: argparse.Namespace) -> int:
 def _logs(args: argparse.Namespace) -> int:
     from laom_core.runs.launcher import follow_log, log_path, read_log
 
-    with _store_with_runs() as store:
+    with _store_with_runs(args.run_id) as store:
         run_id = store.find_run(args.run_id)["id"]
         if not args.follow:
             text = read_log(run_id, args.lines, store=store)
@@ -262,7 +263,7 @@ def _logs(args: argparse.Namespace) -> int:
 def _stop(args: argparse.Namespace) -> int:
     from laom_core.runs.launcher import stop
 
-    with _store_with_runs() as store:
+    with _store_with_runs(args.run_id) as store:
         run_id = store.find_run(args.run_id)["id"]
         status = stop(run_id, grace_s=args.grace, store=store)
     print(f"{run_id} {status}")
@@ -272,7 +273,7 @@ def _stop(args: argparse.Namespace) -> int:
 def _resume(args: argparse.Namespace) -> int:
     from laom_core.runs.launcher import resume
 
-    with _store_with_runs() as store:
+    with _store_with_runs(args.run_id) as store:
         run_id = store.find_run(args.run_id)["id"]
         resume(run_id, store=store)
     print(f"{run_id} queued")
@@ -287,7 +288,7 @@ def _export(args: argparse.Namespace) -> int:
     out = resolve_user_path(args.csv)
     if out.exists() and not out.is_dir() and not args.overwrite:
         raise WorkspaceError(f"{out} exists; refusing to overwrite (use --overwrite)")
-    with _store_with_runs() as store:
+    with _store_with_runs(args.run_id) as store:
         run_id = store.find_run(args.run_id)["id"]
         rows = store.iter_metric_rows(run_id)
     with atomic_path(out, overwrite=args.overwrite) as tmp:
@@ -303,7 +304,7 @@ def _export(args: argparse.Namespace) -> int:
 def _delete(args: argparse.Namespace) -> int:
     from laom_core.runs.launcher import delete
 
-    with _store_with_runs() as store:
+    with _store_with_runs(args.run_id) as store:
         run_id = store.find_run(args.run_id)["id"]
         delete(run_id, remove_files=not args.keep_files, store=store)
     print(f"{run_id} deleted")

@@ -185,7 +185,7 @@ def test_read_only_commands_create_no_workspace(tmp_path, monkeypatch, capsys):
     assert out.startswith("no runs") and str(tmp_path / "workspace") in out
     assert main(["runs", "list", "--json"]) == 0 and capsys.readouterr().out.strip() == "[]"
     assert main(["runs", "show", "abc"]) == 2
-    assert "no runs in the workspace" in capsys.readouterr().err
+    assert "there are no runs in the workspace" in capsys.readouterr().err
     assert main(["runs", "logs", "abc"]) == 2
     assert main(["sweep", "--name", "s1", "--summary"]) == 2
     assert main(["demo", "--status"]) == 0
