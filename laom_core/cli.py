@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from pathlib import Path
 
 from laom_core.errors import LaomError
 
@@ -23,12 +24,14 @@ COMMAND_MODULES = [
     "sweep",
     "expert",
     "demo",
+    "ui",
 ]
 
 
 def build_parser() -> argparse.ArgumentParser:
+    invoked = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
     parser = argparse.ArgumentParser(
-        prog="python -m laom_core",
+        prog="laom-studio" if invoked.startswith("laom-studio") else "python -m laom_core",
         description="LAOM Studio: latent action models under visual distractors.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -130,7 +130,7 @@ def demo_status() -> dict:
     "not-started", "running", "finished" or "failed"; a "running" demo whose process is
     gone is reported as "failed" with a message.
     """
-    path = workspace_root() / "demo" / "status.json"
+    path = workspace_root(create=False) / "demo" / "status.json"  # a read: creates nothing
     try:
         status = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):

@@ -122,13 +122,98 @@ def runs_with_folders() -> list[dict]:
         return []
 
 
+def short_id(run: dict) -> str:
+    """The random tail of a run id (``laom-20250101-120000-a1b2c3`` -> ``a1b2c3``)."""
+    return str(run["id"]).rsplit("-", 1)[-1][-6:]
+
+
 def run_label(run: dict) -> str:
+    """A picker's label: name, labeled budget, seed and the short id (names need not be unique)."""
     parts = [run.get("name") or run["id"]]
     budget = run.get("labeled_budget")
     if budget:
         parts.append(f"{budget} labeled")
     parts.append(f"seed {run.get('seed', 0)}")
+    if run.get("name"):
+        parts.append(short_id(run))
     return f"{STATUS_ICONS.get(run.get('status'), '')} {' · '.join(parts)}"
+
+
+def display_names(runs: list[dict]) -> dict[str, str]:
+    """Legend names: the run's name, with its short id appended when another of ``runs`` shares it."""
+    from collections import Counter
+
+    counts = Counter(r.get("name") or r["id"] for r in runs)
+    return {r["id"]: (r.get("name") or r["id"]) + (f" [{short_id(r)}]" if counts[r.get("name") or r["id"]] > 1 else "")
+            for r in runs}
+
+
+_NOT_CONFIG = {"seed", "name", "group", "project"}  # differ between seeds of one configuration
+
+
+def _flat(d: dict | None, prefix: str = "") -> dict:
+    out: dict = {}
+    for k, v in (d or {}).items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def seed_config(run: dict) -> dict:
+    """What makes runs seeds of one experiment: method, task, data, labeled budget and the
+    resolved config, without the seed (and the run's name/group)."""
+    import json
+
+    datasets = run.get("datasets") or {}
+    flat = {k: v for k, v in _flat(run.get("config")).items() if k not in _NOT_CONFIG}
+    flat.update({"(method)": run.get("method"), "(task)": run.get("task"),
+                 "(data)": Path(datasets["data"]).name if datasets.get("data") else None,
+                 "(eval data)": Path(datasets["eval_data"]).name if datasets.get("eval_data") else None,
+                 "(labeled budget)": run.get("labeled_budget")})
+    return {k: json.dumps(v, sort_keys=True, default=str) for k, v in flat.items()}
+
+
+def seed_groups(runs: list[dict]) -> dict[str, str]:
+    """Run id -> the label of its seed group: runs whose :func:`seed_config` is equal.
+
+    The label is the method, plus the settings that tell this group from the others shown
+    (e.g. ``LAOM · lapo.latent_action_dim=512``), so two configurations of one method never
+    share a band.
+    """
+    configs = {r["id"]: seed_config(r) for r in runs}
+    distinct: dict[str, dict] = {}
+    for rid, cfg in configs.items():
+        distinct.setdefault(repr(sorted(cfg.items())), cfg)
+    keys = sorted(set().union(*distinct.values())) if distinct else []
+    varying = [k for k in keys if k != "(method)" and len({c.get(k) for c in distinct.values()}) > 1]
+    labels = {}
+    for r in runs:
+        cfg = configs[r["id"]]
+        parts = [method_label(r.get("method"))]
+        for k in varying[:3]:
+            parts.append(f"{k.strip('()')}={cfg.get(k, '—').strip(chr(34))}")
+        if len(varying) > 3:
+            import hashlib
+
+            parts.append("config " + hashlib.sha1(repr(sorted(cfg.items())).encode()).hexdigest()[:6])
+        labels[r["id"]] = " · ".join(parts)
+    return labels
+
+
+def chance_badge(mse: float, chance: float | None) -> dict:
+    """``st.metric`` delta arguments comparing a probe MSE with chance (predicting the mean).
+
+    Lower is better: below chance reads green with a down arrow and how far below; at or
+    above chance is flagged red ("worse than chance"); no chance figure, no badge.
+    """
+    if chance is None or not chance == chance:
+        return {}
+    if mse >= chance:
+        return {"delta": f"worse than chance ({chance:.4f})", "delta_color": "red", "delta_arrow": "up"}
+    return {"delta": f"{1 - mse / chance:.0%} below chance ({chance:.4f})" if chance > 0 else f"chance {chance:.4f}",
+            "delta_color": "green", "delta_arrow": "down"}
 
 
 def method_label(method: str | None) -> str:

@@ -70,6 +70,12 @@ def job_panel(kind: str, title: str) -> None:
     @st.fragment(run_every=2)
     def _panel() -> None:
         recent = jobs.list_jobs(kind)[:5]
+        running = {job.id for job in recent if job.state == "running"}
+        seen_key = f"_running_jobs_{kind}"
+        ended = set(st.session_state.get(seen_key, ())) - running
+        st.session_state[seen_key] = sorted(running)
+        if ended:  # a job finished: rerun the whole page so what it made (clips, files) shows
+            st.rerun()
         if not recent:
             return
         st.markdown(f"**{title}**")
@@ -227,8 +233,31 @@ with tab_clips:
                                placeholder="/data/DAVIS" if kind.startswith("DAVIS") else "/data/my_videos")
         spec = (("davis:" if kind.startswith("DAVIS") else "folder:") + folder) if folder else None
 
+    def _clip_stamp(source, split: str) -> tuple:
+        """What the thumbnails of ``split`` depend on: each built-in clip file's mtime (None
+        while not generated), else the folder's mtime (files added or removed)."""
+        from laom_core.envs import builtin_clips
+        from laom_core.envs.videos import BuiltinSource
+
+        if isinstance(source, BuiltinSource):
+            stamps = []
+            for clip_spec in source.specs:
+                if clip_spec.split != split:
+                    continue
+                try:
+                    stamps.append(builtin_clips.clip_path(clip_spec, source.folder).stat().st_mtime_ns)
+                except OSError:
+                    stamps.append(None)
+            return tuple(stamps)
+        root = getattr(source, "root", None) or getattr(source, "frames_root", None)
+        try:
+            return (Path(root).stat().st_mtime_ns,) if root else ()
+        except OSError:
+            return ()
+
     @st.cache_data(show_spinner=False, max_entries=16)
-    def _thumbs(spec: str, split: str, limit: int) -> list[tuple[str, np.ndarray | None]]:
+    def _thumbs(spec: str, split: str, limit: int, stamp: tuple) -> list[tuple[str, np.ndarray | None]]:
+        """First frames of the first ``limit`` clips; ``stamp`` (:func:`_clip_stamp`) keys the cache."""
         from laom_core.envs.videos import BuiltinSource, resolve_video_source
 
         source = resolve_video_source(spec)
@@ -268,7 +297,7 @@ with tab_clips:
                 job_panel("clips", "Clip generation")
             limit = st.slider("Thumbnails per split", 4, 60, 12, key="clip_limit")
             for split in ("train", "eval"):
-                thumbs = _thumbs(spec, split, limit)
+                thumbs = _thumbs(spec, split, limit, _clip_stamp(source, split))
                 total = len(source.clips(split))
                 st.markdown(f"**{split}** split: {total} clips"
                             + (" (evaluation only, never seen in training)" if split == "eval" else ""))
@@ -300,6 +329,11 @@ with tab_collect:
         c_source = c9.text_input("Distractor videos", "builtin", key="col_source",
                                  help="builtin, davis:PATH or a folder")
         c_name = c10.text_input("File name (optional)", "", key="col_name")
+        c11, c12 = st.columns([1, 2])
+        c_img = c11.number_input("Image size (pixels)", 16, 512, 64, step=8, key="col_img_size",
+                                 help="observations are square, img-size × img-size (the paper uses 64)")
+        c_fast = c12.checkbox("Fast renderer (no shadows or reflections)", value=False, key="col_fast_render",
+                              help="as --fast-render: renders faster, looks a little flatter")
         submitted = st.form_submit_button("Start collection", type="primary")
     if submitted:
         with common.guard("Collection"):
@@ -314,14 +348,16 @@ with tab_collect:
             argv = [sys.executable, "-m", "laom_core", "collect", "--task", c_task, "--difficulty", c_diff,
                     "--split", c_split, "--policy", c_policy.strip(), "--episodes", str(int(c_eps)),
                     "--steps", str(int(c_steps)), "--workers", str(int(c_workers)), "--seed", str(int(c_seed)),
-                    "--video-source", c_source.strip() or "builtin"]
+                    "--img-size", str(int(c_img)), "--video-source", c_source.strip() or "builtin"]
+            if c_fast:
+                argv.append("--fast-render")
             if out is not None:
                 argv += ["--out", str(out)]
             if common.optional_module("commands.collect") is None:
                 kwargs = dict(task=c_task, difficulty=c_diff, split=c_split, policy_spec=c_policy.strip(),
                               episodes=int(c_eps), steps=int(c_steps), workers=int(c_workers), seed=int(c_seed),
-                              out=str(out) if out else None, show_progress=True,
-                              video_source=c_source.strip() or "builtin")
+                              out=str(out) if out else None, show_progress=True, img_size=int(c_img),
+                              fast_render=bool(c_fast), video_source=c_source.strip() or "builtin")
                 argv = jobs.call_argv("collect_dataset", **kwargs)
             key = "collect:" + "|".join(argv[3:])
             jobs.start_job("collect", argv, label=f"collect {c_task} {c_diff} ({int(c_eps)} episodes)", key=key)

@@ -58,8 +58,17 @@ if groups:
     for name, members in groups.items():
         done = sum(m["status"] in ("finished", "failed", "stopped") for m in members)
         failed = sum(m["status"] == "failed" for m in members)
-        label = f"**{name}**: {done} / {len(members)} done" + (f" ({failed} failed)" if failed else "")
-        st.progress(done / max(1, len(members)), text=label)
+        total = len(members)
+        with common.guard(f"Sweep {name}"):
+            if common.store().get_sweep(name) is not None:  # a sweep: its plan's size, as `sweep --summary`
+                from laom_core.runs.sweeps import sweep_progress
+
+                progress = sweep_progress(name, common.store())
+                done, failed, total = progress["done"], progress["failed"], progress["total"]
+        label = f"**{name}**: {done} / {total} done" + (f" ({failed} failed)" if failed else "")
+        if total > len(members):
+            label += f" · {total - len(members)} of its runs were never queued"
+        st.progress(min(1.0, done / max(1, total)), text=label)
 
 # ---------------------------------------------------------------- demo
 st.subheader("Demo")
@@ -88,17 +97,23 @@ else:
     status: dict = {}
     with common.guard("Demo status"):
         status = demo.demo_status() or {}
-    cols = st.columns([1, 3])
     running = status.get("state") == "running"
-    label = "Demo running…" if running else ("Run the demo again" if status.get("state") in ("finished", "failed")
-                                             else "Run the demo")
+    again = status.get("state") in ("finished", "failed")
+    sizes = {"smoke": "Smoke: tiny sizes and the smoke preset, a few minutes; checks the whole pipeline",
+             "full": "Full: a real cheetah-run dataset and the cpu-small preset, about an hour on 2 cores"}
+    # The choice starts at what ran last (a smoke demo is offered as smoke again), else full.
+    previous = "smoke" if status.get("smoke") else "full"
+    size = st.radio("Demo size", list(sizes), index=list(sizes).index(previous), key="demo_size",
+                    format_func=lambda k: sizes[k], disabled=running, horizontal=False)
+    cols = st.columns([1, 3])
+    label = "Demo running…" if running else (f"Run the {size} demo again" if again else f"Run the {size} demo")
     if cols[0].button(label, type="primary", key="run_demo", icon=":material/play_arrow:", disabled=running):
         with common.guard("Demo"):
-            demo.start_demo()
-            st.toast("Demo started in the background")
+            demo.start_demo(smoke=size == "smoke")
+            st.toast(f"{size.capitalize()} demo started in the background")
             st.rerun()
     cols[1].caption("Generates distractor clips, collects a small distracted cheetah-run dataset with the shipped "
-                    "expert, and queues BC, IDM, LAPO, LAOM and LAOM+supervision at the cpu-small preset. "
+                    "expert, and queues BC, IDM, LAPO, LAOM and LAOM+supervision (smoke or cpu-small preset). "
                     "Every step is resumable and skipped when already done.")
 
     if running:
@@ -140,5 +155,5 @@ if runs:
         [{"run": r["name"], "method": common.method_label(r.get("method")), "task": r.get("task"),
           "status": f"{common.STATUS_ICONS.get(r['status'], '')} {r['status']}",
           "updated": common.fmt_time(r.get("updated_at"))} for r in latest],
-        hide_index=True, width="stretch",
+        hide_index=True, width="stretch", placeholder="",
     )

@@ -101,7 +101,7 @@ def run_panel(run: dict, slot: str) -> dict | None:
     if "traj" in view and "step" in view:
         hover = [f"traj {t} · step {s} · {choice} {v:.3g}" for t, s, v in zip(view["traj"], view["step"], values)]
     fig = scatter_map(xy, values, color_name=choice.split(" (")[0], categorical=options[choice][0] in CATEGORICAL,
-                      title=f"{run.get('name')} · {common.method_label(run.get('method'))} · {kind}",
+                      title=f"{run.get('name')} [{common.short_id(run)}] · {common.method_label(run.get('method'))} · {kind}",
                       hover=hover)
     event = st.plotly_chart(fig, width="stretch", key=f"ls_map_{slot}_{run['id']}", on_select="rerun",
                             selection_mode=("box", "lasso", "points"))
@@ -123,8 +123,7 @@ def run_panel(run: dict, slot: str) -> dict | None:
     for column, (label, key, chance_key) in zip(columns, shown):
         mse, chance = probe.get(key), probe.get(chance_key)
         if mse is not None:
-            column.metric(label, f"{mse:.4f}", delta=f"chance {chance:.4f}" if chance is not None else None,
-                          delta_color="off")
+            column.metric(label, f"{mse:.4f}", **common.chance_badge(mse, chance))
     return probe
 
 
@@ -154,18 +153,22 @@ if compare and len(with_latents) > 1:
     left, right = st.columns(2)
     with left:
         a = st.selectbox("Run A", ids, index=0, key="ls_run_a", format_func=lambda i: common.run_label(by_id[i]))
-        with common.guard(by_id[a].get("name", a)):
-            probes[by_id[a].get("name") or a] = run_panel(by_id[a], "a")
     with right:
         b = st.selectbox("Run B", ids, index=1, key="ls_run_b", format_func=lambda i: common.run_label(by_id[i]))
+    names = common.display_names([by_id[a], by_id[b]] if a != b else [by_id[a]])  # same names: short ids
+    with left:
+        with common.guard(by_id[a].get("name", a)):
+            probes[names[a]] = run_panel(by_id[a], "a")
+    with right:
         with common.guard(by_id[b].get("name", b)):
-            probes[(by_id[b].get("name") or b) + (" (B)" if a == b else "")] = run_panel(by_id[b], "b")
+            probes[names[b] + (" (B)" if a == b else "")] = run_panel(by_id[b], "b")
 else:
     a = st.selectbox("Run", ids, index=0, key="ls_run_a", format_func=lambda i: common.run_label(by_id[i]))
     with common.guard(by_id[a].get("name", a)):
         probes[by_id[a].get("name") or a] = run_panel(by_id[a], "a")
 
 shown_runs = [by_id[a]] + ([by_id[b]] if compare and len(with_latents) > 1 else [])
+shown_names = common.display_names(list({r["id"]: r for r in shown_runs}.values()))
 probes = {k: v for k, v in probes.items() if v and v.get("per_dim")}
 if probes:
     st.plotly_chart(probe_bars(probes), width="stretch", key="ls_probe_bars")
@@ -176,7 +179,7 @@ if leakage_mod is not None:
     for r in shown_runs:
         data = leakage_mod.load_run_leakage(r["run_dir"])
         if data and data.get("available") and data.get("figures"):
-            figures[r.get("name") or r["id"]] = data["figures"]
+            figures[shown_names[r["id"]]] = data["figures"]
         elif data and data.get("reason"):
             reasons.append(f"{r.get('name')}: {data['reason']}")
     if figures:

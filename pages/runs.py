@@ -124,13 +124,23 @@ def body() -> None:
             "budget": r.get("labeled_budget"), "seed": r.get("seed"), "preset": r.get("preset"),
             "group": r.get("group_name"), "probe MSE": s.get("probe_mse"), "return": s.get("eval_return_mean"),
             "duration": common.fmt_duration(end - started) if started and end else "–",
-            "created": common.fmt_time(r.get("created_at")), "id": r["id"],
+            "id": common.short_id(r),
         })
     st.caption(f"{len(shown)} of {len(runs)} runs · select rows to plot them")
+    # Missing values show as blank cells (not "None"). Column widths (px) keep the table inside
+    # a 1400 px window next to the sidebar; the id column holds the short id (the CLI takes it,
+    # e.g. `laom-studio runs show a1b2c3`), and rows stay in creation order.
+    text, number = st.column_config.TextColumn, st.column_config.NumberColumn
     event = st.dataframe(table, hide_index=True, width="stretch", height=min(420, 38 + 35 * max(1, len(table))),
-                         on_select="rerun", selection_mode="multi-row", key="rn_table",
-                         column_config={"probe MSE": st.column_config.NumberColumn(format="%.4f"),
-                                        "return": st.column_config.NumberColumn(format="%.1f")})
+                         on_select="rerun", selection_mode="multi-row", key="rn_table", placeholder="",
+                         column_config={"status": text(width=80), "name": text(width=170),
+                                        "method": text(width=80), "task": text(width=85),
+                                        "budget": number(width=55), "seed": number(width=45),
+                                        "preset": text(width=70), "group": text(width=70),
+                                        "probe MSE": number(format="%.4f", width=70),
+                                        "return": number(format="%.1f", width=55),
+                                        "duration": text(width=65),
+                                        "id": text(width=60, help="short run id; the CLI accepts it")})
     rows = list(event.selection.rows) if event is not None and event.selection else []
     selected = [shown[i] for i in rows if i < len(shown)]
     if not selected and shown:
@@ -140,6 +150,12 @@ def body() -> None:
     if not selected:
         return
     live_any = any(r["status"] in ("queued", "running") for r in selected)
+    names = common.display_names(selected)  # a shared name gets its run's short id
+    bands = common.seed_groups(selected)  # seeds of one configuration, not of one method
+
+    def _series(r: dict, c: dict) -> dict:
+        return {"name": names[r["id"]], "group": bands[r["id"]], "seed": r.get("seed"),
+                "step": c["step"], "value": c["value"]}
 
     # ------------------------------------------------------------------------------ curves
     tab_curves, tab_progress, tab_system, tab_logs, tab_diff = st.tabs(
@@ -178,8 +194,7 @@ def body() -> None:
                 for r in sel:
                     c = _curve(store_path, r["id"], stage, key, marker(r))
                     if len(c["step"]):
-                        series.append({"name": r.get("name") or r["id"], "group": r.get("method") or "?",
-                                       "step": c["step"], "value": c["value"]})
+                        series.append(_series(r, c))
                 with cols[i % 2]:
                     if not series:
                         st.plotly_chart(empty_figure(f"{name}: no points yet"), width="stretch", key=f"rn_c_{name}")
@@ -200,7 +215,7 @@ def body() -> None:
             current = {r["id"]: r for r in common.list_runs()}
             for r in selected:
                 r = current.get(r["id"], r)
-                st.markdown(f"**{r.get('name')}** · {common.method_label(r.get('method'))} · "
+                st.markdown(f"**{names.get(r['id'], r.get('name'))}** · {common.method_label(r.get('method'))} · "
                             f"{common.STATUS_ICONS.get(r['status'], '')} {r['status']}")
                 stages = stage_progress(common.run_dir(r), r["status"])
                 if not stages:
@@ -228,8 +243,7 @@ def body() -> None:
                 for r in selected:
                     c = _curve(store_path, r["id"], "system", key, marker(r))
                     if len(c["step"]):
-                        series.append({"name": r.get("name") or r["id"], "group": r.get("method") or "?",
-                                       "step": c["step"], "value": c["value"]})
+                        series.append(_series(r, c))
                 with cols[i % 2]:
                     if series:
                         st.plotly_chart(curve_figure(series, title=key, height=260), width="stretch", key=f"rn_sys_{key}")

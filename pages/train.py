@@ -175,22 +175,44 @@ if mode.startswith("Single"):
         with st.expander("Resolved config"):
             st.code(resolved.to_yaml(), language="yaml")
 
+    def launch_all() -> None:
+        """Queue one run per seed. The session's client token makes a repeated click with the
+        same settings the same request: the launcher answers with the runs it already has."""
+        from laom_core.runs import launcher
+
+        token = st.session_state["launch_token"]
+        before = {r["id"] for r in common.store().list_runs(reconcile=False)}
+        ids = []
+        for seed in seeds:
+            run_name = f"{name or common.method_label(method)}" + (f" s{seed}" if len(seeds) > 1 or name == "" else "")
+            ids.append(launcher.launch(train_args(seed), name=run_name, group=group or None,
+                                       client_token=f"{token}:{seed}", store=common.store()))
+        st.session_state["last_launched"] = {"ids": ids, "existing": [i for i in ids if i in before]}
+
     if st.button(f"Launch {len(seeds)} run{'s' if len(seeds) != 1 else ''}", type="primary",
                  disabled=bool(problems), key="tr_launch"):
         with common.guard("Launch"):
-            from laom_core.runs import launcher
-
-            token = st.session_state["launch_token"]
-            ids = []
-            for seed in seeds:
-                run_name = f"{name or common.method_label(method)}" + (f" s{seed}" if len(seeds) > 1 or name == "" else "")
-                ids.append(launcher.launch(train_args(seed), name=run_name, group=group or None,
-                                           client_token=f"{token}:{seed}", store=common.store()))
-            st.session_state["launch_token"] = uuid.uuid4().hex
-            st.session_state["last_launched"] = ids
-    if st.session_state.get("last_launched"):
-        ids = st.session_state["last_launched"]
-        st.success(f"Queued {len(ids)} run(s): {', '.join(ids)}. Follow them on **Runs**.")
+            launch_all()
+    last = st.session_state.get("last_launched")
+    if isinstance(last, dict) and last.get("ids"):
+        existing = set(last.get("existing") or ())
+        new = [i for i in last["ids"] if i not in existing]
+        if new:
+            st.success(f"Queued {len(new)} run(s): {', '.join(new)}. Follow them on **Runs**.")
+        if existing:
+            statuses = {}
+            with common.guard("Run store"):
+                statuses = {i: common.store().get_run(i, reconcile=False)["status"] for i in existing}
+            listed = ", ".join(f"{i} ({statuses.get(i, '?')})" for i in last["ids"] if i in existing)
+            st.info(f"Same run{'s' if len(existing) > 1 else ''} as before: {listed}. These settings were "
+                    "already launched from this page, so nothing new was queued (the launcher recognises a repeated "
+                    "request by its client token). Change a setting to launch another run, or queue a copy.",
+                    icon=":material/content_copy:")
+            if st.button("Launch a copy", key="tr_launch_copy", disabled=bool(problems)):
+                with common.guard("Launch"):
+                    st.session_state["launch_token"] = uuid.uuid4().hex  # a new request: new runs
+                    launch_all()
+                    st.rerun()
         st.page_link("pages/runs.py", label="Open Runs", icon=":material/monitoring:")
 
 # -------------------------------------------------------------------------------- sweep

@@ -224,3 +224,20 @@ def test_sigkill_of_parallel_collection_leaves_no_process_behind(tmp_path):
         for c in children:  # never leave them to the next test
             if _running(c):
                 os.kill(c, signal.SIGKILL)
+
+
+def test_collect_prints_no_settotalmass_warning_but_other_absl_messages_pass(tmp_path):
+    """dm_control's cheetah model makes MuJoCo warn about 'settotalmass' on every build: filtered, alone."""
+    env = dict(os.environ, PYTHONPATH=str(REPO), LAOM_STUDIO_WORKSPACE=str(tmp_path / "ws"))
+    result = subprocess.run(
+        [sys.executable, "-m", "laom_core", "collect", "--task", "cheetah-run", "--episodes", "2", "--steps", "3",
+         "--img-size", "32", "--fast-render", "--workers", "2", "--out", str(tmp_path / "d.hdf5")],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "settotalmass" not in result.stderr
+    probe = ("import logging, laom_core.envs.suite\n"
+             "log = logging.getLogger('absl')\n"
+             "log.warning(\"compiler attribute 'settotalmass' is deprecated and will be removed\")\n"
+             "log.warning('another absl warning')\n")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert "another absl warning" in out.stderr and "settotalmass" not in out.stderr

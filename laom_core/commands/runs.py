@@ -78,6 +78,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
 
 
+def existing_store():
+    """The workspace's run store when it exists, else None; never creates the workspace.
+
+    Commands that only read (list, show, logs, ...) use it, so running them in a folder
+    without ``LAOM_STUDIO_WORKSPACE`` leaves no ``./workspace`` behind.
+    """
+    from laom_core.runs.store import RunStore
+    from laom_core.workspace import workspace_root
+
+    path = workspace_root(create=False) / "runs.sqlite"
+    return RunStore(path) if path.is_file() else None
+
+
+def _store_with_runs(run_ids):
+    """The existing run store, or a clear error naming the workspace that has no runs."""
+    from laom_core.errors import RunError
+    from laom_core.workspace import WORKSPACE_ENV, workspace_root
+
+    store = existing_store()
+    if store is None:
+        wanted = ", ".join(repr(r) for r in ([run_ids] if isinstance(run_ids, str) else run_ids))
+        raise RunError(f"no run with id {wanted}: there are no runs in the workspace {workspace_root(create=False)} "
+                       f"(set {WORKSPACE_ENV} to use another workspace)")
+    return store
+
+
 def parse_ids(text: str) -> tuple[int, ...]:
     """"0-3,7" -> (0, 1, 2, 3, 7); a clear error for anything else."""
     from laom_core.errors import ConfigError
@@ -97,14 +123,13 @@ def parse_ids(text: str) -> tuple[int, ...]:
 def _probe(args: argparse.Namespace) -> int:
     from laom_core.analysis.reprobe import ProbeSplit, reprobe_run
     from laom_core.errors import ConfigError
-    from laom_core.runs.store import RunStore
     from laom_core.workspace import datasets_dir, resolve_user_path
 
     if args.samples < 16:
         raise ConfigError(f"--samples must be at least 16, got {args.samples}")
     data = resolve_user_path(args.data, must_exist=True, base=datasets_dir(create=False))
     split = ProbeSplit(data, parse_ids(args.fit), parse_ids(args.test), args.samples)
-    with RunStore() as store:
+    with _store_with_runs(args.run_ids) as store:
         runs = [dict(store.find_run(r)) for r in args.run_ids]
     results = []
     for run in runs:
@@ -124,16 +149,20 @@ def _probe(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     from laom_core.runs.launcher import ensure_scheduler
-    from laom_core.runs.store import RunStore
+    from laom_core.workspace import WORKSPACE_ENV, workspace_root
 
-    with RunStore() as store:
-        ensure_scheduler(store)  # queued runs left behind (reboot) get a scheduler again
-        runs = store.list_runs(status=args.status, group=args.group)
+    store = existing_store()  # a read: no workspace is created where there is none
+    runs: list[dict] = []
+    if store is not None:
+        with store:
+            ensure_scheduler(store)  # queued runs left behind (reboot) get a scheduler again
+            runs = store.list_runs(status=args.status, group=args.group)
     if args.json:
         print(json.dumps([{k: r.get(k) for k in _LIST_FIELDS} for r in runs]))
         return 0
     if not runs:
-        print("no runs")
+        print("no runs" + ("" if store is not None else
+                           f" (no workspace at {workspace_root(create=False)}; set {WORKSPACE_ENV} to use another)"))
         return 0
     header = ("ID", "STATUS", "METHOD", "TASK", "GROUP", "BUDGET", "SEED", "STARTED", "DURATION")
     rows = [header]
@@ -173,9 +202,8 @@ def _split_and_probes(run: dict) -> dict:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from laom_core.runs.store import RunStore
 
-    with RunStore() as store:
+    with _store_with_runs(args.run_id) as store:
         run = store.find_run(args.run_id)
         last = store.last_metrics(run["id"])
     run = dict(run)
@@ -208,9 +236,8 @@ def _show(args: argparse.Namespace) -> int:
 
 def _logs(args: argparse.Namespace) -> int:
     from laom_core.runs.launcher import follow_log, log_path, read_log
-    from laom_core.runs.store import RunStore
 
-    with RunStore() as store:
+    with _store_with_runs(args.run_id) as store:
         run_id = store.find_run(args.run_id)["id"]
         if not args.follow:
             text = read_log(run_id, args.lines, store=store)
@@ -235,9 +262,8 @@ def _logs(args: argparse.Namespace) -> int:
 
 def _stop(args: argparse.Namespace) -> int:
     from laom_core.runs.launcher import stop
-    from laom_core.runs.store import RunStore
 
-    with RunStore() as store:
+    with _store_with_runs(args.run_id) as store:
         run_id = store.find_run(args.run_id)["id"]
         status = stop(run_id, grace_s=args.grace, store=store)
     print(f"{run_id} {status}")
@@ -246,9 +272,8 @@ def _stop(args: argparse.Namespace) -> int:
 
 def _resume(args: argparse.Namespace) -> int:
     from laom_core.runs.launcher import resume
-    from laom_core.runs.store import RunStore
 
-    with RunStore() as store:
+    with _store_with_runs(args.run_id) as store:
         run_id = store.find_run(args.run_id)["id"]
         resume(run_id, store=store)
     print(f"{run_id} queued")
@@ -256,7 +281,6 @@ def _resume(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from laom_core.runs.store import RunStore
     from laom_core.workspace import atomic_path, resolve_user_path
 
     from laom_core.errors import WorkspaceError
@@ -264,7 +288,7 @@ def _export(args: argparse.Namespace) -> int:
     out = resolve_user_path(args.csv)
     if out.exists() and not out.is_dir() and not args.overwrite:
         raise WorkspaceError(f"{out} exists; refusing to overwrite (use --overwrite)")
-    with RunStore() as store:
+    with _store_with_runs(args.run_id) as store:
         run_id = store.find_run(args.run_id)["id"]
         rows = store.iter_metric_rows(run_id)
     with atomic_path(out, overwrite=args.overwrite) as tmp:
@@ -279,9 +303,8 @@ def _export(args: argparse.Namespace) -> int:
 
 def _delete(args: argparse.Namespace) -> int:
     from laom_core.runs.launcher import delete
-    from laom_core.runs.store import RunStore
 
-    with RunStore() as store:
+    with _store_with_runs(args.run_id) as store:
         run_id = store.find_run(args.run_id)["id"]
         delete(run_id, remove_files=not args.keep_files, store=store)
     print(f"{run_id} deleted")

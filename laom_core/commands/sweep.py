@@ -44,15 +44,22 @@ def _sweep(args: argparse.Namespace) -> int:
     from laom_core.runs.store import RunStore
     from laom_core.runs.sweeps import aggregate_sweep, create_sweep, make_spec, sweep_progress, task_of
 
-    with RunStore() as store:
-        if args.summary:
+    if args.summary:  # a read: no workspace is created where there is none
+        from laom_core.commands.runs import existing_store
+        from laom_core.errors import RunError
+
+        store = existing_store()
+        if store is None:
+            raise RunError(f"no sweep named {args.name!r}")
+        with store:
             progress = sweep_progress(args.name, store)
             rows = aggregate_sweep(args.name, store)
-            if args.json:
-                print(json.dumps({"progress": progress, "results": rows}))
-            else:
-                _print_summary(progress, rows)
-            return 0
+        if args.json:
+            print(json.dumps({"progress": progress, "results": rows}))
+        else:
+            _print_summary(progress, rows)
+        return 0
+    with RunStore() as store:
         if not args.data:
             raise ConfigError("--data is required to create a sweep")
         tasks = args.tasks or task_of(args.data)

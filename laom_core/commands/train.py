@@ -79,8 +79,11 @@ class _Reported(LaomError):
 def _handler(args: argparse.Namespace) -> int:
     import torch
 
+    from laom_core.runs import system
     from laom_core.training.common import Metrics, RunContext, pick_device
     from laom_core.training.methods import USES_LABELED, Runner, describe_data
+
+    system.install()  # CPU % per interval, from one psutil.Process per pid (not 0 % every time)
 
     # One intra-op thread by default: training runs share a few cores with each other and
     # the dashboard, and oversubscribed OpenMP threads slow every run down many times over.

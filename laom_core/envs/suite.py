@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,28 @@ import numpy as np
 from laom_core.envs.camera import STATE_SIZE as CAMERA_STATE_SIZE
 from laom_core.envs.types import EnvStep
 from laom_core.errors import EnvError
+
+class _DropSettotalmassWarning(logging.Filter):
+    """Drops MuJoCo's "compiler attribute 'settotalmass' is deprecated" warning, which
+    dm_control's own cheetah model triggers on every build (nothing a user can act on);
+    every other absl message passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed record is not ours to judge
+            return True
+        return not ("'settotalmass' is deprecated" in message)
+
+
+def quiet_settotalmass_warning() -> None:
+    """Install the filter on the 'absl' logger once per process (idempotent)."""
+    logger = logging.getLogger("absl")
+    if not any(isinstance(f, _DropSettotalmassWarning) for f in logger.filters):
+        logger.addFilter(_DropSettotalmassWarning())
+
+
+quiet_settotalmass_warning()
 
 DIFFICULTIES = ("vanilla", "easy", "medium", "hard", "scale_easy_video_hard")
 SPLITS = ("train", "eval")

@@ -97,10 +97,24 @@ def launch(train_args: Sequence[str], *, name: str | None = None, group: str | N
            store: RunStore | None = None, start_scheduler: bool = True) -> str:
     """Queue ``python -m laom_core train <train_args>`` and return the run id at once.
 
-    The arguments are checked first (method, preset and ``--set`` values through
-    :func:`laom_core.config.load_config`, data files must exist), so a typo fails here
-    rather than in the background. Paths are made absolute. With ``client_token`` the
-    request is idempotent: the same arguments and token give the same run.
+    The arguments are checked first (:func:`prepare_launch`), so a typo fails here rather
+    than in the background. With ``client_token`` the request is idempotent: the same
+    arguments and token give the same run.
+    """
+    plan = prepare_launch(train_args, labeled_budget=labeled_budget, task=task)
+    argv = plan.pop("argv")
+    return launch_argv(argv, name=name, group=group, tags=tags, client_token=client_token, store=store,
+                       start_scheduler=start_scheduler, **plan)
+
+
+def prepare_launch(train_args: Sequence[str], *, labeled_budget: int | None = None,
+                   task: str | None = None) -> dict:
+    """Check ``train`` arguments and return :func:`launch_argv`'s arguments; queues nothing.
+
+    Method, preset and ``--set`` values are checked through
+    :func:`laom_core.config.load_config`, data files must exist, paths are made absolute.
+    Returns ``{"argv", "method", "task", "config", "labeled_budget", "seed", "datasets",
+    "preset", "device"}``. Sweeps prepare every cell before queueing any.
     """
     from laom_core.config import load_config
 
@@ -136,12 +150,9 @@ def launch(train_args: Sequence[str], *, name: str | None = None, group: str | N
         args.append("--resume")
     args += extra
     argv = [sys.executable, "-m", "laom_core", "train", *args, "--run-dir", "{run_dir}", "--run-id", "{run_id}"]
-    return launch_argv(
-        argv, name=name, method=ns.method, task=task, config=config.to_dict(), group=group,
-        labeled_budget=labeled_budget, seed=config.seed, datasets=datasets, tags=tags,
-        client_token=client_token, store=store, start_scheduler=start_scheduler, preset=ns.preset,
-        device=ns.device or ("cpu" if not visible_gpus() else "cuda"),
-    )
+    return {"argv": argv, "method": ns.method, "task": task, "config": config.to_dict(),
+            "labeled_budget": labeled_budget, "seed": config.seed, "datasets": datasets, "preset": ns.preset,
+            "device": ns.device or ("cpu" if not visible_gpus() else "cuda")}
 
 
 def launch_argv(argv: Sequence[str], *, name: str | None = None, method: str | None = None,
@@ -384,7 +395,9 @@ def _start(store: RunStore, run: dict, gpus: list[str], running: list[dict]) -> 
     run_id = run["id"]
     argv = run.get("argv")
     now = time.time()
-    if not store.transition(run_id, ["queued"], "running", started_at=now, ended_at=None, pid=None, pgid=None,
+    # A resumed run keeps its first start: its duration counts from there, not from the resume.
+    if not store.transition(run_id, ["queued"], "running", started_at=run.get("started_at") or now, ended_at=None,
+                            pid=None, pgid=None,
                             proc_start=None, host=socket.gethostname(), exit_code=None, error=None):
         return None  # someone else changed it (stopped while queued)
     if not argv:

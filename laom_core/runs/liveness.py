@@ -101,7 +101,7 @@ def reconcile(store: "RunStore") -> list[str]:
         alive = process_alive(pid, proc_start, host)
         if alive is None:
             if pid is None and (host in (None, socket.gethostname())) and \
-                    now - (started_at or updated_at or now) > CLAIM_GRACE_S:
+                    now - (updated_at or started_at or now) > CLAIM_GRACE_S:  # claimed (updated) that long ago
                 reason = "the launcher died before the run's process started"
             else:
                 continue

@@ -404,10 +404,13 @@ class RunStore:
         return row[0]
 
     def find_run(self, prefix: str) -> dict:
-        """A run by id or unique id prefix (CLI convenience)."""
+        """A run by id, unique id prefix, or short id (the id's random tail, as the dashboard shows it)."""
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         rows = self._read(lambda c: _row_dict(c, c.execute(
-            "SELECT * FROM runs WHERE id=? OR id LIKE ? ESCAPE '\\' ORDER BY id",
-            (prefix, prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"))))
+            "SELECT * FROM runs WHERE id=? OR id LIKE ? ESCAPE '\\' ORDER BY id", (prefix, escaped + "%"))))
+        if not rows and len(prefix) >= 4 and "-" not in prefix:
+            rows = self._read(lambda c: _row_dict(c, c.execute(
+                "SELECT * FROM runs WHERE id LIKE ? ESCAPE '\\' ORDER BY id", ("%-" + escaped,))))
         exact = [r for r in rows if r["id"] == prefix]
         if exact:
             return self.get_run(prefix)
@@ -415,7 +418,7 @@ class RunStore:
             return self.get_run(rows[0]["id"])
         if not rows:
             raise RunError(f"no run with id {prefix!r} (see `python -m laom_core runs list`)")
-        raise RunError(f"run id prefix {prefix!r} is ambiguous: {', '.join(r['id'] for r in rows[:5])}")
+        raise RunError(f"run id {prefix!r} is ambiguous: {', '.join(r['id'] for r in rows[:5])}")
 
     def list_runs(self, status: str | Sequence[str] | None = None, group: str | None = None, *,
                   reconcile: bool | None = None) -> list[dict]:

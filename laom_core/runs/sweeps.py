@@ -18,8 +18,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from laom_core.errors import ConfigError, RunError
-from laom_core.runs.launcher import METHODS, launch
+from laom_core.errors import ConfigError, LaomError, RunError
+from laom_core.runs.launcher import METHODS
 from laom_core.runs.store import RunStore
 from laom_core.workspace import datasets_dir, resolve_user_path
 
@@ -158,10 +158,9 @@ def subset_path(source: Path, budget: int, seed: int, chunk_size: int) -> Path:
             / f"{source.stem}-{source_fingerprint(source)}-n{budget}-c{chunk_size}-s{seed}.hdf5")
 
 
-def labeled_subset(source: Path, budget: int, seed: int, chunk_size: int | None = None) -> tuple[Path, int]:
-    """The cached subset file (made if missing) and its chunk size."""
+def check_budget(source: Path, budget: int, chunk_size: int | None = None) -> int:
+    """Raise unless ``budget`` trajectories of ``chunk_size`` steps can come from ``source``; the chunk size."""
     from laom_core.data.hdf5 import open_dataset
-    from laom_core.data.subsets import make_labeled_subset
 
     with open_dataset(source) as ds:
         n, shortest = ds.num_trajectories, int(min(ds.lengths))
@@ -171,6 +170,14 @@ def labeled_subset(source: Path, budget: int, seed: int, chunk_size: int | None 
     if chunk > shortest:
         raise ConfigError(f"--chunk-size {chunk} is longer than the shortest trajectory ({shortest} steps) "
                           f"of {source}")
+    return chunk
+
+
+def labeled_subset(source: Path, budget: int, seed: int, chunk_size: int | None = None) -> tuple[Path, int]:
+    """The cached subset file (made if missing) and its chunk size."""
+    from laom_core.data.subsets import make_labeled_subset
+
+    chunk = check_budget(source, budget, chunk_size)
     out = subset_path(source, budget, seed, chunk)
     if not out.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -178,9 +185,87 @@ def labeled_subset(source: Path, budget: int, seed: int, chunk_size: int | None 
     return out, chunk
 
 
+def _cell_args(spec: SweepSpec, cell: dict[str, Any], labeled: Path | None) -> list[str]:
+    """``train`` arguments of one cell (``labeled``: the file it trains with, if any)."""
+    args = ["--method", cell["method"], "--preset", spec.preset, "--data", str(_file(spec.data, cell["task"]))]
+    if spec.config:
+        args += ["--config", spec.config]
+    for item in spec.sets:
+        args += ["--set", item]
+    args += ["--set", f"seed={cell['seed']}"]
+    if labeled is not None:
+        args += ["--labeled-data", str(labeled)]
+    eval_file = _file(spec.eval_data, cell["task"])
+    if eval_file is not None:
+        args += ["--eval-data", str(eval_file)]
+    if spec.device:
+        args += ["--device", spec.device]
+    return args
+
+
+def _in_cell(exc: LaomError, where: str) -> LaomError:
+    """The same kind of error, naming the sweep cell and saying that nothing was queued."""
+    return type(exc)(f"sweep cell {where}: {exc}; nothing was queued")
+
+
+def plan_sweep(spec: SweepSpec) -> list[dict[str, Any]]:
+    """Check every cell of ``spec`` and return each one's launch plan; queues nothing.
+
+    First every cell's files, budget and config are checked without writing anything, then
+    the labeled subsets are sampled (a cache) and each cell's ``train`` arguments are
+    prepared exactly as the launcher will queue them. Any problem raises before a run is
+    queued, so a sweep is queued whole or not at all.
+    """
+    from laom_core.config import load_config
+    from laom_core.data.hdf5 import open_dataset
+    from laom_core.runs.launcher import prepare_launch
+
+    cells = spec.cells()
+    config_path = str(resolve_user_path(spec.config, must_exist=True)) if spec.config else None
+    for cell in cells:  # cheap checks of the whole plan first
+        where = f"{cell['task']}/{cell['method']}/b{cell['budget']}/s{cell['seed']}"
+        try:
+            _file(spec.data, cell["task"])
+            _file(spec.eval_data, cell["task"])
+            labeled_src = _file(spec.labeled_data, cell["task"])
+            if labeled_src is not None and cell["budget"] != "all":
+                check_budget(labeled_src, int(cell["budget"]), spec.chunk_size)
+            load_config(spec.preset, cell["method"], config_path, [*spec.sets, f"seed={cell['seed']}"])
+        except LaomError as exc:
+            raise _in_cell(exc, where) from exc
+    plans = []
+    for cell in cells:
+        task, budget, seed = cell["task"], cell["budget"], cell["seed"]
+        where = f"{task}/{cell['method']}/b{budget}/s{seed}"
+        try:
+            labeled_src = _file(spec.labeled_data, task)
+            labeled, n_labeled = None, None
+            if labeled_src is not None:
+                if budget == "all":
+                    labeled = labeled_src
+                    with open_dataset(labeled) as ds:
+                        n_labeled = ds.num_trajectories
+                else:
+                    labeled, _ = labeled_subset(labeled_src, int(budget), seed, spec.chunk_size)
+                    n_labeled = int(budget)
+            plan = prepare_launch(_cell_args(spec, cell, labeled), labeled_budget=n_labeled, task=task)
+        except LaomError as exc:
+            raise _in_cell(exc, where) from exc
+        plan["name"] = f"{spec.name}/{task}/{cell['method']}/b{budget}/s{seed}"
+        plans.append(plan)
+    return plans
+
+
 def create_sweep(spec: SweepSpec, store: RunStore | None = None, start_scheduler: bool = True,
                  progress: Callable[[int, int], None] | None = None) -> list[str]:
-    """Queue every run of ``spec`` (idempotent: existing cells are returned, not repeated)."""
+    """Queue every run of ``spec`` (idempotent: existing cells are returned, not repeated).
+
+    The whole plan is checked (:func:`plan_sweep`) before the sweep is saved or any run is
+    queued: a plan whose later cells are wrong leaves nothing behind, and its corrected
+    version can use the same name.
+    """
+    from laom_core.runs.launcher import launch_argv
+
     own = store is None
     store = store or RunStore()
     try:
@@ -189,43 +274,17 @@ def create_sweep(spec: SweepSpec, store: RunStore | None = None, start_scheduler
             previous.pop("created_at", None)
             if previous != spec.to_dict():
                 raise RunError(f"a sweep named {spec.name!r} exists with a different plan; choose another --name")
+        plans = plan_sweep(spec)
         store.save_sweep(spec.name, spec.to_dict())
         ids: list[str] = []
-        cells = spec.cells()
-        for i, cell in enumerate(cells):
-            task, method, budget, seed = cell["task"], cell["method"], cell["budget"], cell["seed"]
-            data = _file(spec.data, task)
-            labeled_src = _file(spec.labeled_data, task)
-            args = ["--method", method, "--preset", spec.preset, "--data", str(data)]
-            if spec.config:
-                args += ["--config", spec.config]
-            for item in spec.sets:
-                args += ["--set", item]
-            args += ["--set", f"seed={seed}"]
-            n_labeled: int | None = None
-            if labeled_src is not None:
-                if budget == "all":
-                    labeled = labeled_src
-                    from laom_core.data.hdf5 import open_dataset
-
-                    with open_dataset(labeled) as ds:
-                        n_labeled = ds.num_trajectories
-                else:
-                    labeled, _ = labeled_subset(labeled_src, int(budget), seed, spec.chunk_size)
-                    n_labeled = int(budget)
-                args += ["--labeled-data", str(labeled)]
-            eval_file = _file(spec.eval_data, task)
-            if eval_file is not None:
-                args += ["--eval-data", str(eval_file)]
-            if spec.device:
-                args += ["--device", spec.device]
-            name = f"{spec.name}/{task}/{method}/b{budget}/s{seed}"
-            run_id = launch(args, name=name, group=spec.name, tags=[f"sweep:{spec.name}"],
-                            client_token=f"sweep:{spec.name}", labeled_budget=n_labeled, task=task,
-                            store=store, start_scheduler=False)
+        for i, plan in enumerate(plans):
+            plan = dict(plan)
+            argv, name = plan.pop("argv"), plan.pop("name")
+            run_id = launch_argv(argv, name=name, group=spec.name, tags=[f"sweep:{spec.name}"],
+                                 client_token=f"sweep:{spec.name}", store=store, start_scheduler=False, **plan)
             ids.append(run_id)
             if progress is not None:
-                progress(i + 1, len(cells))
+                progress(i + 1, len(plans))
         if start_scheduler:
             from laom_core.runs.launcher import ensure_scheduler
 
@@ -350,4 +409,4 @@ def _store(store: RunStore | None):
 
 
 __all__ = ["SweepSpec", "make_spec", "create_sweep", "launch_sweep", "task_of", "sweep_progress", "aggregate_sweep", "run_results",
-           "labeled_subset", "parse_budgets", "RESULT_KEYS"]
+           "labeled_subset", "check_budget", "plan_sweep", "parse_budgets", "RESULT_KEYS"]

@@ -1,8 +1,8 @@
 """Training curves: smoothing, downsampling and mean ± std bands over seeds.
 
 Pure numpy + plotly; pages and reports share these builders. A *series* is a dict with
-``name`` (legend label), ``group`` (e.g. the method, for grouping seeds), ``step`` and
-``value`` arrays.
+``name`` (legend label), ``group`` (the label of its seed group: runs that differ only in
+their seed), ``step`` and ``value`` arrays, and optionally ``seed``.
 """
 from __future__ import annotations
 
@@ -33,6 +33,12 @@ def rgba(hex_color: str, alpha: float) -> str:
     h = hex_color.lstrip("#")
     r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
     return f"rgba({r},{g},{b},{alpha})"
+
+
+def legend_below(y: float = -0.28) -> dict:
+    """A horizontal legend under the plot (below the x-axis title): it never covers the
+    chart's title, however many runs it lists. ``y`` is in plot heights below the axis."""
+    return dict(orientation="h", yanchor="top", y=y, x=0, xanchor="left")
 
 
 def smooth(values: np.ndarray, weight: float) -> np.ndarray:
@@ -116,8 +122,11 @@ def curve_figure(
                     fill="toself", fillcolor=rgba(color, 0.18), line=dict(width=0),
                     hoverinfo="skip", showlegend=False, legendgroup=name,
                 ))
+            seeds = {m.get("seed") for m in members} if all("seed" in m for m in members) else None
+            count = f"n={n}" if seeds is None or len(seeds) == n else \
+                f"n={n} runs, {len(seeds)} seed{'s' if len(seeds) != 1 else ''}"
             fig.add_trace(go.Scatter(
-                x=grid, y=mean, mode="lines", name=f"{name} (n={n})",
+                x=grid, y=mean, mode="lines", name=f"{name} ({count})",
                 line=dict(color=color, width=2), legendgroup=name,
             ))
     else:
@@ -136,8 +145,7 @@ def curve_figure(
     fig.update_layout(
         title=dict(text=title, x=0.0, font=dict(size=14)), height=height,
         margin=dict(l=10, r=10, t=36, b=10), hovermode="x unified",
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=1, xanchor="right"),
-        template="plotly_white",
+        legend=legend_below(), template="plotly_white",
     )
     fig.update_xaxes(title_text=x_title)
     if log_y:

@@ -6,7 +6,7 @@ from typing import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from laom_core.viz.curves import PALETTE
+from laom_core.viz.curves import PALETTE, legend_below
 
 
 def color_options(arrays: dict[str, np.ndarray], has_probe_error: bool = False) -> dict[str, tuple[str, int | None]]:
@@ -88,7 +88,7 @@ def probe_bars(per_run: dict[str, dict], height: int = 300) -> go.Figure:
                       margin=dict(l=10, r=10, t=40, b=10), yaxis_title="held-out MSE",
                       title=dict(text="Held-out probe MSE per action dimension (lower is better)",
                                  font=dict(size=14), x=0),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.02, x=1, xanchor="right"))
+                      legend=legend_below(-0.15))
     return fig
 
 
@@ -109,5 +109,5 @@ def leakage_bars(per_run: dict[str, dict], height: int = 320) -> go.Figure:
                       margin=dict(l=10, r=10, t=40, b=10), yaxis_title="held-out R² / score",
                       title=dict(text="What the latent action predicts: agent action vs distractors",
                                  font=dict(size=14), x=0),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.02, x=1, xanchor="right"))
+                      legend=legend_below(-0.15))
     return fig

@@ -7,7 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from laom_core.viz.curves import PALETTE
+from laom_core.viz.curves import PALETTE, legend_below
 
 
 def episode_figure(rewards: Sequence[float], actions: Sequence[Sequence[float]], *, t: int,
@@ -30,7 +30,7 @@ def episode_figure(rewards: Sequence[float], actions: Sequence[Sequence[float]],
     for row in (1, 2):
         fig.add_vline(x=t, line_color="black", line_dash="dash", row=row, col=1)
     fig.update_layout(height=height, template="plotly_white", margin=dict(l=10, r=10, t=30, b=10),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.04, x=1, xanchor="right"))
+                      legend=legend_below(-0.12))
     fig.update_xaxes(title_text="step", row=2, col=1)
     return fig
 

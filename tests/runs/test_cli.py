@@ -174,3 +174,30 @@ def test_export_keeps_an_existing_file_without_overwrite(store, capsys, tmp_path
     assert out.read_text() == "precious\n"
     assert main(["runs", "export", run_id, "--csv", str(out), "--overwrite"]) == 0
     assert out.read_text().startswith("run_id,stage,key,step,value,wall")
+
+
+def test_read_only_commands_create_no_workspace(tmp_path, monkeypatch, capsys):
+    """`runs list` in a folder without LAOM_STUDIO_WORKSPACE says there are no runs and leaves no ./workspace."""
+    monkeypatch.delenv("LAOM_STUDIO_WORKSPACE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert main(["runs", "list"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("no runs") and str(tmp_path / "workspace") in out
+    assert main(["runs", "list", "--json"]) == 0 and capsys.readouterr().out.strip() == "[]"
+    assert main(["runs", "show", "abc"]) == 2
+    assert "there are no runs in the workspace" in capsys.readouterr().err
+    assert main(["runs", "logs", "abc"]) == 2
+    assert main(["sweep", "--name", "s1", "--summary"]) == 2
+    assert main(["demo", "--status"]) == 0
+    capsys.readouterr()
+    assert not (tmp_path / "workspace").exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_takes_the_short_id_the_dashboard_shows(store, capsys):
+    rid = store.create_run("short", "laom", "t", {}, None, status="queued")
+    store.set_status(rid, "finished")
+    short = rid.rsplit("-", 1)[-1]
+    assert main(["runs", "show", short, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["id"] == rid
+    assert main(["runs", "show", "zzzzzz"]) == 2 and "no run with id" in capsys.readouterr().err

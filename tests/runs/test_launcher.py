@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import time
 
 import psutil
@@ -59,9 +60,11 @@ def test_crash_is_failed_with_log_tail(store):
     assert store.count_metrics(run_id) == 3  # rows logged before the crash were kept
 
     # Resume re-queues the same run with --resume; this time it completes.
+    first_start = run["started_at"]
     resume(run_id, store=store)
     run = wait_for(status_is(store, run_id, "finished", "failed"))
     assert run["status"] == "finished" and run["argv"][-1] == "--resume" and run["attempts"] == 2
+    assert run["started_at"] == first_start  # its duration counts from the first start, not the resume
     assert run["error"] is None
     assert store.count_metrics(run_id) == 50
     with pytest.raises(RunError, match="only stopped or failed"):
@@ -245,3 +248,12 @@ def test_stop_all_stops_queued_runs_and_skips_ended_ones(workspace):
         assert {store.get_run(r)["status"] for r in queued} == {"stopped"}
         assert store.get_run(done)["status"] == "finished"
         assert launcher.stop_all(store=store) == []
+
+
+def test_a_resumed_run_just_claimed_is_not_taken_for_a_dead_launcher(store):
+    """The claim grace counts from the claim (updated_at), not from the first start it keeps."""
+    run_id = store.create_run("resumed", "fake", "t", {}, None, status="queued")
+    long_ago = time.time() - 10 * liveness.CLAIM_GRACE_S
+    assert store.transition(run_id, ["queued"], "running", started_at=long_ago, pid=None, pgid=None,
+                            proc_start=None, host=socket.gethostname())
+    assert liveness.reconcile(store) == [] and store.get_run(run_id, reconcile=False)["status"] == "running"

@@ -9,7 +9,7 @@ import pytest
 from laom_core.cli import main
 from laom_core.data.hdf5 import open_dataset
 from laom_core.data.toy import make_toy_dataset
-from laom_core.errors import ConfigError, RunError
+from laom_core.errors import ConfigError, LaomError, RunError
 from laom_core.runs.sweeps import aggregate_sweep, create_sweep, make_spec, parse_budgets, sweep_progress
 
 
@@ -172,3 +172,48 @@ def test_sweep_with_a_negative_or_huge_seed_is_one_line_error(store, files, caps
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: seeds must be an integer in 0..") and "\n" not in err
     assert store.list_runs() == []
+
+
+def test_a_sweep_whose_later_cells_fail_queues_nothing(store, files, tmp_path):
+    """Validate the whole plan first: no half-queued sweep, and the corrected plan keeps the name."""
+    data, labeled = files
+    bad_budget = make_spec("half", "lapo,laom", "2,64", "0", "toy-move", str(data), labeled_data=str(labeled),
+                           preset="smoke")
+    with pytest.raises(ConfigError, match="b64.*exceeds the 8 trajectories.*nothing was queued"):
+        create_sweep(bad_budget, store, start_scheduler=False)
+    assert store.list_runs() == [] and store.get_sweep("half") is None
+    assert not (tmp_path / "workspace" / "datasets" / "subsets").exists()  # no subset sampled either
+    # A later task's missing file is caught before the first task's cells are queued.
+    import shutil
+
+    shutil.copy(data, tmp_path / "toy-move-u.hdf5")
+    shutil.copy(labeled, tmp_path / "toy-move-l.hdf5")
+    two_tasks = make_spec("half", "lapo", "2", "0", "toy-move,toy-gone", str(tmp_path / "{task}-u.hdf5"),
+                          labeled_data=str(tmp_path / "{task}-l.hdf5"), preset="smoke")
+    with pytest.raises(LaomError, match="toy-gone.*no such file.*nothing was queued"):
+        create_sweep(two_tasks, store, start_scheduler=False)
+    assert store.list_runs() == [] and store.get_sweep("half") is None
+    fixed = make_spec("half", "lapo,laom", "2,4", "0", "toy-move", str(data), labeled_data=str(labeled),
+                      preset="smoke")
+    ids = create_sweep(fixed, store, start_scheduler=False)
+    assert len(ids) == 4 and sweep_progress("half", store)["total"] == 4
+
+
+def test_home_and_summary_agree_on_sweep_progress(store, files):
+    """Home counts a sweep against its plan, as `sweep --summary` does, not against its queued runs."""
+    from streamlit.testing.v1 import AppTest
+
+    data, labeled = files
+    spec = make_spec("agree", "lapo,laom", "2,4", "0", "toy-move", str(data), labeled_data=str(labeled))
+    store.save_sweep(spec.name, spec.to_dict())  # a sweep left half-queued by an older version
+    for method in ("lapo", "laom"):
+        rid = store.create_run(f"agree/{method}", method, "toy-move", {}, None, group="agree", status="queued")
+        store.set_status(rid, "finished")
+    progress = sweep_progress("agree", store)
+    assert (progress["done"], progress["total"]) == (2, 4)
+    repo = Path(__file__).resolve().parents[2]
+    at = AppTest.from_file(str(repo / "app.py"), default_timeout=60).run()
+    at.switch_page("pages/home.py").run()
+    assert not at.exception
+    labels = [p.proto.text for p in at.get("progress")]
+    assert any("agree" in t and "2 / 4 done" in t for t in labels), labels
