@@ -9,7 +9,9 @@ episodes) in four settings, from no distractor to the paper's:
     SEVH   the paper's scale_easy_video_hard: scale 0.1, all 60 training clips (floor reference)
 
 LAPO and LAOM stage 1 run on each (``run.stop_after=lam``, ``updates`` LAM updates, seeds in
-order: every setting's seed 0 first, so a first reading comes early). LAOM+supervision and
+order: every setting's seed 0 first, so a first reading comes early), and on the first seed
+the :data:`VARIANTS` (LAOM with the authors' augmentation: independent strong views, which
+the small preset replaces by one shared mild view) on every distracted setting. LAOM+supervision and
 the IDM baseline then run at the labeled budgets on one distracted setting: the one where the
 seed-0 LAPO/LAOM gap is largest once known (``supervision_setting`` to choose it yourself).
 
@@ -45,6 +47,12 @@ SETTINGS: dict[str, tuple[str, dict, str]] = {
     "SEVH": ("scale_easy_video_hard", {}, "the paper's setting: scale 0.1, all 60 clips"),
 }
 DISTRACTED = ("D1", "D2", "SEVH")
+# Stage-1 variants run next to the main rows (first seed, every distracted setting): does one
+# of the authors' choices that the small preset departs from move the gap? name -> (method, sets)
+VARIANTS: dict[str, tuple[str, list[str]]] = {
+    "authors-aug": ("laom", ["lapo.aug_views=independent", "lapo.aug_shift_pad=14", "lapo.aug_max_rotation_deg=90",
+                             "lapo.aug_perspective_distortion=0.5", "lapo.aug_perspective_pad=30"]),
+}
 CLAIM_PROBE = "probe_clip_seen"
 PROBE_FIELDS = ("probe_clip_seen", "probe_online", "probe_clip_unseen", "chance_clip_seen", "probe_mse",
                 "fdm_z_gain")
@@ -101,21 +109,29 @@ def build_datasets(plan: FidelityPlan) -> list[Path]:
     return made
 
 
-def _request(plan: FidelityPlan, setting: str, method: str, seed: int, budget: int | None = None) -> dict:
+def _request(plan: FidelityPlan, setting: str, method: str, seed: int, budget: int | None = None,
+             variant: str | None = None) -> dict:
     dp = plan.data_plan(setting)
     stop = "idm" if method == "idm" else "lam"
     sets = [f"seed={seed}", f"run.stop_after={stop}"]
     sets.append(f"idm.total_updates={plan.updates}" if method == "idm" else f"lapo.total_updates={plan.updates}")
-    name = f"fidelity_{setting}_{method}" + (f"_{budget}" if budget is not None else "") + f"_s{seed}"
+    if variant is not None:
+        sets += VARIANTS[variant][1]
+    name = (f"fidelity_{setting}_{method}" + (f"-{variant}" if variant else "")
+            + (f"_{budget}" if budget is not None else "") + f"_s{seed}")
     return {"name": name, "method": method, "task": plan.task, "preset": plan.preset, "data": str(dp.train_path),
             "labeled_data": str(dp.labeled_path(budget)) if budget is not None else None,
             "eval_data": str(dp.eval_path), "labeled_budget": budget, "group": f"fidelity_{plan.task}",
-            "seed": seed, "sets": sets, "setting": setting, "token": f"fidelity:{name}", "tags": ["fidelity"]}
+            "seed": seed, "sets": sets, "setting": setting, "variant": variant, "token": f"fidelity:{name}",
+            "tags": ["fidelity"]}
 
 
 def run_requests(plan: FidelityPlan, supervision_setting: str | None) -> list[dict]:
     """LAPO and LAOM per setting and seed (seed-major), then the supervision runs."""
-    out = [_request(plan, s, m, seed) for seed in plan.seeds for s in plan.settings for m in ("lapo", "laom")]
+    out = [_request(plan, s, m, seed) for seed in plan.seeds[:1] for s in plan.settings for m in ("lapo", "laom")]
+    out += [_request(plan, s, method, plan.seeds[0], variant=v) for v, (method, _) in VARIANTS.items()
+            for s in plan.settings if s in DISTRACTED]
+    out += [_request(plan, s, m, seed) for seed in plan.seeds[1:] for s in plan.settings for m in ("lapo", "laom")]
     if supervision_setting is not None:
         out += [_request(plan, supervision_setting, m, seed, b) for seed in plan.seeds
                 for b in sorted(plan.budgets, reverse=True) for m in ("laom-labels", "idm")]
@@ -163,7 +179,8 @@ def collect_rows(plan: FidelityPlan, requests: list[dict]) -> list[dict]:
     for r in requests:
         run = by_name.get(r["name"])
         summary = finished_run_summary(run) if run is not None else {}
-        row = {"setting": r["setting"], "method": r["method"], "seed": r["seed"], "budget": r["labeled_budget"],
+        row = {"setting": r["setting"], "method": r["method"], "variant": r["variant"], "seed": r["seed"],
+               "budget": r["labeled_budget"],
                "name": r["name"], "run_id": run["id"] if run is not None else None,
                "status": run["status"] if run is not None else "not queued"}
         row.update({key: summary.get(key) for key in PROBE_FIELDS})
@@ -172,6 +189,8 @@ def collect_rows(plan: FidelityPlan, requests: list[dict]) -> list[dict]:
 
 
 def _values(rows: list[dict], key: str, **match: Any) -> list[float]:
+    """``key`` of the finished rows matching ``match`` (main rows only unless ``variant`` is given)."""
+    match.setdefault("variant", None)
     return [r[key] for r in rows if all(r.get(k) == v for k, v in match.items())
             and isinstance(r.get(key), (int, float)) and math.isfinite(r[key])]
 
@@ -300,6 +319,20 @@ def markdown(rep: dict) -> str:
                      f"{fmt(cells[('lapo', 'probe_online')])} | {fmt(cells[('laom', 'probe_online')])} | "
                      f"{fmt(cells[('lapo', 'probe_clip_unseen')])} | {fmt(cells[('laom', 'probe_clip_unseen')])} | "
                      f"{fmt(chance)} | {n} |")
+    variant_rows = [(v, s) for v in VARIANTS for s in rep["settings"] if s in DISTRACTED]
+    if variant_rows:
+        lines += ["", "Variants (first seed): the main row's method with one departure undone.", "",
+                  "| variant | setting | clip-seen | online | clip-unseen | main row's clip-seen (same seed) |",
+                  "|---|---|---|---|---|---|"]
+        for v, s in variant_rows:
+            method = VARIANTS[v][0]
+            cell = {k: _mean(_values(rows, k, setting=s, method=method, budget=None, variant=v))
+                    for k in ("probe_clip_seen", "probe_online", "probe_clip_unseen")}
+            seed = rep["plan"]["seeds"][0]
+            main = _mean(_values(rows, "probe_clip_seen", setting=s, method=method, budget=None, seed=seed))
+            fmt = lambda x: "-" if x is None else f"{x:.4f}"  # noqa: E731
+            lines.append(f"| {method} {v} | {s} | {fmt(cell['probe_clip_seen'])} | {fmt(cell['probe_online'])} | "
+                         f"{fmt(cell['probe_clip_unseen'])} | {fmt(main)} |")
     lines += ["", "| claim | setting | result | detail |", "|---|---|---|---|"]
     lines += [f"| {c['claim']}. {c['text']} | {c['setting']} | {c['result']} | {c['detail']} |" for c in rep["claims"]]
     return "\n".join(lines) + "\n"

@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _row(setting, method, seed, value, budget=None):
     return {"setting": setting, "method": method, "seed": seed, "budget": budget, "status": "finished",
-            "probe_clip_seen": value, "probe_online": None, "probe_clip_unseen": None}
+            "probe_clip_seen": value, "probe_online": None, "probe_clip_unseen": None, "variant": None}
 
 
 def _claims(rows, setting=None):
@@ -59,6 +59,7 @@ def test_twins_share_seeds_and_differ_only_in_distractors():
     assert plans["V"].difficulty == "vanilla" and plans["SEVH"].difficulty == "scale_easy_video_hard"
     reqs = fs.run_requests(plan, "D2")
     assert [r["name"] for r in reqs[:2]] == ["fidelity_V_lapo_s0", "fidelity_V_laom_s0"]  # seed 0 first
+    assert reqs[8]["name"] == "fidelity_D1_laom-authors-aug_s0" and "lapo.aug_views=independent" in reqs[8]["sets"]
     assert all("run.stop_after=lam" in r["sets"] or "run.stop_after=idm" in r["sets"] for r in reqs)
     sup = [r for r in reqs if r["method"] in ("laom-labels", "idm")]
     assert {r["setting"] for r in sup} == {"D2"} and len(sup) == 2 * 3 * 3
