@@ -144,8 +144,9 @@ def _handler(args: argparse.Namespace) -> int:
         _note(f"nothing to resume in {run_dir}; starting from the beginning")
     atomic_write_text(run_dir / "config.yaml", config.to_yaml())
     if store is not None and run_id:
+        gpu = {"gpu_name": torch.cuda.get_device_name(device)} if device.type == "cuda" else {}
         store.set_status(run_id, "running", run_dir=str(run_dir), device=str(device), preset=args.preset,
-                         task=info["task"], config=config.to_dict())
+                         task=info["task"], config=config.to_dict(), **gpu)
 
     metrics = Metrics(run_dir, store, run_id)
     info["run_id"], info["store"] = run_id, store

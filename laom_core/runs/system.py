@@ -1,9 +1,11 @@
 """System figures of a training process, logged every few seconds under stage ``system``.
 
 Keys: ``cpu_percent`` (this process and its children, 100 = one core), ``rss_mb``
-(resident memory, MiB), and on CUDA ``gpu_mem_mb`` (memory reserved by torch on the
-current device), ``gpu_util`` (% from NVML when available). The CUDA device's name is
-written to the run's ``gpu_name`` field once.
+(resident memory, MiB), and on CUDA (:func:`cuda_figures`) ``gpu_mem_mb`` (memory reserved
+by torch on the current device), ``gpu_mem_allocated_mb``, ``gpu_mem_peak_mb`` (peak
+allocated since the process started), ``gpu_util`` (% from NVML when available). The CUDA
+device's name is written to the run's ``gpu_name`` field once. Training logs the same
+figures at each log step (``laom_core.training.common.system_metrics``).
 
 Usage in a training process::
 
@@ -17,13 +19,16 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
-import psutil
+try:
+    import psutil
+except ImportError:  # pragma: no cover - the GPU machine's image may lack it; cuda_figures needs none
+    psutil = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:  # pragma: no cover
     from laom_core.runs.store import RunStore
 
 
-def sample_system(process: psutil.Process | None = None) -> dict[str, float]:
+def sample_system(process: "psutil.Process | None" = None) -> dict[str, float]:
     """One reading of this process's figures (CPU % since the previous call on ``process``)."""
     process = process or psutil.Process()
     out: dict[str, float] = {}
@@ -38,14 +43,14 @@ def sample_system(process: psutil.Process | None = None) -> dict[str, float]:
             continue
     out["cpu_percent"] = float(cpu)
     out["rss_mb"] = rss / 2**20
-    out.update(_cuda_figures())
+    out.update(cuda_figures())
     return out
 
 
-_CHILD_CACHE: dict[int, psutil.Process] = {}
+_CHILD_CACHE: dict[int, "psutil.Process"] = {}
 
 
-def _children(process: psutil.Process) -> list[psutil.Process]:
+def _children(process: "psutil.Process") -> list["psutil.Process"]:
     """Child processes (data loader workers), cached so cpu_percent has a previous reading."""
     try:
         current = {p.pid: p for p in process.children(recursive=True)}
@@ -74,7 +79,9 @@ def cuda_device_name() -> str | None:
     return None
 
 
-def _cuda_figures() -> dict[str, float]:
+def cuda_figures() -> dict[str, float]:
+    """GPU memory (MiB) and utilisation (%) of the current CUDA device; empty without one
+    (or before this process has used CUDA: nothing is made up, nothing initialises CUDA)."""
     torch = sys.modules.get("torch")
     out: dict[str, float] = {}
     try:
@@ -83,6 +90,7 @@ def _cuda_figures() -> dict[str, float]:
         device = torch.cuda.current_device()
         out["gpu_mem_mb"] = torch.cuda.memory_reserved(device) / 2**20
         out["gpu_mem_allocated_mb"] = torch.cuda.memory_allocated(device) / 2**20
+        out["gpu_mem_peak_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
         util = _nvml_utilization(device)
         if util is not None:
             out["gpu_util"] = util

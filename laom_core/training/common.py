@@ -172,6 +172,9 @@ class Metrics:
 
 
 def system_metrics() -> dict[str, float]:
+    """This process's CPU % and RSS, and on CUDA the figures of :func:`laom_core.runs.system.cuda_figures`
+    (memory reserved and allocated now, utilisation from NVML when present) plus the peak
+    allocated since the start (``gpu_mem_peak_mb``): what the Runs page's System tab plots."""
     out: dict[str, float] = {}
     try:
         import psutil
@@ -181,10 +184,9 @@ def system_metrics() -> dict[str, float]:
         out["rss_mb"] = proc.memory_info().rss / 2**20
     except Exception:  # psutil missing or process info unavailable: skip
         pass
-    if torch.cuda.is_available():
-        out["gpu_mem_mb"] = torch.cuda.max_memory_allocated() / 2**20
-        with contextlib.suppress(Exception):
-            out["gpu_util"] = float(torch.cuda.utilization())
+    from laom_core.runs.system import cuda_figures
+
+    out.update(cuda_figures())
     return out
 
 
