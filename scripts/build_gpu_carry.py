@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import json
 import os
 import shutil
 import subprocess
@@ -200,6 +201,9 @@ def main(argv: list[str] | None = None) -> int:
     site = args.out / "site"
     files = download(args.python_version, wheels)
     kept, dropped = unpack(files, site)
+    # bench/gpu_check.py uses the folder only under the interpreter it was built for
+    (site / "carry.json").write_text(json.dumps({"python": args.python_version, "wheels": [f.name for f in files]},
+                                                indent=1) + "\n", encoding="utf-8")
     size = folder_mb(site)
     print(f"{len(files)} wheels -> {site}: {size:.1f} MiB kept ({kept / 2**20:.1f} MiB of files), "
           f"{dropped / 2**20:.1f} MiB dropped")
