@@ -357,8 +357,13 @@ def part_methods(record: dict, report: Report, sz: dict, work: Path) -> None:
     if sz["methods_compile"]:
         flavours["compiled"] = ["run.bf16=true", "run.channels_last=true", "run.compile=true"]
     record["flavours"] = flavours
-    common = ["--preset", sz["methods_preset"], "--data", str(data), "--labeled-data", str(data), "--eval-data",
-              str(data), "--device", sz["device"], "--no-progress"]
+    common = ["--preset", sz["methods_preset"], "--data", str(data), "--labeled-data", str(data), "--device",
+              sz["device"], "--no-progress"]
+    # the evaluation renders the real environment: only when part 1 could render (else the
+    # runs would fail on rendering, not on what this part checks)
+    record["evaluation"] = report.data["parts"].get("device", {}).get("egl_render", {}).get("ok", False)
+    if record["evaluation"]:
+        common += ["--eval-data", str(data)]
     sets = [f"lapo.total_updates={up['lapo']}", f"bc.total_updates={up['bc']}", f"decoder.total_updates={up['decoder']}",
             f"idm.total_updates={up['idm']}", f"lapo.batch_size={bs}", f"bc.batch_size={bs}", f"idm.batch_size={bs}",
             f"lapo.labeled_batch_size={bs}", f"decoder.batch_size={bs}", f"run.log_every={sz['methods_log_every']}",
