@@ -56,15 +56,15 @@ def _peak_rss_mb() -> float:
 class LAMUpdate:
     """One LAOM stage-1 update on float frames, as laom_core.training.lam runs it."""
 
-    def __init__(self, preset: str, device, info: dict, method: str = "laom") -> None:
+    def __init__(self, preset: str, device, info: dict, method: str = "laom", overrides: list[str] | None = None) -> None:
         import torch
 
         from laom_core.config import load_config
-        from laom_core.training.common import prepare
+        from laom_core.training.common import maybe_compile, prepare
         from laom_core.training.lam import TargetEncoder, build_lam
         from laom_core.training.probes import OnlineProbe
 
-        self.config, _ = load_config(preset, method)
+        self.config, _ = load_config(preset, method, overrides=list(overrides or []))
         self.cfg, self.run = self.config.lapo, self.config.run
         self.device = device
         model = build_lam(method, self.cfg, 3 * self.cfg.frame_stack, info["img_hw"], info["action_dim"])
@@ -73,9 +73,7 @@ class LAMUpdate:
         self.act_probe = OnlineProbe(self.cfg.latent_action_dim, info["action_dim"], lr=self.cfg.learning_rate * 10).to(device)
         self.state_probe = OnlineProbe(self.model.embed_dim, info["state_dim"], lr=self.cfg.learning_rate * 10).to(device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.cfg.learning_rate)
-        self.forward = self.model
-        if self.run.compile and device.type == "cuda":
-            self.forward = torch.compile(self.model)
+        self.forward = maybe_compile(self.model, self.run.compile)
 
     @property
     def model_bytes(self) -> int:
@@ -123,28 +121,36 @@ def _sync(device) -> None:
 
 
 # ----------------------------------------------------------------------------- speed
-def measure_speed(preset: str, device, data: Path, steps: int, rounds: int, budget_mb: float | None) -> dict:
+def measure_speed(preset: str, device, data: Path, steps: int, rounds: int, budget_mb: float | None,
+                  overrides: list[str] | None = None) -> dict:
+    """Full vs ready update speed of LAOM stage 1; ``overrides`` are ``--set`` strings
+    (e.g. ``run.bf16=true``). On CUDA also the peak memory allocated during the timed steps."""
     import torch
 
     from laom_core.data.sampler import TrajectorySampler
 
     from laom_core.config import load_config
 
-    config, _ = load_config(preset, "laom")
+    overrides = list(overrides or [])
+    config, _ = load_config(preset, "laom", overrides=overrides)
     cfg, run = config.lapo, config.run
     sampler = TrajectorySampler(data, frame_stack=cfg.frame_stack, future_obs_offset=cfg.future_obs_offset,
                                 memory_budget_mb=budget_mb or run.memory_budget_mb, seed=0, device=device)
     info = {"img_hw": sampler.img_hw[0], "action_dim": sampler.action_dim, "state_dim": sampler.state_dim}
-    update = LAMUpdate(preset, device, info)
+    update = LAMUpdate(preset, device, info, overrides=overrides)
     gen = torch.Generator(device=device)
     gen.manual_seed(0)
     bs = cfg.batch_size
 
     ready = prepare_batch(sampler.sample(bs), device, run.channels_last, cfg.use_aug, gen)
+    t_warm = time.perf_counter()
     for _ in range(2):  # warm-up: allocator, kernels, compile
         update(*ready)
         update(*prepare_batch(sampler.sample(bs), device, run.channels_last, cfg.use_aug, gen))
     _sync(device)
+    warmup_s = time.perf_counter() - t_warm
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
 
     # Ready and full updates alternate one by one, so a burst of load from other processes
     # lands on both; the ratio of medians is the robust figure, the ratio of totals the plain one.
@@ -160,6 +166,7 @@ def measure_speed(preset: str, device, data: Path, steps: int, rounds: int, budg
         ready_times.append(t1 - t0)
         full_times.append(t2 - t1)
     t_ready, t_full = sum(ready_times), sum(full_times)
+    peak_mb = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
     parts = {"sample": 0.0, "to_float": 0.0, "augment": 0.0}
     # the pipeline's parts alone (not in the ratio): where its time goes
     from laom_core.training.augment import augment_batch
@@ -197,7 +204,12 @@ def measure_speed(preset: str, device, data: Path, steps: int, rounds: int, budg
         "ms_to_float": 1000 * parts["to_float"],
         "ms_augment": 1000 * parts["augment"],
         "model_mb": update.model_bytes / 2**20,
+        "warmup_s": warmup_s,
+        "peak_gpu_mem_mb": peak_mb,
+        "overrides": overrides,
     }
+    pipeline_s = parts["sample"] + parts["to_float"] + parts["augment"]
+    out["pipeline_samples_per_s"] = bs / pipeline_s if pipeline_s > 0 else None
     sampler.close()
     return out
 

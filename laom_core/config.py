@@ -157,9 +157,13 @@ class RunConfig:
     eval_max_steps: int = 1000
     eval_videos: int = 2
     memory_budget_mb: int = 4096
+    # The speed switches. bf16 and channels_last: null (the default; "auto" reads the same)
+    # means on for CUDA, off for CPU; true or false means that on every device (CPU bf16
+    # autocast and channels_last are slower than fp32 on the 2-core machine, but CI runs them
+    # to prove the paths). compile: torch.compile (inductor) on any device when true.
     compile: bool = False
-    channels_last: bool = True
-    bf16: bool = True
+    channels_last: Optional[bool] = None
+    bf16: Optional[bool] = None
     # Ours: end the run after this stage (e.g. "lam" for stage-1-only studies such as the
     # ablation in bench/reproduce.py); null runs every stage of the method.
     stop_after: Optional[str] = None
@@ -323,6 +327,8 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
         if value is None or (isinstance(value, str) and value.strip().lower() in ("null", "none", "~")):
             return None
+        if args[0] is bool and isinstance(value, str) and value.strip().lower() == "auto":
+            return None  # tri-state switches (run.bf16, run.channels_last): auto = on for CUDA only
         return _coerce(value, args[0], key)
     if value is None:
         raise ConfigError(f"config key {key} must not be null")

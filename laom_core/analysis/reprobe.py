@@ -55,7 +55,7 @@ def _run_config(run_dir: Path):
 
 def load_run_lam(run_dir: str | Path, img_hw: int, action_dim: int) -> tuple[torch.nn.Module, Any]:
     """The stage-1 model of a finished LAPO/LAOM/LAOM+supervision run, in eval mode on CPU."""
-    from laom_core.training.common import load_checkpoint
+    from laom_core.training.common import load_checkpoint, load_module_state
     from laom_core.training.lam import LAM_METHODS, build_lam
 
     run_dir = Path(run_dir)
@@ -70,7 +70,7 @@ def load_run_lam(run_dir: str | Path, img_hw: int, action_dim: int) -> tuple[tor
         raise LaomError(f"run {run_dir.name} has not finished stage 1 ({final} is missing)")
     config = _run_config(run_dir)
     model = build_lam(method, config.lapo, 3 * config.lapo.frame_stack, img_hw, action_dim)
-    model.load_state_dict(load_checkpoint(final, "cpu")["modules"]["model"])
+    load_module_state(model, load_checkpoint(final, "cpu")["modules"]["model"])
     return model.eval(), config
 
 

@@ -79,11 +79,8 @@ class _Reported(LaomError):
 def _handler(args: argparse.Namespace) -> int:
     import torch
 
-    from laom_core.runs import system
     from laom_core.training.common import Metrics, RunContext, pick_device
     from laom_core.training.methods import USES_LABELED, Runner, describe_data
-
-    system.install()  # CPU % per interval, from one psutil.Process per pid (not 0 % every time)
 
     # One intra-op thread by default: training runs share a few cores with each other and
     # the dashboard, and oversubscribed OpenMP threads slow every run down many times over.
@@ -154,8 +151,9 @@ def _handler(args: argparse.Namespace) -> int:
         atomic_write_json(run_dir / ORIGIN, _origin(args.method, info, data, labeled))
     atomic_write_text(run_dir / "config.yaml", config.to_yaml())
     if store is not None and run_id:
+        gpu = {"gpu_name": torch.cuda.get_device_name(device)} if device.type == "cuda" else {}
         store.set_status(run_id, "running", run_dir=str(run_dir), device=str(device), preset=args.preset,
-                         task=info["task"], config=config.to_dict())
+                         task=info["task"], config=config.to_dict(), **gpu)
 
     metrics = Metrics(run_dir, store, run_id)
     info["run_id"], info["store"] = run_id, store

@@ -3,8 +3,9 @@
 :func:`system_metrics` is the one monitor: every stage of a training run calls it when it
 logs (``Stage.log``), so the figures share the stage's step axis. Keys: ``cpu_percent``
 (this process and its children, e.g. data loader workers; 100 = one core), ``rss_mb``
-(resident memory, MiB), and on CUDA ``gpu_mem_mb`` (peak memory allocated by torch) and
-``gpu_util`` (% from NVML when available).
+(resident memory, MiB), and on CUDA (:func:`cuda_figures`) ``gpu_mem_mb`` (memory reserved
+by torch on the current device), ``gpu_mem_allocated_mb``, ``gpu_mem_peak_mb`` (peak
+allocated since the process started) and ``gpu_util`` (% from NVML when available).
 
 CPU % is a rate: psutil measures it between two calls *on the same* ``psutil.Process``
 object, and a fresh object's first call always answers 0. The objects are therefore kept
@@ -13,7 +14,6 @@ a pid seen for the first time reports its average since it started instead of th
 """
 from __future__ import annotations
 
-import contextlib
 import sys
 import threading
 import time
@@ -81,34 +81,54 @@ def system_metrics(pid: int | None = None) -> dict[str, float]:
             out["rss_mb"] = rss / 2**20
         except (psutil.Error, OSError):  # process info unavailable: leave these figures out
             pass
-    out.update(_cuda_figures())
+    out.update(cuda_figures())
     return out
 
 
-def _cuda_figures() -> dict[str, float]:
+def cuda_device_name() -> str | None:
     torch = sys.modules.get("torch")  # never import torch just to look
+    try:
+        if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
+            return torch.cuda.get_device_name(torch.cuda.current_device())
+    except Exception:  # noqa: BLE001 - monitoring must never break training
+        return None
+    return None
+
+
+def cuda_figures() -> dict[str, float]:
+    """GPU memory (MiB) and utilisation (%) of the current CUDA device; empty without one
+    (or before this process has used CUDA: nothing is made up, nothing initialises CUDA)."""
+    torch = sys.modules.get("torch")
     out: dict[str, float] = {}
     try:
-        if torch is None or not torch.cuda.is_available():
+        if torch is None or not torch.cuda.is_available() or not torch.cuda.is_initialized():
             return out
-        out["gpu_mem_mb"] = torch.cuda.max_memory_allocated() / 2**20
-        with contextlib.suppress(Exception):
-            out["gpu_util"] = float(torch.cuda.utilization())
-    except Exception:  # noqa: BLE001 - monitoring must never break training
+        device = torch.cuda.current_device()
+        out["gpu_mem_mb"] = torch.cuda.memory_reserved(device) / 2**20
+        out["gpu_mem_allocated_mb"] = torch.cuda.memory_allocated(device) / 2**20
+        out["gpu_mem_peak_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+        util = _nvml_utilization(device)
+        if util is not None:
+            out["gpu_util"] = util
+    except Exception:  # noqa: BLE001
         pass
     return out
 
 
-def install() -> None:
-    """Make training's ``system_metrics`` (``laom_core.training.common``) this one.
+def _nvml_utilization(device: int) -> float | None:
+    torch = sys.modules.get("torch")
+    try:
+        return float(torch.cuda.utilization(device))  # needs pynvml / nvidia-ml-py
+    except Exception:  # noqa: BLE001
+        pass
+    try:
+        import pynvml  # type: ignore
 
-    Training logs its system figures through ``laom_core.training.common.system_metrics``,
-    which took a fresh ``psutil.Process`` per reading (always 0 % CPU). Until that module
-    imports this function itself, the train command calls ``install()`` before training.
-    """
-    from laom_core.training import common
-
-    common.system_metrics = system_metrics
+        pynvml.nvmlInit()
+        handle = pynvml.nvmlDeviceGetHandleByIndex(device)
+        return float(pynvml.nvmlDeviceGetUtilizationRates(handle).gpu)
+    except Exception:  # noqa: BLE001
+        return None
 
 
-__all__ = ["system_metrics", "install"]
+__all__ = ["system_metrics", "cuda_figures", "cuda_device_name"]

@@ -24,6 +24,7 @@ from torch import nn
 
 from laom_core.config import TrainConfig
 from laom_core.errors import ConfigError, RunError
+from laom_core.runs.system import system_metrics
 from laom_core.workspace import atomic_path, atomic_write_json
 
 
@@ -39,10 +40,22 @@ def pick_device(requested: str | None = None) -> torch.device:
     return torch.device(requested)
 
 
-def autocast(device: torch.device, enabled: bool = True):
-    """bf16 autocast on CUDA; a no-op on CPU (CPU bf16 is slower than fp32 here)."""
-    if device.type == "cuda" and enabled:
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+def switch_on(flag: bool | None, device: torch.device) -> bool:
+    """A speed switch of ``run`` (bf16, channels_last): true/false as set; null (the
+    default, "auto") means on for CUDA, off elsewhere."""
+    return device.type == "cuda" if flag is None else bool(flag)
+
+
+def effective_switches(run, device: torch.device) -> dict[str, bool]:
+    """What the run's speed switches mean on ``device`` (recorded in the run summary)."""
+    return {"bf16": switch_on(run.bf16, device), "channels_last": switch_on(run.channels_last, device),
+            "compile": bool(run.compile)}
+
+
+def autocast(device: torch.device, enabled: bool | None = None):
+    """bf16 autocast when the switch is on (see :func:`switch_on`; CPU autocast when set true)."""
+    if switch_on(enabled, device):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
@@ -88,27 +101,44 @@ def ema_update(target: nn.Module, online: nn.Module, tau: float) -> None:
     torch._foreach_lerp_(t_params, o_params, tau)
 
 
-def prepare(model: nn.Module, device: torch.device, channels_last: bool = True) -> nn.Module:
+def prepare(model: nn.Module, device: torch.device, channels_last: bool | None = None) -> nn.Module:
     model = model.to(device)
-    if device.type == "cuda" and channels_last:
+    if switch_on(channels_last, device):
         model = model.to(memory_format=torch.channels_last)
     return model
 
 
-def frames(obs_uint8: torch.Tensor, device: torch.device, channels_last: bool = True) -> torch.Tensor:
-    """uint8 stacks -> float in [-1, 1] on ``device`` (channels_last on CUDA)."""
+def frames(obs_uint8: torch.Tensor, device: torch.device, channels_last: bool | None = None) -> torch.Tensor:
+    """uint8 stacks -> float in [-1, 1] on ``device`` (channels_last when the switch is on)."""
     from laom_core.data.sampler import to_float
 
     x = to_float(obs_uint8.to(device, non_blocking=True))
-    if device.type == "cuda" and channels_last:
+    if switch_on(channels_last, device):
         x = x.contiguous(memory_format=torch.channels_last)
     return x
 
 
 def maybe_compile(model: nn.Module, enabled: bool) -> nn.Module:
+    """``torch.compile`` (inductor, on CPU or CUDA) when enabled. Returns the compiled
+    wrapper for the forward passes only: stages keep saving ``model`` itself, so
+    checkpoints never carry the wrapper's ``_orig_mod.`` prefix."""
     if not enabled:
         return model
     return torch.compile(model)  # type: ignore[return-value]
+
+
+_COMPILED_PREFIX = "_orig_mod."
+
+
+def load_module_state(module: nn.Module, state: dict[str, Any]) -> None:
+    """``load_state_dict`` that also accepts weights saved from a compiled module (keys
+    prefixed ``_orig_mod.``) into a plain one, and plain weights into a compiled one."""
+    target_compiled = hasattr(module, "_orig_mod")
+    if target_compiled:
+        module = module._orig_mod  # type: ignore[assignment]
+    if any(k.startswith(_COMPILED_PREFIX) for k in state):
+        state = {k[len(_COMPILED_PREFIX):] if k.startswith(_COMPILED_PREFIX) else k: v for k, v in state.items()}
+    module.load_state_dict(state)
 
 
 # ----------------------------------------------------------------------------- metrics
@@ -140,23 +170,6 @@ class Metrics:
             self.writer.close()
         elif self.fallback is not None:
             self.fallback.close()
-
-
-def system_metrics() -> dict[str, float]:
-    out: dict[str, float] = {}
-    try:
-        import psutil
-
-        proc = psutil.Process()
-        out["cpu_percent"] = proc.cpu_percent(interval=None)
-        out["rss_mb"] = proc.memory_info().rss / 2**20
-    except Exception:  # psutil missing or process info unavailable: skip
-        pass
-    if torch.cuda.is_available():
-        out["gpu_mem_mb"] = torch.cuda.max_memory_allocated() / 2**20
-        with contextlib.suppress(Exception):
-            out["gpu_util"] = float(torch.cuda.utilization())
-    return out
 
 
 # ----------------------------------------------------------------------------- context
@@ -270,7 +283,7 @@ class Stage:
             return 0
         state = load_checkpoint(path, self.ctx.device)
         for key, module in self.modules.items():
-            module.load_state_dict(state["modules"][key])
+            load_module_state(module, state["modules"][key])
         for key, opt in self.optimizers.items():
             opt.load_state_dict(state["optimizers"][key])
         for key, gen in self.generators.items():
@@ -318,7 +331,7 @@ class Stage:
                            "datasets for NaN/inf values or lower the learning rate")
         values["samples_per_s"] = self.samples_per_s
         self.ctx.metrics.log(self.name, step, values)
-        self.ctx.metrics.log("system", step, system_metrics())
+        self.ctx.metrics.log("system", step, system_metrics())  # laom_core.runs.system: the one monitor
 
     def finish(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         """Write ``final.pt`` (module weights) and return the stage record for stages.json."""
@@ -335,7 +348,7 @@ def load_final(ctx: RunContext, stage: str, modules: dict[str, nn.Module]) -> No
     """Load the weights a finished stage left in ``final.pt``."""
     state = load_checkpoint(ctx.checkpoint_dir / stage / "final.pt", ctx.device)
     for key, module in modules.items():
-        module.load_state_dict(state["modules"][key])
+        load_module_state(module, state["modules"][key])
 
 
 def write_stages(ctx: RunContext, planned: list[str], finished: dict[str, Any]) -> None:

@@ -32,9 +32,9 @@ class LearnedPolicy:
     """BC policy (+ decoder) as a Policy over EnvSteps."""
 
     def __init__(self, policy: nn.Module, decoder: nn.Module | None, frame_stack: int, device: torch.device,
-                 bf16: bool = True) -> None:
+                 bf16: bool | None = None, channels_last: bool | None = None) -> None:
         self.policy, self.decoder = policy.eval(), (decoder.eval() if decoder is not None else None)
-        self.frame_stack, self.device, self.bf16 = frame_stack, device, bf16
+        self.frame_stack, self.device, self.bf16, self.channels_last = frame_stack, device, bf16, channels_last
         self.frames: deque[np.ndarray] = deque(maxlen=frame_stack)
 
     def reset(self) -> None:
@@ -49,7 +49,7 @@ class LearnedPolicy:
             self.frames.append(frame)
         obs = torch.from_numpy(np.concatenate(list(self.frames), axis=0)[None])
         with autocast(self.device, self.bf16):
-            out = self.policy(frames(obs, self.device))
+            out = self.policy(frames(obs, self.device, self.channels_last))
             if self.decoder is not None:
                 out = self.decoder(out.float())
         return out.float().cpu().numpy()[0].astype(np.float32)

@@ -21,7 +21,7 @@ from laom_core.data.hdf5 import open_dataset
 from laom_core.errors import DatasetError
 from laom_core.training import artifacts
 from laom_core.training.bc import build_policy, train_bc, true_actions
-from laom_core.training.common import RunContext, load_final, write_stages
+from laom_core.training.common import RunContext, effective_switches, load_final, write_stages
 from laom_core.training.decoder import build_decoder, train_decoder
 from laom_core.training.evaluate import LearnedPolicy, evaluate, reference_return
 from laom_core.training.idm import build_idm, train_idm
@@ -227,7 +227,8 @@ class Runner:
             record = {"skipped": True, "eval_return_mean": None, "note": "no --eval-data: evaluation skipped"}
         else:
             cfg = ctx.config.decoder if decoder is not None else ctx.config.bc
-            wrapped = LearnedPolicy(policy, decoder, ctx.config.bc.frame_stack, ctx.device, ctx.config.run.bf16)
+            wrapped = LearnedPolicy(policy, decoder, ctx.config.bc.frame_stack, ctx.device, ctx.config.run.bf16,
+                                    ctx.config.run.channels_last)
             t0 = time.perf_counter()
             record = evaluate(ctx, wrapped, cfg.eval_episodes, cfg.eval_seed)
             record["wall_s"] = round(time.perf_counter() - t0, 2)
@@ -270,6 +271,7 @@ class Runner:
             "train_trajectories": len(info["train_ids"]),
             "held_out_trajectories": list(info["held_out_ids"]),
             "device": str(ctx.device),
+            "switches": effective_switches(ctx.config.run, ctx.device),
             "run_dir": str(ctx.run_dir),
             "run_id": info.get("run_id"),
             "wall_s": round(wall_s, 2),

@@ -64,3 +64,59 @@ def test_training_logs_cpu_through_the_cached_monitor(store, tmp_path, capsys, m
     curves = store.metrics(run["id"], stage="system")
     assert len(curves["cpu_percent"]["value"]) >= 3
     assert curves["cpu_percent"]["value"].max() > 0  # it was 0.0 at every step
+
+
+def _fake_cuda(monkeypatch, util: float | None = 37.0):
+    """torch.cuda as a CUDA process sees it (CI has no GPU): one device, some memory in use."""
+    import torch
+
+    mib = 2**20
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "NVIDIA H200")
+    monkeypatch.setattr(torch.cuda, "memory_reserved", lambda device=None: 2048 * mib)
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device=None: 1024 * mib)
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda device=None: 1536 * mib)
+
+    def utilization(device=None):
+        if util is None:
+            raise ModuleNotFoundError("pynvml")
+        return util
+
+    monkeypatch.setattr(torch.cuda, "utilization", utilization)
+
+
+def _page_system_keys() -> list[str]:
+    """SYSTEM_KEYS of pages/runs.py, read from its source (the page runs Streamlit when imported)."""
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse((Path(__file__).resolve().parents[2] / "pages" / "runs.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "SYSTEM_KEYS":
+            return ast.literal_eval(node.value)
+    raise AssertionError("pages/runs.py has no SYSTEM_KEYS")
+
+
+def test_cuda_figures_reach_the_system_stage_the_runs_page_plots(monkeypatch):
+    """The Runs page's System tab plots the keys of stage 'system', which training logs
+    through :func:`laom_core.runs.system.system_metrics`."""
+    from laom_core.runs.system import cuda_device_name, cuda_figures
+
+    _fake_cuda(monkeypatch)
+    expected = {"gpu_mem_mb": 2048.0, "gpu_mem_allocated_mb": 1024.0, "gpu_mem_peak_mb": 1536.0, "gpu_util": 37.0}
+    assert cuda_figures() == expected
+    assert cuda_device_name() == "NVIDIA H200"
+    values = system_metrics()
+    assert {k: values[k] for k in expected} == expected and values["rss_mb"] > 1
+    assert {"gpu_mem_mb", "gpu_util"} <= set(_page_system_keys()) <= set(values)  # every plotted key is recorded
+
+
+def test_no_utilisation_without_nvml(monkeypatch):
+    from laom_core.runs.system import cuda_figures
+
+    _fake_cuda(monkeypatch, util=None)
+    monkeypatch.setitem(__import__("sys").modules, "pynvml", None)  # import pynvml -> ImportError
+    figures = cuda_figures()
+    assert "gpu_util" not in figures and figures["gpu_mem_mb"] == 2048.0
