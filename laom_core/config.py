@@ -72,6 +72,14 @@ class LAMConfig:
     target_update_every: int = 1
     ema_target: bool = True
     use_aug: bool = True
+    # Augmentation of o_t, o_{t+1}, o_{t+k} (training/augment.py). "independent": a view
+    # drawn per frame, the authors' three separate calls; "shared": one view per sample.
+    aug_views: str = "independent"
+    # The authors' magnitudes; pads in pixels at 64 px, scaled with the image size.
+    aug_shift_pad: int = 14
+    aug_max_rotation_deg: float = 90.0
+    aug_perspective_distortion: float = 0.5
+    aug_perspective_pad: int = 30
     labeled_batch_size: int = 128
     labels_coef: float = 0.001
     data_path: Optional[str] = None
@@ -207,10 +215,17 @@ POSITIVE = {
 }
 NON_NEGATIVE = {
     "weight_decay", "warmup_epochs", "warmup_updates", "encoder_num_res_blocks", "labels_coef",
-    "eval_episodes", "eval_videos", "probe_ridge", "eval_seed",
+    "eval_episodes", "eval_videos", "probe_ridge", "eval_seed", "aug_shift_pad", "aug_perspective_pad",
 }
 UNIT_INTERVAL = {"target_tau", "held_out_fraction", "encoder_dropout", "act_head_dropout",
-                 "obs_head_dropout", "dropout"}
+                 "obs_head_dropout", "dropout", "aug_perspective_distortion"}
+# String keys with a fixed set of values, by key name in any section.
+CHOICES = {"aug_views": ("independent", "shared")}
+# Bounded keys not covered above: name -> (low, high), inclusive.
+BOUNDS = {"aug_max_rotation_deg": (0.0, 180.0)}
+# What a run saved before a key existed used: config_from_dict fills these in when the
+# saved config lacks the key (older runs' augmentation was also milder than today's defaults).
+LEGACY_VALUES = {"lapo.aug_views": "shared"}
 
 # Per-method starting points applied over the preset unless the user set the key.
 METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -274,8 +289,12 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
 
 
 def _check_range(name: str, value: Any, key: str) -> None:
+    if name in CHOICES and value not in CHOICES[name]:
+        raise ConfigError(f"config key {key} must be one of {', '.join(CHOICES[name])}, got {value!r}")
     if value is None or isinstance(value, (bool, str)):
         return
+    if name in BOUNDS and not BOUNDS[name][0] <= value <= BOUNDS[name][1]:
+        raise ConfigError(f"config key {key} must be in [{BOUNDS[name][0]:g}, {BOUNDS[name][1]:g}], got {value!r}")
     if name in POSITIVE and not value > 0:
         raise ConfigError(f"config key {key} must be > 0, got {value!r}")
     if name in NON_NEGATIVE and value < 0:
@@ -444,6 +463,10 @@ def validate(config: TrainConfig, method: str | None = None) -> None:
 def config_from_dict(data: dict) -> TrainConfig:
     """Rebuild a config saved with ``to_dict`` (e.g. a run folder's config.yaml)."""
     config = TrainConfig()
-    for key, value in _flatten(data, "config").items():
+    flat = _flatten(data, "config")
+    for key, value in LEGACY_VALUES.items():
+        if isinstance(data, dict) and key.split(".")[0] in data and key not in flat:
+            set_value(config, key, value)
+    for key, value in flat.items():
         set_value(config, key, value)
     return config
