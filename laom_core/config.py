@@ -58,8 +58,13 @@ class LAMConfig:
     # without affine) before the heads. Off for the paper preset; the small CPU presets need
     # it, as short runs on near-constant embeddings otherwise learn nothing (see lam.py).
     embed_batch_norm: bool = False
-    # Ours, LAPO only: the pixel FDM predicts the change from the newest frame of o_t (see
-    # models/lapo.py). Off for the paper preset; on in the small presets.
+    # LAPO only: the pixel forward model. "authors": the LAOM authors' encoder-decoder
+    # without skips (ConvTranspose upsampling, GELU, tanh) predicting every stacked frame
+    # of o_{t+1}; "unet" (ours): a U-Net with skips predicting the newest frame.
+    fdm_arch: str = "authors"
+    # Ours, LAPO only: the pixel FDM predicts the change from "nothing moves" (the frame
+    # stack of o_t advanced by one step), zero-initialised (see models/lapo.py). Off for
+    # the paper preset.
     fdm_residual: bool = False
     encoder_deep: bool = False
     act_head_dim: int = 1024
@@ -220,12 +225,13 @@ NON_NEGATIVE = {
 UNIT_INTERVAL = {"target_tau", "held_out_fraction", "encoder_dropout", "act_head_dropout",
                  "obs_head_dropout", "dropout", "aug_perspective_distortion"}
 # String keys with a fixed set of values, by key name in any section.
-CHOICES = {"aug_views": ("independent", "shared")}
+CHOICES = {"aug_views": ("independent", "shared"), "fdm_arch": ("authors", "unet")}
 # Bounded keys not covered above: name -> (low, high), inclusive.
 BOUNDS = {"aug_max_rotation_deg": (0.0, 180.0)}
 # What a run saved before a key existed used: config_from_dict fills these in when the
-# saved config lacks the key (older runs' augmentation was also milder than today's defaults).
-LEGACY_VALUES = {"lapo.aug_views": "shared"}
+# saved config lacks the key, so older run folders rebuild the model they trained (their
+# augmentation's op set and magnitudes were milder than today's defaults, too).
+LEGACY_VALUES = {"lapo.fdm_arch": "unet", "lapo.aug_views": "shared"}
 
 # Per-method starting points applied over the preset unless the user set the key.
 METHOD_DEFAULTS: dict[str, dict[str, Any]] = {

@@ -29,7 +29,7 @@ def build_lam(method: str, cfg: LAMConfig, obs_channels: int, img_hw: int, actio
     true_action_dim = action_dim if method == "laom-labels" else None
     if method == "lapo":
         return LAPO(obs_channels, img_hw, cfg.latent_action_dim, cfg.encoder_scale, cfg.encoder_num_res_blocks,
-                    cfg.encoder_dropout, cfg.encoder_deep, fdm_residual=cfg.fdm_residual)
+                    cfg.encoder_dropout, cfg.encoder_deep, fdm_residual=cfg.fdm_residual, fdm_arch=cfg.fdm_arch)
     return LAOM(
         obs_channels, img_hw, cfg.latent_action_dim,
         encoder_scale=cfg.encoder_scale, encoder_num_res_blocks=cfg.encoder_num_res_blocks,
@@ -167,7 +167,10 @@ def fdm_z_usage(ctx: RunContext, model: nn.Module, batches: int = 8, batch_size:
     ``fdm_loss``: with each transition's own z = IDM(o_t, o_{t+1}); ``fdm_loss_shuffled_z``:
     with z permuted across the batch (same distribution, wrong transition); ``z_gain``:
     shuffled / own - 1 (0 means z is ignored: its probes can only be at chance).
-    For LAPO also ``copy_loss``: predicting that the newest frame does not change. LAOM's
+    For LAPO also ``copy_loss``: predicting that nothing moves (:meth:`LAPO.no_change`, on
+    the channels the FDM predicts: the newest frame for "unet"; the advanced stack for
+    "authors", whose older frames are exact, so its losses average the newest frame's error
+    over all stacked channels and are not comparable in size with "unet"'s). LAOM's
     target here is the online encoder's embedding of o_{t+1} (the EMA copy is not kept).
     """
     was_training = model.training
@@ -188,7 +191,7 @@ def fdm_z_usage(ctx: RunContext, model: nn.Module, batches: int = 8, batch_size:
                     target = model.target_frame(nxt)
                     pred, _ = model.fdm(obs, z)
                     shuffled, _ = model.fdm(obs, z[perm])
-                    sums["copy_loss"] += F.mse_loss(obs[:, -target.shape[1]:].float(), target.float()).item()
+                    sums["copy_loss"] += F.mse_loss(model.no_change(obs).float(), target.float()).item()
                 else:
                     e_t, target = model.embed(obs), model.embed(nxt)
                     pred, shuffled = model.fdm_head(e_t, z), model.fdm_head(e_t, z[perm])
