@@ -59,8 +59,13 @@ class LAMConfig:
     # without affine) before the heads. Off for the paper preset; the small CPU presets need
     # it, as short runs on near-constant embeddings otherwise learn nothing (see lam.py).
     embed_batch_norm: bool = False
-    # Ours, LAPO only: the pixel FDM predicts the change from the newest frame of o_t (see
-    # models/lapo.py). Off for the paper preset; on in the small presets.
+    # LAPO only: the pixel forward model. "authors": the LAOM authors' encoder-decoder
+    # without skips (ConvTranspose upsampling, GELU, tanh) predicting every stacked frame
+    # of o_{t+1}; "unet" (ours): a U-Net with skips predicting the newest frame.
+    fdm_arch: str = "authors"
+    # Ours, LAPO only: the pixel FDM predicts the change from "nothing moves" (the frame
+    # stack of o_t advanced by one step), zero-initialised (see models/lapo.py). Off for
+    # the paper preset.
     fdm_residual: bool = False
     encoder_deep: bool = False
     act_head_dim: int = 1024
@@ -73,6 +78,14 @@ class LAMConfig:
     target_update_every: int = 1
     ema_target: bool = True
     use_aug: bool = True
+    # Augmentation of o_t, o_{t+1}, o_{t+k} (training/augment.py). "independent": a view
+    # drawn per frame, the authors' three separate calls; "shared": one view per sample.
+    aug_views: str = "independent"
+    # The authors' magnitudes; pads in pixels at 64 px, scaled with the image size.
+    aug_shift_pad: int = 14
+    aug_max_rotation_deg: float = 90.0
+    aug_perspective_distortion: float = 0.5
+    aug_perspective_pad: int = 30
     labeled_batch_size: int = 128
     labels_coef: float = 0.001
     data_path: Optional[str] = None
@@ -212,10 +225,17 @@ POSITIVE = {
 }
 NON_NEGATIVE = {
     "weight_decay", "warmup_epochs", "warmup_updates", "encoder_num_res_blocks", "labels_coef",
-    "eval_episodes", "eval_videos", "probe_ridge", "eval_seed", "seed",
+    "eval_episodes", "eval_videos", "probe_ridge", "eval_seed", "seed", "aug_shift_pad", "aug_perspective_pad",
+    "aug_max_rotation_deg",
 }
 UNIT_INTERVAL = {"target_tau", "held_out_fraction", "encoder_dropout", "act_head_dropout",
-                 "obs_head_dropout", "dropout"}
+                 "obs_head_dropout", "dropout", "aug_perspective_distortion"}
+# String keys with a fixed set of values, by key name in any section.
+CHOICES = {"aug_views": ("independent", "shared"), "fdm_arch": ("authors", "unet")}
+# What a run saved before a key existed used: config_from_dict fills these in when the
+# saved config lacks the key, so older run folders rebuild the model they trained (their
+# augmentation's op set and magnitudes were milder than today's defaults, too).
+LEGACY_VALUES = {"lapo.fdm_arch": "unet", "lapo.aug_views": "shared"}
 MAX_SEED = 2**32 - 1  # numpy's SeedSequence and torch both take it; -1 or 2**64 end in their tracebacks
 
 
@@ -240,6 +260,7 @@ UPPER: dict[str, float] = {
     "probe_samples": 1_000_000, "latents_samples": 1_000_000,
     "eval_episodes": 10_000, "eval_videos": 100, "eval_max_steps": 100_000, "eval_seed": MAX_SEED, "seed": MAX_SEED,
     "memory_budget_mb": 10_000_000,
+    "aug_max_rotation_deg": 180.0, "aug_shift_pad": 1024, "aug_perspective_pad": 1024,
 }
 
 # Per-method starting points applied over the preset unless the user set the key.
@@ -373,6 +394,8 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
 
 
 def _check_range(name: str, value: Any, key: str) -> None:
+    if name in CHOICES and value not in CHOICES[name]:
+        raise ConfigError(f"config key {key} must be one of {', '.join(CHOICES[name])}, got {_show(value)}")
     if value is None or isinstance(value, (bool, str)):
         return
     if name in POSITIVE and not value > 0:
@@ -555,6 +578,10 @@ def validate(config: TrainConfig, method: str | None = None) -> None:
 def config_from_dict(data: dict) -> TrainConfig:
     """Rebuild a config saved with ``to_dict`` (e.g. a run folder's config.yaml)."""
     config = TrainConfig()
-    for key, value in _flatten(data, "config").items():
+    flat = _flatten(data, "config")
+    for key, value in LEGACY_VALUES.items():
+        if isinstance(data, dict) and key.split(".")[0] in data and key not in flat:
+            set_value(config, key, value)
+    for key, value in flat.items():
         set_value(config, key, value)
     return config

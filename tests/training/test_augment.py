@@ -1,12 +1,18 @@
-"""Batched augmentations: shapes, exact identity, exact shifts, shared transforms."""
+"""Batched augmentations: the authors' 8 ops and magnitudes, exact identity, exact shifts,
+pad equivalence, composition order, shared and independent views."""
 from __future__ import annotations
 
 import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
-from laom_core.training.augment import OPS, augment_batch, augment_pair, random_homographies, warp
+from laom_core.config import LAMConfig
+from laom_core.training.augment import (
+    OPS, augment_batch, augment_pair, augment_views, perspective_homography, random_homographies,
+    rotation_homography, warp,
+)
 
 
 def _frames(b=12, c=9, h=32, w=32, seed=0):
@@ -75,13 +81,73 @@ def test_rotation_turns_about_the_centre():
     assert abs(ix - (c + 20 * cos)) <= 1 and abs(iy - (c - 20 * sin)) <= 1
 
 
-def test_perspective_maps_corners_inwards():
-    _, hom = random_homographies(8, 64, 64, torch.Generator().manual_seed(0), ops=("perspective",))
+def test_perspective_moves_the_padded_corners_inwards_and_zooms_out():
+    inward = torch.tensor([[[3.0, 5.0], [10.0, 0.0], [31.0, 31.0], [0.0, 7.0]]], dtype=torch.float64)
+    hom = perspective_homography(inward, 64, 64, pad=30)
+    start = torch.tensor([[-30.0, -30.0], [93.0, -30.0], [93.0, 93.0], [-30.0, 93.0]], dtype=torch.float64)
+    end = start + torch.tensor([[1.0, 1.0], [-1.0, 1.0], [-1.0, -1.0], [1.0, -1.0]], dtype=torch.float64) * inward[0]
+    # the output pixel at a moved corner samples that corner of the padded image
+    mapped = torch.cat([end, torch.ones(4, 1, dtype=torch.float64)], 1) @ hom[0].T
+    assert torch.allclose(mapped[:, :2] / mapped[:, 2:], start, atol=1e-6)
+    # random draws: the 64 px output samples a region larger than the image (content shrinks)
+    _, hom = random_homographies(64, 64, 64, torch.Generator().manual_seed(0), ops=("perspective",))
     corners = torch.tensor([[0.0, 0, 1], [63, 0, 1], [63, 63, 1], [0, 63, 1]], dtype=torch.float64)
-    mapped = corners @ hom.transpose(1, 2)
-    mapped = mapped[..., :2] / mapped[..., 2:]
-    assert (mapped >= -1e-6).all() and (mapped <= 63 + 1e-6).all()
-    assert ((mapped - corners[:, :2]).abs().amax(dim=(1, 2)) > 0.1).all()
+    m = corners @ hom.transpose(1, 2)
+    m = m[..., :2] / m[..., 2:]
+    x, y = m[..., 0], m[..., 1]
+    area = 0.5 * (x * y.roll(-1, 1) - x.roll(-1, 1) * y).sum(1).abs()
+    assert (area > 63 * 63).all() and float(area.mean()) > 1.5 * 63 * 63
+
+
+def _pad_warp_crop(x, hom_padded, pad):
+    padded = F.pad(x, (pad,) * 4, mode="replicate")
+    return warp(padded, hom_padded)[..., pad:pad + x.shape[-2], pad:pad + x.shape[-1]]
+
+
+def test_edge_padding_then_crop_equals_border_replication():
+    # the authors pad (edge), transform, centre-crop; we warp with border replication
+    x = _frames(b=4, c=3, h=64, w=64)
+    theta = torch.tensor([0.3, -1.2, math.pi / 2, -math.pi / 2], dtype=torch.float64)
+    ours = warp(x, rotation_homography(theta, 64, 64))
+    theirs = _pad_warp_crop(x, rotation_homography(theta, 98, 98), 17)
+    assert float((ours - theirs).abs().max()) < 1e-4
+    inward = torch.rand(4, 4, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * 31
+    ours = warp(x, perspective_homography(inward, 64, 64, pad=30))
+    theirs = _pad_warp_crop(x, perspective_homography(inward, 124, 124, pad=0), 30)
+    assert float((ours - theirs).abs().max()) < 1e-4
+
+
+def test_the_authors_eight_ops_compose_in_their_order():
+    assert OPS == ("none", "shift", "rotate", "perspective", "shift+rotate", "rotate+shift",
+                   "rotate+perspective", "perspective+rotate")
+    homs = {ops: random_homographies(6, 64, 64, torch.Generator().manual_seed(2), ops=(ops,))[1]
+            for ops in ("shift", "rotate", "perspective", "shift+rotate", "rotate+shift", "perspective+rotate")}
+    # the parameters do not depend on the op set, so one seed gives the same shift/angle/corners
+    assert torch.allclose(homs["shift+rotate"], homs["shift"] @ homs["rotate"])
+    assert torch.allclose(homs["rotate+shift"], homs["rotate"] @ homs["shift"])
+    assert torch.allclose(homs["perspective+rotate"], homs["perspective"] @ homs["rotate"])
+    assert not torch.allclose(homs["shift+rotate"], homs["rotate+shift"])
+    # "shift+rotate" = shift the image, then rotate the result (two warps) in the interior
+    x = torch.zeros(6, 1, 64, 64)
+    x[:, :, 24:40, 24:40] = torch.rand(6, 1, 16, 16, generator=torch.Generator().manual_seed(3))
+    two_steps = warp(warp(x, homs["shift"]), homs["rotate"])
+    one_step = warp(x, homs["shift+rotate"])
+    assert float((two_steps - one_step)[..., 8:56, 8:56].abs().max()) < 0.35  # one resampling fewer
+    assert float((two_steps - one_step)[..., 8:56, 8:56].abs().mean()) < 0.01
+    # the authors' spelling and custom op sets are accepted; unknown names are not
+    assert augment_batch(_frames(), ops=("nothing", "shift-rotate")).shape == _frames().shape
+    assert augment_batch(_frames(), ops=("shift", "rotate")).shape == _frames().shape
+    with pytest.raises(ValueError, match="zoom"):
+        augment_batch(_frames(), ops=("zoom",))
+
+
+def test_rotations_reach_the_authors_90_degrees():
+    _, hom = random_homographies(512, 64, 64, torch.Generator().manual_seed(4), ops=("rotate",))
+    angle = torch.rad2deg(torch.atan2(hom[:, 1, 0], hom[:, 0, 0])).abs()
+    assert float(angle.max()) <= 90 + 1e-9 and float(angle.max()) > 80 and (angle > 10).float().mean() > 0.8
+    _, hom = random_homographies(512, 64, 64, torch.Generator().manual_seed(4), ops=("rotate",),
+                                 max_rotation_deg=10)
+    assert float(torch.rad2deg(torch.atan2(hom[:, 1, 0], hom[:, 0, 0])).abs().max()) <= 10 + 1e-9
 
 
 def test_augment_pair_applies_one_transform_to_all_tensors():
@@ -93,3 +159,28 @@ def test_augment_pair_applies_one_transform_to_all_tensors():
     assert torch.equal(p, q)
     with pytest.raises(ValueError):
         augment_pair(x, _frames(b=3))
+
+
+def test_independent_views_differ_across_frames_and_shared_views_do_not():
+    x = _frames(b=32, c=9)
+    o, n, f = augment_views(x, x.clone(), x.clone(), views="independent", generator=torch.Generator().manual_seed(7))
+    differ = [(a - b).abs().flatten(1).amax(1) > 1e-3 for a, b in ((o, n), (o, f), (n, f))]
+    for d in differ:  # same input, three draws: most samples got different views
+        assert d.float().mean() > 0.7
+    o, n, f = augment_views(x, x.clone(), x.clone(), views="shared", generator=torch.Generator().manual_seed(7))
+    assert torch.equal(o, n) and torch.equal(o, f)
+    with pytest.raises(ValueError, match="views"):
+        augment_views(x, views="both")
+
+
+def test_lam_augment_follows_the_config():
+    from laom_core.training.lam import _augment
+
+    x = _frames(b=16, c=9)
+    o, n, f = _augment(x, x.clone(), x.clone(), LAMConfig(aug_views="shared"), torch.Generator().manual_seed(8))
+    assert torch.equal(o, n) and torch.equal(n, f) and not torch.equal(o, x)
+    o, n, f = _augment(x, x.clone(), x.clone(), LAMConfig(), torch.Generator().manual_seed(8))
+    assert not torch.equal(o, n) and not torch.equal(n, f)
+    cfg = LAMConfig(aug_shift_pad=0, aug_max_rotation_deg=0, aug_perspective_distortion=0)
+    o, n, f = _augment(x, x.clone(), x.clone(), cfg, torch.Generator().manual_seed(8))
+    assert float((o - x).abs().max()) < 1e-5 and float((f - x).abs().max()) < 1e-5  # zero magnitudes: identity

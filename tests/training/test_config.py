@@ -7,6 +7,10 @@ from laom_core.config import PRESETS, TrainConfig, config_from_dict, load_config
 from laom_core.errors import ConfigError
 from laom_core.config import PRESET_DIR
 
+# (lapo.aug_views, lapo.fdm_arch, lapo.fdm_residual) of cpu-small and smoke, chosen by the
+# measurement in assets/configs/cpu-small.yaml
+SMALL_PRESET_CHOICE = ("shared", "authors", True)
+
 
 def test_every_preset_loads_for_every_method():
     for preset in PRESETS:
@@ -29,6 +33,35 @@ def test_paper_preset_is_table_5():
             c.decoder.eval_episodes) == (512, 2500, 3e-4, 256, 25)
     assert (c.idm.total_updates, c.idm.batch_size, c.idm.learning_rate, c.idm.encoder_scale,
             c.idm.future_obs_offset) == (10000, 512, 1e-4, 12, 1)
+
+
+def test_paper_preset_has_the_authors_augmentation_and_lapo_decoder():
+    for c in (load_config("paper", "laom")[0], TrainConfig()):  # the preset and the defaults
+        lam = c.lapo
+        assert (lam.aug_views, lam.aug_shift_pad, lam.aug_max_rotation_deg, lam.aug_perspective_distortion,
+                lam.aug_perspective_pad) == ("independent", 14, 90, 0.5, 30)
+        assert (lam.fdm_arch, lam.fdm_residual) == ("authors", False)
+    for value in ("independent", "shared"):
+        assert load_config("smoke", "laom", overrides=[f"lapo.aug_views={value}"])[0].lapo.aug_views == value
+    for value in ("authors", "unet"):
+        assert load_config("smoke", "lapo", overrides=[f"lapo.fdm_arch={value}"])[0].lapo.fdm_arch == value
+
+
+def test_small_presets_choose_their_augmentation_and_fdm():
+    for preset in ("cpu-small", "smoke"):
+        lam = load_config(preset, "laom")[0].lapo
+        assert (lam.aug_views, lam.fdm_arch, lam.fdm_residual) == SMALL_PRESET_CHOICE, preset
+        assert (lam.aug_shift_pad, lam.aug_max_rotation_deg, lam.aug_perspective_distortion,
+                lam.aug_perspective_pad) == (14, 10, 0.2, 0), preset
+
+
+def test_runs_saved_before_the_keys_existed_rebuild_their_unet():
+    c, _ = load_config("cpu-small", "lapo")
+    saved = c.to_dict()
+    del saved["lapo"]["fdm_arch"], saved["lapo"]["aug_views"]
+    old = config_from_dict(saved)
+    assert old.lapo.fdm_arch == "unet" and old.lapo.aug_views == "shared"
+    assert config_from_dict(c.to_dict()) == c
 
 
 def test_authors_example_yaml_loads_as_is():
@@ -64,6 +97,11 @@ def test_authors_style_yaml_with_their_extra_keys(tmp_path):
         ("lapo.target_tau=1.5", "lapo.target_tau"),
         ("run.held_out_fraction=nan", "run.held_out_fraction"),
         ("bc.frame_stack=2", "frame_stack"),
+        ("lapo.aug_views=both", "lapo.aug_views"),
+        ("lapo.fdm_arch=resnet", "lapo.fdm_arch"),
+        ("lapo.aug_perspective_distortion=1.5", "lapo.aug_perspective_distortion"),
+        ("lapo.aug_max_rotation_deg=200", "lapo.aug_max_rotation_deg"),
+        ("lapo.aug_shift_pad=-1", "lapo.aug_shift_pad"),
     ],
 )
 def test_bad_overrides_name_the_key(override, key):
@@ -109,6 +147,9 @@ def test_cli_prints_the_resolved_config(capsys):
     printed = yaml.safe_load(capsys.readouterr().out)
     assert printed["lapo"]["batch_size"] == 256 and printed["lapo"]["future_obs_offset"] == 1
     assert config_from_dict(printed).lapo.latent_action_dim == 8192
+    assert main(["train", "--method", "laom", "--preset", "paper", "--print-config"]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["lapo"]["aug_views"] == "independent" and printed["lapo"]["fdm_arch"] == "authors"
 
 
 def test_frame_stacks_must_match_only_where_stages_chain():
