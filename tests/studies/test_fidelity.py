@@ -73,7 +73,8 @@ def test_smoke_study_end_to_end(tmp_path):
                           "--md-out", str(tmp_path / "f.md")], env=env, capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stderr[-3000:]
     rep = json.loads((tmp_path / "f.json").read_text())
-    assert rep["progress"] == {"finished": 8} and rep["supervision_setting"] == "D1"
+    assert rep["progress"] == {"finished": 9} and rep["supervision_setting"] == "D1"  # 4 + 1 variant + 4
+    assert [r["variant"] for r in rep["runs"]].count("authors-aug") == 1
     for row in rep["runs"]:
         assert row["probe_clip_seen"] is not None and row["probe_clip_unseen"] is not None
         assert (row["probe_online"] is None) == (row["method"] == "idm")
