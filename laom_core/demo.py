@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from laom_core import methods
 from laom_core.errors import LaomError
 from laom_core.workspace import atomic_write_json, datasets_dir, workspace_root
 
@@ -487,7 +488,6 @@ def finished_run_summary(run: dict | None) -> dict:
 
 def results_markdown(results: dict) -> str:
     """The demo's results as a markdown table and a timeline sentence."""
-    titles = {"bc": "BC", "idm": "IDM", "lapo": "LAPO", "laom": "LAOM", "laom-labels": "LAOM+supervision"}
 
     def num(v: float | None, digits: int) -> str:
         return "–" if v is None else f"{v:.{digits}f}"
@@ -495,7 +495,7 @@ def results_markdown(results: dict) -> str:
     lines = ["| method | labeled chunks | status | probe MSE (held-out) | mean-action MSE | return | normalized return | minutes |",
              "|---|---|---|---|---|---|---|---|"]
     for r in results["rows"]:
-        lines.append(f"| {titles.get(r['method'], r['method'])} | {r['labeled_budget'] or 'all (BC)'} | {r['status']} | "
+        lines.append(f"| {methods.label(r['method'])} | {r['labeled_budget'] or 'all (BC)'} | {r['status']} | "
                      f"{num(r['probe_mse'], 4)} | {num(r['chance_probe_mse'], 4)} | {num(r['eval_return_mean'], 1)} | "
                      f"{num(r['normalized_return'], 3)} | {num(r['minutes'], 1)} |")
     t = results["timeline"]

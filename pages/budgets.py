@@ -10,6 +10,7 @@ from laom_core.analysis.aggregate import (aggregate, average_over, bc_divisors, 
                                           labeled_file_steps, paper_reference)
 from laom_core.analysis.leakage import load_run_leakage
 from laom_core.errors import LaomError
+from laom_core.methods import BUDGET_METHODS
 from laom_core.viz.budgets import budget_figure, short_number
 from pages import common
 
@@ -60,7 +61,7 @@ for r in runs:
         s = _summary(str(path), path.stat().st_mtime)
     except OSError:
         continue
-    budget = r.get("labeled_budget") if r.get("method") in ("idm", "laom-labels") else None
+    budget = r.get("labeled_budget") if r.get("method") in BUDGET_METHODS else None
     if r.get("method") == "bc" and r.get("labeled_budget"):
         budget = r.get("labeled_budget")
     steps = chunk = None

@@ -39,9 +39,8 @@ from typing import Any, Iterable, Sequence
 
 from laom_core.analysis.aggregate import paper_reference
 from laom_core.errors import LaomError
+from laom_core.methods import BUDGET_METHODS, LABELS as METHOD_TITLES, LAM_METHODS, METHODS
 
-LAM_METHODS = ("lapo", "laom", "laom-labels")
-METHOD_TITLES = {"bc": "BC", "idm": "IDM", "lapo": "LAPO", "laom": "LAOM", "laom-labels": "LAOM+supervision"}
 REPO = Path(__file__).resolve().parents[2]
 BEGIN, END = "<!-- reproduce.py: generated, do not edit -->", "<!-- reproduce.py: end of generated part -->"
 
@@ -627,9 +626,9 @@ def probe_table(report: dict) -> list[list[str]]:
     out = [["task", "method", "probe MSE, distractors", "probe MSE, no distractors", "chance (mean action)",
             "FDM z gain, distractors"]]
     for task in sorted({r["task"] for r in rows}):
-        for m in ("idm", "lapo", "laom", "laom-labels"):
+        for m in (m for m in METHODS if m != "bc"):
             budgets = sorted({r["budget"] for r in rows if r["method"] == m and r["task"] == task and r["budget"]})
-            for b in budgets if m in ("idm", "laom-labels") else [None]:
+            for b in budgets if m in BUDGET_METHODS else [None]:
                 match = {"method": m, "task": task} | ({"budget": b} if b else {})
                 d = _values(rows, "probe_mse", distractors=True, **match)
                 v = _values(rows, "probe_mse", distractors=False, **match)
@@ -648,7 +647,7 @@ def return_table(report: dict) -> list[list[str]]:
     budgets = sorted({r["budget"] for r in rows if r["budget"] is not None})
     out = [["task", "method"] + [f"{b} chunks" for b in budgets] + ["no labels needed / full labels"]]
     for task in sorted({r["task"] for r in rows}):
-        for m in ("bc", "idm", "lapo", "laom", "laom-labels"):
+        for m in METHODS:
             line = [task, METHOD_TITLES[m]]
             any_value = False
             for b in budgets:
@@ -793,7 +792,7 @@ def write_report(report: dict, claims: list[dict], out_md: Path, figures_dir: Pa
     figures = []
     for task in sorted({r["task"] for r in rows}):
         groups = []
-        for m in ("lapo", "laom", "laom-labels"):
+        for m in LAM_METHODS:
             main = max([r["budget"] for r in rows if r["method"] == m and r["budget"]] or [None])
             match = {"method": m, "task": task} | ({"budget": main} if m == "laom-labels" and main else {})
             groups.append((METHOD_TITLES[m], [_mean(_values(rows, "probe_mse", distractors=True, **match)),
@@ -808,7 +807,7 @@ def write_report(report: dict, claims: list[dict], out_md: Path, figures_dir: Pa
 
         budgets = sorted({r["budget"] for r in rows if r["budget"] is not None and r["task"] == task})
         lines = []
-        for m in ("idm", "laom-labels"):
+        for m in BUDGET_METHODS:
             pts = [(b, _mean(_values(rows, "normalized_return", method=m, task=task, distractors=True, budget=b)))
                    for b in budgets]
             lines.append((METHOD_TITLES[m], [(b, v) for b, v in pts if v is not None]))

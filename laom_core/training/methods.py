@@ -25,9 +25,10 @@ from laom_core.training.common import RunContext, effective_switches, load_final
 from laom_core.training.decoder import build_decoder, train_decoder
 from laom_core.training.evaluate import LearnedPolicy, evaluate, reference_return
 from laom_core.training.idm import build_idm, train_idm
-from laom_core.training.lam import LAM_METHODS, build_lam, fdm_z_usage, train_lam
+from laom_core.methods import LAM_METHODS, USES_LABELED
+from laom_core.training.lam import build_lam, fdm_z_usage, train_lam
 
-from laom_core.training.stages import PIPELINES, USES_LABELED, planned_stages  # noqa: F401 - re-exported
+from laom_core.training.stages import planned_stages
 
 
 # The three probes every LAM run reports (docs/interfaces.md): the paper's online probe on
