@@ -33,6 +33,7 @@ from typing import Callable
 
 from laom_core import methods
 from laom_core.errors import LaomError
+from laom_core.metrics import has_distractors, is_reference_bc, return_normalizer
 from laom_core.workspace import atomic_write_json, datasets_dir, workspace_root
 
 TASK = "cheetah-run"
@@ -448,19 +449,13 @@ def demo_results(smoke: bool = False) -> dict:
             else:
                 ended.append(None)
 
-    # One divisor for every row: the demo's own BC run when it finished (what the runs saw
-    # depends on whether BC had finished when they were evaluated), else the paper's BC.
-    bc = next((r for r in rows if r["method"] == "bc" and r["eval_return_mean"]), None)
-    divisor, source = (bc["eval_return_mean"], "the demo's BC run") if bc else (None, None)
-    if divisor is None:
-        from laom_core.analysis.aggregate import paper_reference
-
-        divisor = paper_reference().get("bc_full_data_return", {}).get(
-            "no_distractors" if plan.difficulty == "vanilla" else "distractors", {}).get(plan.task)
-        source = "the paper's BC" if divisor else None
+    # One divisor for every row, by the one rule (laom_core.metrics): the demo's own BC run when
+    # it finished (what the runs saw depends on whether BC had finished when they were
+    # evaluated), else the paper's BC; none when that BC is noise.
+    norm = return_normalizer(plan.task, has_distractors(plan.difficulty),
+                             [r["eval_return_mean"] for r in rows if is_reference_bc(r)])
     for row in rows:
-        ret = row["eval_return_mean"]
-        row["normalized_return"] = ret / divisor if (ret is not None and divisor) else None
+        row["normalized_return"] = norm(row["eval_return_mean"])
 
     def after(t: float | None) -> float | None:
         return round((t - started) / 60, 1) if (t and started) else None
@@ -473,7 +468,7 @@ def demo_results(smoke: bool = False) -> dict:
         "all_finished_min": after(max(ended)) if ended and None not in ended else None,
     }
     return {"rows": rows, "timeline": timeline, "preset": plan.preset, "smoke": smoke,
-            "normalizer": {"return": divisor, "source": source}}
+            "normalizer": {"return": norm.divisor, "source": norm.source, "problem": norm.problem}}
 
 
 def finished_run_summary(run: dict | None) -> dict:

@@ -241,10 +241,10 @@ class Runner:
     def _summary(self, probe: dict, evaluation: dict, wall_s: float) -> dict[str, Any]:
         ctx, info = self.ctx, self.ctx.info
         mean = evaluation.get("eval_return_mean")
-        ref, ref_source = (None, None)
+        norm = None
         if mean is not None:
-            ref, ref_source = reference_return(evaluation["eval_task"], evaluation["eval_difficulty"],
-                                               ctx.info.get("store"), ctx.info.get("run_id"))
+            norm = reference_return(evaluation["eval_task"], evaluation["eval_difficulty"],
+                                    ctx.info.get("store"), ctx.info.get("run_id"))
         first_stage = self.planned[0]
         throughput = {k: v.get("samples_per_s") for k, v in self.finished.items() if k != "eval"}
         return {
@@ -263,9 +263,10 @@ class Runner:
             "eval_episodes": evaluation.get("eval_episodes"),
             "eval_task": evaluation.get("eval_task"),
             "eval_difficulty": evaluation.get("eval_difficulty"),
-            "normalized_return": (mean / ref) if (mean is not None and ref) else None,
-            "reference_return": ref,
-            "reference_source": ref_source,
+            "normalized_return": norm(mean) if norm else None,
+            "reference_return": norm.divisor if norm else None,
+            "reference_source": norm.source if norm else None,
+            "normalization_problem": norm.problem if norm else None,
             "samples_per_s": throughput.get(first_stage),
             "stage_samples_per_s": throughput,
             "labeled_trajectories": info.get("labeled_trajectories") if ctx.method in USES_LABELED else None,
