@@ -50,8 +50,6 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 CARRY = REPO / ".gpu_carry" / "site"
-METHODS = ("bc", "idm", "lapo", "laom", "laom-labels")
-FIRST_STAGE = {"lapo": "lam", "laom": "lam", "laom-labels": "lam", "idm": "idm", "bc": "bc"}
 
 
 def carry_usable() -> tuple[bool, str]:
@@ -347,6 +345,7 @@ def _curves(store, run_id: str | None, stage: str) -> dict:
 def part_methods(record: dict, report: Report, sz: dict, work: Path) -> None:
     import numpy as np
 
+    from laom_core.methods import METHODS, PIPELINES
     from laom_core.runs.store import RunStore
 
     data = _methods_data(work, sz["methods_data"])
@@ -401,7 +400,7 @@ def part_methods(record: dict, report: Report, sz: dict, work: Path) -> None:
                              "finite": bool(np.isfinite(v).all()),
                              "fell": bool(len(v) >= 4 and v[-2:].mean() < v[:2].mean())}
         out["losses"] = losses
-        out["first_stage_loss_fell"] = losses.get(FIRST_STAGE[method], {}).get("fell")
+        out["first_stage_loss_fell"] = losses.get(PIPELINES[method][0], {}).get("fell")
         system = _curves(store, row.get("id"), "system")
         out["runs_page"] = {  # what the Runs page's System tab shows for this run
             "gpu_name": row.get("gpu_name"), "device": row.get("device"),

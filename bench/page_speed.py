@@ -27,7 +27,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 PAGES = ["pages/home.py", "pages/datasets.py", "pages/train.py", "pages/runs.py", "pages/latent_space.py",
          "pages/budgets.py", "pages/rollouts.py"]
-METHODS = ["bc", "idm", "lapo", "laom", "laom-labels"]
+from laom_core.methods import METHODS  # noqa: E402 - after the sys.path line above
+
 KEYS = {"lam": ["loss", "probe_mse", "samples_per_s", "lr"], "system": ["cpu_percent", "rss_mb"]}
 
 

@@ -31,10 +31,10 @@ from typing import Any, Optional
 import yaml
 
 from laom_core.errors import ConfigError
+from laom_core.methods import LAM_METHODS, METHODS, PIPELINES  # noqa: F401 - METHODS re-exported for callers
 
 PRESET_DIR = Path(__file__).resolve().parents[1] / "assets" / "configs"
 PRESETS = ("paper", "cpu-small", "smoke")
-METHODS = ("idm", "lapo", "laom", "laom-labels", "bc")
 
 
 @dataclass
@@ -554,7 +554,7 @@ def _canonical(key: str) -> str:
 
 def validate(config: TrainConfig, method: str | None = None) -> None:
     """Cross-key checks (frame stacks only where the method chains the stages)."""
-    if method in (None, "lapo", "laom", "laom-labels") and config.lapo.frame_stack != config.bc.frame_stack:
+    if (method is None or method in LAM_METHODS) and config.lapo.frame_stack != config.bc.frame_stack:
         raise ConfigError(
             f"config keys lapo.frame_stack ({config.lapo.frame_stack}) and bc.frame_stack "
             f"({config.bc.frame_stack}) must match: the policy reads the frames the LAM labelled")
@@ -563,8 +563,6 @@ def validate(config: TrainConfig, method: str | None = None) -> None:
             f"config keys idm.frame_stack ({config.idm.frame_stack}) and bc.frame_stack "
             f"({config.bc.frame_stack}) must match: the policy reads the frames the IDM labelled")
     if config.run.stop_after is not None:
-        from laom_core.training.stages import PIPELINES
-
         allowed = PIPELINES.get(method) if method else sorted({s for p in PIPELINES.values() for s in p})
         if config.run.stop_after not in allowed:
             raise ConfigError(f"config key run.stop_after must be one of {', '.join(allowed)} "

@@ -31,7 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from laom_core import methods
 from laom_core.errors import LaomError
+from laom_core.metrics import has_distractors, is_reference_bc, return_normalizer
 from laom_core.workspace import atomic_write_json, datasets_dir, workspace_root
 
 TASK = "cheetah-run"
@@ -447,19 +449,13 @@ def demo_results(smoke: bool = False) -> dict:
             else:
                 ended.append(None)
 
-    # One divisor for every row: the demo's own BC run when it finished (what the runs saw
-    # depends on whether BC had finished when they were evaluated), else the paper's BC.
-    bc = next((r for r in rows if r["method"] == "bc" and r["eval_return_mean"]), None)
-    divisor, source = (bc["eval_return_mean"], "the demo's BC run") if bc else (None, None)
-    if divisor is None:
-        from laom_core.analysis.aggregate import paper_reference
-
-        divisor = paper_reference().get("bc_full_data_return", {}).get(
-            "no_distractors" if plan.difficulty == "vanilla" else "distractors", {}).get(plan.task)
-        source = "the paper's BC" if divisor else None
+    # One divisor for every row, by the one rule (laom_core.metrics): the demo's own BC run when
+    # it finished (what the runs saw depends on whether BC had finished when they were
+    # evaluated), else the paper's BC; none when that BC is noise.
+    norm = return_normalizer(plan.task, has_distractors(plan.difficulty),
+                             [r["eval_return_mean"] for r in rows if is_reference_bc(r)])
     for row in rows:
-        ret = row["eval_return_mean"]
-        row["normalized_return"] = ret / divisor if (ret is not None and divisor) else None
+        row["normalized_return"] = norm(row["eval_return_mean"])
 
     def after(t: float | None) -> float | None:
         return round((t - started) / 60, 1) if (t and started) else None
@@ -472,7 +468,7 @@ def demo_results(smoke: bool = False) -> dict:
         "all_finished_min": after(max(ended)) if ended and None not in ended else None,
     }
     return {"rows": rows, "timeline": timeline, "preset": plan.preset, "smoke": smoke,
-            "normalizer": {"return": divisor, "source": source}}
+            "normalizer": {"return": norm.divisor, "source": norm.source, "problem": norm.problem}}
 
 
 def finished_run_summary(run: dict | None) -> dict:
@@ -487,7 +483,6 @@ def finished_run_summary(run: dict | None) -> dict:
 
 def results_markdown(results: dict) -> str:
     """The demo's results as a markdown table and a timeline sentence."""
-    titles = {"bc": "BC", "idm": "IDM", "lapo": "LAPO", "laom": "LAOM", "laom-labels": "LAOM+supervision"}
 
     def num(v: float | None, digits: int) -> str:
         return "–" if v is None else f"{v:.{digits}f}"
@@ -495,7 +490,7 @@ def results_markdown(results: dict) -> str:
     lines = ["| method | labeled chunks | status | probe MSE (held-out) | mean-action MSE | return | normalized return | minutes |",
              "|---|---|---|---|---|---|---|---|"]
     for r in results["rows"]:
-        lines.append(f"| {titles.get(r['method'], r['method'])} | {r['labeled_budget'] or 'all (BC)'} | {r['status']} | "
+        lines.append(f"| {methods.label(r['method'])} | {r['labeled_budget'] or 'all (BC)'} | {r['status']} | "
                      f"{num(r['probe_mse'], 4)} | {num(r['chance_probe_mse'], 4)} | {num(r['eval_return_mean'], 1)} | "
                      f"{num(r['normalized_return'], 3)} | {num(r['minutes'], 1)} |")
     t = results["timeline"]

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from laom_core.analysis.aggregate import (aggregate, average_over, bc_divisors, checked_normalized_returns,
+from laom_core.analysis.aggregate import (aggregate, average_over, checked_normalized_returns,
                                           labeled_file_steps, paper_reference)
 from laom_core.analysis.leakage import load_run_leakage
 from laom_core.errors import LaomError
+from laom_core.methods import BUDGET_METHODS
 from laom_core.viz.budgets import budget_figure, short_number
 from pages import common
 
@@ -60,7 +61,7 @@ for r in runs:
         s = _summary(str(path), path.stat().st_mtime)
     except OSError:
         continue
-    budget = r.get("labeled_budget") if r.get("method") in ("idm", "laom-labels") else None
+    budget = r.get("labeled_budget") if r.get("method") in BUDGET_METHODS else None
     if r.get("method") == "bc" and r.get("labeled_budget"):
         budget = r.get("labeled_budget")
     steps = chunk = None
@@ -77,7 +78,6 @@ for r in runs:
                  "seed": r.get("seed"), "difficulty": difficulty,
                  "distractors": difficulty not in (None, "vanilla"),
                  "probe_mse": s.get("probe_mse"), "normalized_return": s.get("normalized_return"),
-                 "reference_return": s.get("reference_return"),
                  "eval_return_mean": s.get("eval_return_mean"), "leakage": leakage})
 
 if not rows:
@@ -92,11 +92,10 @@ setting = c2.radio("Setting", ["with distractors", "without distractors"], horiz
 overlay = c3.toggle("Paper reference overlay", value=True, key="bd_overlay")
 want = setting == "with distractors"
 selected = [r for r in rows if r["distractors"] == want and (scope.startswith("average") or r["task"] == scope)]
-# One divisor per task for every run shown: the mean of our BC runs in this setting (a run's
-# own stored figure depends on whether a BC run had finished when it was evaluated). A divisor
-# that is noise (a BC run that learned nothing) normalizes nothing: flagged, not plotted.
-divisors = bc_divisors(selected)
-selected, norm_problems = checked_normalized_returns(selected, distractors=want, divisors=divisors)
+# One divisor per task for every run shown, by the one rule (laom_core.metrics): the mean of our
+# BC runs in this setting, else the paper's BC (a run's own stored figure depends on whether a BC
+# run had finished when it was evaluated). A divisor that is noise normalizes nothing: flagged.
+selected, norm_problems = checked_normalized_returns(selected, distractors=want)
 X_TITLE = "labeled steps (chunks × steps per chunk, log)"
 PAPER_STEPS = ref["normalized_return_at_128"]["labeled_trajectories"] * ref["dataset"]["steps_per_trajectory"]
 

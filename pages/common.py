@@ -13,6 +13,7 @@ from typing import Any, Iterator
 
 import streamlit as st
 
+from laom_core import methods
 from laom_core.errors import LaomError
 
 # Plain symbols (they render in every font, unlike emoji in headless browsers).
@@ -38,7 +39,6 @@ def _route_through_app() -> None:
 _route_through_app()
 
 STATUS_ICONS = {"queued": "○", "running": "▶", "finished": "✓", "failed": "✗", "stopped": "■"}
-METHOD_LABELS = {"bc": "BC", "idm": "IDM", "lapo": "LAPO", "laom": "LAOM", "laom-labels": "LAOM+supervision"}
 
 
 @contextlib.contextmanager
@@ -217,7 +217,7 @@ def chance_badge(mse: float, chance: float | None) -> dict:
 
 
 def method_label(method: str | None) -> str:
-    return METHOD_LABELS.get(method or "", method or "?")
+    return methods.label(method)
 
 
 def fmt_duration(seconds: float | None) -> str:

@@ -22,16 +22,10 @@ except LaomError as exc:
     st.error(f"Workspace problem: {exc}")
     st.stop()
 
-from laom_core.config import METHODS, PRESETS, load_config, parse_set  # noqa: E402
+from laom_core import methods  # noqa: E402
+from laom_core.config import PRESETS, load_config, parse_set  # noqa: E402
+from laom_core.methods import LAM_METHODS, METHODS  # noqa: E402
 
-METHOD_HELP = {
-    "lapo": "LAPO: pixel-space forward model, one-step IDM (no labels during LAM training)",
-    "laom": "LAOM: latent forward model, multi-step IDM, large latent, augmentations",
-    "laom-labels": "LAOM + supervision: LAOM plus a linear action head on a small labeled batch",
-    "idm": "IDM baseline: supervised inverse dynamics on the labeled subset, then BC on pseudo-labels",
-    "bc": "BC: behaviour cloning on the true actions (the normalization reference)",
-}
-NEEDS_LABELED = {"laom-labels", "idm"}
 
 
 @st.cache_data(ttl=10, show_spinner=False)
@@ -95,7 +89,7 @@ if mode.startswith("Single"):
     c1, c2, c3 = st.columns(3)
     method = c1.selectbox("Method", METHODS, index=METHODS.index("laom"), key="tr_method",
                           format_func=common.method_label)
-    c1.caption(METHOD_HELP.get(method, ""))
+    c1.caption(methods.get(method).help)
     preset = c2.selectbox("Preset", PRESETS, index=PRESETS.index("smoke"), key="tr_preset",
                           help="smoke: seconds (checks the plumbing); cpu-small: minutes on a CPU; paper: the "
                                "paper's Table 5 (needs a GPU)")
@@ -104,7 +98,7 @@ if mode.startswith("Single"):
     data = d1.selectbox("Unlabeled dataset", unlabeled, format_func=lambda p: _fmt(by_path.get(p)), key="tr_data")
     labeled_opts = [None] + labeled_sets
     labeled = d2.selectbox("Labeled subset (labeled budget)", labeled_opts, key="tr_labeled",
-                           index=1 if method in NEEDS_LABELED and labeled_sets else 0,
+                           index=1 if methods.get(method).budget_shapes_model and labeled_sets else 0,
                            format_func=lambda p: _fmt(by_path.get(p)) if p else "— none —")
     eval_opts = [None] + [d["path"] for d in datasets]
     eval_data = d3.selectbox("Eval dataset (optional)", eval_opts, key="tr_eval", index=eval_default,
@@ -133,7 +127,7 @@ if mode.startswith("Single"):
             config_path = _save_upload(upload)
         except LaomError as exc:
             problems.append(str(exc))
-    if method in NEEDS_LABELED and not labeled:
+    if methods.get(method).budget_shapes_model and not labeled:
         problems.append(f"{common.method_label(method)} needs a labeled subset (sample one on Datasets & distractors)")
     resolved = None
     if not problems:
@@ -227,7 +221,7 @@ else:
                     "of that many trajectory chunks, sampled from the labeled source (or the released files).")
         c1, c2 = st.columns(2)
         sw_name = c1.text_input("Sweep name", "sweep-1", key="sw_name")
-        sw_methods = c2.multiselect("Methods", METHODS, default=["lapo", "laom", "laom-labels"], key="sw_methods",
+        sw_methods = c2.multiselect("Methods", METHODS, default=list(LAM_METHODS), key="sw_methods",
                                     format_func=common.method_label)
         c3, c4, c5 = st.columns(3)
         sw_budgets = c3.text_input("Labeled budgets", "2,8,32", key="sw_budgets")

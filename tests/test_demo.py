@@ -153,7 +153,7 @@ def test_results_table_reads_the_store_and_fills_the_readme_block(workspace, tmp
     assert rows[1]["probe_mse"] == pytest.approx(0.2)
     # no demo BC run finished: every row is normalized by the paper's BC (823 for cheetah-run)
     assert rows[2]["normalized_return"] == pytest.approx(102.0 / 823.0)
-    assert results["normalizer"]["source"] == "the paper's BC"
+    assert results["normalizer"]["source"] == "paper BC (distractors)"
     t = results["timeline"]
     assert t["first_metric_min"] is not None and t["headline_finished_min"] is not None
     assert t["all_finished_min"] is None  # six runs never ran

@@ -5,29 +5,15 @@ attached, so pages, reports and ``bench/reproduce.py`` share one aggregation.
 """
 from __future__ import annotations
 
-import json
-import math
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-REFERENCE_PATH = Path(__file__).resolve().parents[2] / "assets" / "paper_reference.json"
+from laom_core.metrics import (  # noqa: F401 - the one normalized-return rule, re-exported
+    finite, normalize_rows, paper_reference, reference_floor, reference_problem)
 
-
-def paper_reference() -> dict[str, Any]:
-    """The paper's reported numbers (``assets/paper_reference.json``)."""
-    with open(REFERENCE_PATH, encoding="utf-8") as fh:
-        return json.load(fh)
-
-
-def _finite(value: Any) -> float | None:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
 
 
 def aggregate(
@@ -43,7 +29,7 @@ def aggregate(
     """
     groups: dict[tuple, list[tuple[float, Any]]] = defaultdict(list)
     for row in rows:
-        value = _finite(row.get(value_key))
+        value = finite(row.get(value_key))
         if value is None:
             continue
         groups[tuple(row.get(k) for k in by)].append((value, row.get("id")))
@@ -78,113 +64,28 @@ def average_over(entries: Sequence[dict], over: str, by: Sequence[str]) -> list[
     return out
 
 
-def bc_divisors(rows: Iterable[dict], return_key: str = "eval_return_mean") -> dict[str, float]:
-    """Mean return of our own finished BC runs on the full labeled data, per task.
-
-    A BC run counts when it has no labeled budget (it trained on every action label).
-    """
-    per_task: dict[str, list[float]] = defaultdict(list)
-    for row in rows:
-        if row.get("method") != "bc" or row.get("labeled_budget") not in (None, 0):
-            continue
-        value = _finite(row.get(return_key))
-        if value is not None and value > 0:
-            per_task[str(row.get("task"))].append(value)
-    return {task: float(np.mean(v)) for task, v in per_task.items()}
-
-
 def normalized_returns(
     rows: Sequence[dict],
     *,
+    distractors: bool | None = None,
     return_key: str = "eval_return_mean",
-    divisors: dict[str, float] | None = None,
 ) -> list[dict]:
-    """Copy of ``rows`` with ``normalized_return`` = return / divisor of the row's task.
-
-    ``divisors`` defaults to our own full-data BC runs (:func:`bc_divisors`); rows whose
-    task has no divisor get None.
-    """
-    if divisors is None:
-        divisors = bc_divisors(rows, return_key)
-    out = []
-    for row in rows:
-        new = dict(row)
-        value = _finite(row.get(return_key))
-        divisor = divisors.get(str(row.get("task")))
-        new["normalized_return"] = value / divisor if value is not None and divisor else None
-        out.append(new)
-    return out
-
-
-# A BC return this small is not a reference: dividing by it turns noise into "x times BC".
-MIN_REFERENCE_FRACTION = 0.10  # of the paper's full-data BC return for the task and setting
-MIN_REFERENCE_RETURN = 10.0  # floor for any task (and the rule for tasks the paper did not report)
-
-
-def reference_floor(task: str, distractors: bool = True) -> tuple[float, str]:
-    """The smallest BC return that may normalize returns of ``task``, and why that much."""
-    table = paper_reference().get("bc_full_data_return", {})
-    paper = table.get("distractors" if distractors else "no_distractors", {}).get(str(task))
-    if paper:
-        floor = max(MIN_REFERENCE_RETURN, MIN_REFERENCE_FRACTION * float(paper))
-        setting = "with" if distractors else "without"
-        return floor, (f"{MIN_REFERENCE_FRACTION:.0%} of the paper's BC return {float(paper):g} on {task} "
-                       f"{setting} distractors")
-    return MIN_REFERENCE_RETURN, f"the floor of {MIN_REFERENCE_RETURN:g} for a task the paper did not report"
-
-
-def reference_problem(task: str, reference: float | None, distractors: bool = True) -> str | None:
-    """Why ``reference`` cannot normalize returns of ``task`` (None when it can, or is unknown)."""
-    value = _finite(reference)
-    if value is None:
-        return None
-    floor, why = reference_floor(task, distractors)
-    if value >= floor:
-        return None
-    return (f"{task}: the BC reference return {value:.3g} is below {floor:.3g} ({why}); a ratio to it is "
-            "noise, so normalized returns are not shown (raw returns are)")
+    """Copy of ``rows`` with ``normalized_return`` by the one rule (:mod:`laom_core.metrics`):
+    our own full-data BC runs among ``rows`` per task and setting, else the paper's BC, and
+    nothing for a divisor that is noise."""
+    return normalize_rows(rows, distractors=distractors, return_key=return_key)[0]
 
 
 def checked_normalized_returns(
     rows: Sequence[dict],
     *,
     distractors: bool = True,
-    divisors: dict[str, float] | None = None,
     return_key: str = "eval_return_mean",
 ) -> tuple[list[dict], dict[str, str]]:
-    """Normalized returns whose divisor is a real BC return; ``(rows, problems per task)``.
-
-    The divisor of a row is our own BC runs' mean for its task (``divisors``, default
-    :func:`bc_divisors`), else the reference the run recorded (``reference_return``, or
-    the ratio of its return to its stored ``normalized_return``). A divisor below
-    :func:`reference_floor` (near zero: a BC run that learned nothing) gives
-    ``normalized_return`` None and ``normalization_problem`` on the row, and the task's
-    message in the returned problems.
-    """
-    if divisors is None:
-        divisors = bc_divisors(rows, return_key)
-    out: list[dict] = []
-    problems: dict[str, str] = {}
-    for row in rows:
-        new = dict(row)
-        task = str(row.get("task"))
-        value = _finite(row.get(return_key))
-        stored = _finite(row.get("normalized_return"))
-        reference = divisors.get(task)
-        if reference is None:
-            reference = _finite(row.get("reference_return"))
-        if reference is None and value is not None and stored:
-            reference = value / stored  # an older summary: the divisor it used
-        problem = reference_problem(task, reference, distractors)
-        if problem:
-            new["normalized_return"] = None
-            new["normalization_problem"] = problem
-            problems.setdefault(task, problem)
-        elif reference is not None and value is not None and reference != 0:
-            new["normalized_return"] = value / reference
-        else:
-            new["normalized_return"] = stored
-        out.append(new)
+    """:func:`normalized_returns` in one setting, with the refused divisors' reasons per task:
+    ``(rows, problems per task)``; a refused row has ``normalization_problem``."""
+    out, normalizers = normalize_rows(rows, distractors=distractors, return_key=return_key)
+    problems = {task: n.problem for (task, _), n in sorted(normalizers.items()) if n.problem}
     return out, problems
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from laom_core.errors import LaomError
+from laom_core.training.probes import fit_ridge
 
 
 @dataclass
@@ -22,11 +23,6 @@ class ProbeResult:
     held_out: np.ndarray           # (N,) bool, True for held-out points
     r2: float                      # held-out R^2 over all dims
     chance_mse: float              # held-out MSE of predicting the train mean
-
-
-def _design(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-    z = (x - mean) / std
-    return np.concatenate([z, np.ones((len(z), 1))], axis=1)
 
 
 def fit_linear_probe(
@@ -40,8 +36,8 @@ def fit_linear_probe(
 ) -> ProbeResult:
     """Ridge regression ``inputs -> targets``; metrics on held-out groups (trajectories).
 
-    With more input dims than training points, the dual (kernel) form keeps the solve at
-    N x N.
+    The fit is the one ridge (:func:`laom_core.training.probes.fit_ridge`: standardized
+    features, unpenalized intercept, penalty ``ridge * n``, dual form when D > N).
     """
     x = np.asarray(inputs, dtype=np.float64)
     y = np.asarray(targets, dtype=np.float64)
@@ -62,16 +58,7 @@ def fit_linear_probe(
         held = np.zeros(len(x), bool)
         held[rng.choice(len(x), size=max(1, int(len(x) * held_out_fraction)), replace=False)] = True
     train = ~held
-    mean = x[train].mean(axis=0)
-    std = x[train].std(axis=0) + 1e-6
-    xt = _design(x[train], mean, std)
-    lam = ridge * len(xt)
-    if xt.shape[1] <= xt.shape[0]:
-        w = np.linalg.solve(xt.T @ xt + lam * np.eye(xt.shape[1]), xt.T @ y[train])
-        pred = _design(x, mean, std) @ w
-    else:
-        alpha = np.linalg.solve(xt @ xt.T + lam * np.eye(len(xt)), y[train])
-        pred = _design(x, mean, std) @ (xt.T @ alpha)
+    pred = fit_ridge(x[train], y[train], ridge)(x)  # the one ridge (training/probes.py)
     sq = (pred - y) ** 2
     per_dim = sq[held].mean(axis=0)
     chance = ((y[held] - y[train].mean(axis=0)) ** 2).mean()

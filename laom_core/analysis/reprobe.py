@@ -56,7 +56,8 @@ def _run_config(run_dir: Path):
 def load_run_lam(run_dir: str | Path, img_hw: int, action_dim: int) -> tuple[torch.nn.Module, Any]:
     """The stage-1 model of a finished LAPO/LAOM/LAOM+supervision run, in eval mode on CPU."""
     from laom_core.training.common import load_checkpoint, load_module_state
-    from laom_core.training.lam import LAM_METHODS, build_lam
+    from laom_core.methods import LAM_METHODS
+    from laom_core.training.lam import build_lam
 
     run_dir = Path(run_dir)
     try:

@@ -37,11 +37,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from laom_core.analysis.aggregate import paper_reference
 from laom_core.errors import LaomError
+from laom_core.metrics import is_reference_bc, normalize_rows
+from laom_core.methods import BUDGET_METHODS, LABELS as METHOD_TITLES, LAM_METHODS, METHODS
 
-LAM_METHODS = ("lapo", "laom", "laom-labels")
-METHOD_TITLES = {"bc": "BC", "idm": "IDM", "lapo": "LAPO", "laom": "LAOM", "laom-labels": "LAOM+supervision"}
 REPO = Path(__file__).resolve().parents[2]
 BEGIN, END = "<!-- reproduce.py: generated, do not edit -->", "<!-- reproduce.py: end of generated part -->"
 
@@ -449,25 +448,17 @@ def run_leakage_figures(run: dict | None) -> dict[str, float | None]:
 
 
 def _normalize(rows: list[dict]) -> dict[str, dict]:
-    """Fill ``normalized_return`` with our BC mean per (task, distractors); returns the divisors."""
-    ref = paper_reference().get("bc_full_data_return", {})
-    out: dict[str, dict] = {}
-    for task in sorted({r["task"] for r in rows}):
-        for distractors in (True, False):
-            bc = [r["eval_return_mean"] for r in rows if r["task"] == task and r["distractors"] == distractors
-                  and r["method"] == "bc" and not is_side_study(r)
-                  and _num(r["eval_return_mean"])]
-            if bc and statistics.mean(bc) > 0:
-                divisor, source = statistics.mean(bc), f"our BC, mean of {len(bc)} seed(s)"
-            else:
-                divisor = ref.get("distractors" if distractors else "no_distractors", {}).get(task)
-                source = "paper BC" if divisor else None
-            key = f"{task}|{'distractors' if distractors else 'vanilla'}"
-            out[key] = {"divisor": divisor, "source": source}
-            for r in rows:
-                if r["task"] == task and r["distractors"] == distractors and _num(r["eval_return_mean"]) and divisor:
-                    r["normalized_return"] = r["eval_return_mean"] / divisor
-    return out
+    """Fill ``normalized_return`` (and ``normalization_problem``) in place by the one rule
+    (:mod:`laom_core.metrics`), our reference being the BC runs of the main study (not the side
+    studies) per (task, distractors); returns the divisors as ``{"task|setting": ...}``."""
+    normalized, normalizers = normalize_rows(
+        rows, counts_as_reference=lambda r: is_reference_bc(r) and not is_side_study(r))
+    for row, new in zip(rows, normalized):
+        row["normalized_return"] = new["normalized_return"]
+        if "normalization_problem" in new:
+            row["normalization_problem"] = new["normalization_problem"]
+    return {f"{task}|{'distractors' if d else 'vanilla'}": n.as_dict()
+            for (task, d), n in sorted(normalizers.items())}
 
 
 def _num(value: Any) -> bool:
@@ -531,12 +522,16 @@ def check_claims(report: dict) -> list[dict]:
         if task in headline_only:  # stage-1 LAPO and LAOM only: claims 3 and 4 are not planned
             continue
 
-        # 3. LAOM+supervision: best return at every budget and lowest probe MSE
-        ret = {m: _mean(_values(rows, "normalized_return", method=m, task=task, distractors=True))
+        # 3. LAOM+supervision: best return at every budget and lowest probe MSE. When the task's
+        # BC reference is noise (no normalized returns), the raw returns are compared: one divisor
+        # per task would not change their order.
+        caveat = _returns_caveat(rows, task)
+        ret_key = "eval_return_mean" if caveat else "normalized_return"
+        ret = {m: _mean(_values(rows, ret_key, method=m, task=task, distractors=True))
                for m in ("lapo", "laom")}
         details, ok, pending = [], True, False
         for b in budgets:
-            sup_ret = _mean(_values(rows, "normalized_return", method="laom-labels", task=task, distractors=True, budget=b))
+            sup_ret = _mean(_values(rows, ret_key, method="laom-labels", task=task, distractors=True, budget=b))
             sup_probe = _mean(_values(rows, "probe_mse", method="laom-labels", task=task, distractors=True, budget=b))
             if None in (sup_ret, sup_probe, ret["lapo"], ret["laom"], lapo, laom):
                 pending = True
@@ -548,7 +543,6 @@ def check_claims(report: dict) -> list[dict]:
         state = "PENDING" if pending and ok else ("PASS" if ok else "FAIL")
         claims.append(_claim(3, task, state, "; ".join(details) or "needs LAOM+supervision, LAOM and LAPO runs"))
 
-        caveat = _returns_caveat(rows, task)
         if caveat:
             claims[-1]["detail"] += caveat
 
@@ -557,7 +551,7 @@ def check_claims(report: dict) -> list[dict]:
             claims.append(_claim(4, task, "PENDING", "needs at least two budgets"))
         else:
             hi, lo = max(budgets), min(budgets)
-            vals = {(m, b): _mean(_values(rows, "normalized_return", method=m, task=task, distractors=True, budget=b))
+            vals = {(m, b): _mean(_values(rows, ret_key, method=m, task=task, distractors=True, budget=b))
                     for m in ("idm", "laom-labels") for b in (hi, lo)}
             if None in vals.values():
                 claims.append(_claim(4, task, "PENDING", f"needs IDM and LAOM+supervision at budgets {hi} and {lo}"))
@@ -565,8 +559,8 @@ def check_claims(report: dict) -> list[dict]:
                 drop_idm = vals[("idm", hi)] - vals[("idm", lo)]
                 drop_sup = vals[("laom-labels", hi)] - vals[("laom-labels", lo)]
                 claims.append(_claim(4, task, "PASS" if drop_idm > drop_sup else "FAIL",
-                                     f"normalized return drop from budget {hi} to {lo}: IDM {drop_idm:+.3f}, "
-                                     f"LAOM+supervision {drop_sup:+.3f}" + _returns_caveat(rows, task)))
+                                     f"{'raw' if caveat else 'normalized'} return drop from budget {hi} to {lo}: "
+                                     f"IDM {drop_idm:+.3f}, LAOM+supervision {drop_sup:+.3f}" + caveat))
     return claims
 
 
@@ -591,14 +585,15 @@ def _gap_caveat(rows: list[dict], task: str) -> str:
 
 
 def _returns_caveat(rows: list[dict], task: str) -> str:
-    """A note when our BC (the reference policy) is itself far from solving the task: then
-    every normalized return is a ratio of small, noisy numbers. The verdict is not changed."""
-    bc = _mean(_values(rows, "eval_return_mean", method="bc", task=task, distractors=True))
-    paper = paper_reference().get("bc_full_data_return", {}).get("distractors", {}).get(task)
-    if bc is None or not paper or bc >= 0.1 * paper:
+    """A note when the task's BC reference (with distractors) is noise by the one rule
+    (:mod:`laom_core.metrics`): then no normalized return is shown and claims 3-4 compare raw
+    returns. The verdict is not changed by it."""
+    problem = next((r.get("normalization_problem") for r in rows
+                    if r["task"] == task and r["distractors"] and r.get("normalization_problem")), None)
+    if not problem:
         return ""
-    return (f" (caution: our BC returns {bc:.1f}, the paper's {paper:.0f}; at this scale no policy controls the "
-            f"agent and normalized returns are ratios of noise)")
+    return (f" (caution: {problem}; at this scale no policy controls the agent and normalized returns would be "
+            "ratios of noise, so raw returns are compared)")
 
 
 CLAIM_TEXT = {
@@ -627,9 +622,9 @@ def probe_table(report: dict) -> list[list[str]]:
     out = [["task", "method", "probe MSE, distractors", "probe MSE, no distractors", "chance (mean action)",
             "FDM z gain, distractors"]]
     for task in sorted({r["task"] for r in rows}):
-        for m in ("idm", "lapo", "laom", "laom-labels"):
+        for m in (m for m in METHODS if m != "bc"):
             budgets = sorted({r["budget"] for r in rows if r["method"] == m and r["task"] == task and r["budget"]})
-            for b in budgets if m in ("idm", "laom-labels") else [None]:
+            for b in budgets if m in BUDGET_METHODS else [None]:
                 match = {"method": m, "task": task} | ({"budget": b} if b else {})
                 d = _values(rows, "probe_mse", distractors=True, **match)
                 v = _values(rows, "probe_mse", distractors=False, **match)
@@ -648,7 +643,7 @@ def return_table(report: dict) -> list[list[str]]:
     budgets = sorted({r["budget"] for r in rows if r["budget"] is not None})
     out = [["task", "method"] + [f"{b} chunks" for b in budgets] + ["no labels needed / full labels"]]
     for task in sorted({r["task"] for r in rows}):
-        for m in ("bc", "idm", "lapo", "laom", "laom-labels"):
+        for m in METHODS:
             line = [task, METHOD_TITLES[m]]
             any_value = False
             for b in budgets:
@@ -793,7 +788,7 @@ def write_report(report: dict, claims: list[dict], out_md: Path, figures_dir: Pa
     figures = []
     for task in sorted({r["task"] for r in rows}):
         groups = []
-        for m in ("lapo", "laom", "laom-labels"):
+        for m in LAM_METHODS:
             main = max([r["budget"] for r in rows if r["method"] == m and r["budget"]] or [None])
             match = {"method": m, "task": task} | ({"budget": main} if m == "laom-labels" and main else {})
             groups.append((METHOD_TITLES[m], [_mean(_values(rows, "probe_mse", distractors=True, **match)),
@@ -808,7 +803,7 @@ def write_report(report: dict, claims: list[dict], out_md: Path, figures_dir: Pa
 
         budgets = sorted({r["budget"] for r in rows if r["budget"] is not None and r["task"] == task})
         lines = []
-        for m in ("idm", "laom-labels"):
+        for m in BUDGET_METHODS:
             pts = [(b, _mean(_values(rows, "normalized_return", method=m, task=task, distractors=True, budget=b)))
                    for b in budgets]
             lines.append((METHOD_TITLES[m], [(b, v) for b, v in pts if v is not None]))

@@ -6,7 +6,7 @@ import json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from laom_core.runs.launcher import METHODS
+    from laom_core.methods import METHODS
 
     parser = subparsers.add_parser(
         "launch", help="queue a background training run (same arguments as train); prints the run id",

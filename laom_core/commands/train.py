@@ -14,7 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-from laom_core.config import METHODS, PRESETS, load_config
+from laom_core.config import PRESETS, load_config
+from laom_core.methods import METHODS, USES_LABELED
 from laom_core.errors import ConfigError, LaomError
 from laom_core.workspace import atomic_write_json, atomic_write_text, datasets_dir, resolve_user_path, runs_dir
 
@@ -80,7 +81,7 @@ def _handler(args: argparse.Namespace) -> int:
     import torch
 
     from laom_core.training.common import Metrics, RunContext, pick_device
-    from laom_core.training.methods import USES_LABELED, Runner, describe_data
+    from laom_core.training.methods import Runner, describe_data
 
     # One intra-op thread by default: training runs share a few cores with each other and
     # the dashboard, and oversubscribed OpenMP threads slow every run down many times over.

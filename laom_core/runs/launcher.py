@@ -37,11 +37,11 @@ from pathlib import Path
 from typing import IO, Iterator, Sequence
 
 from laom_core.errors import ConfigError, LaomError, RunError
+from laom_core.methods import METHODS
 from laom_core.runs import liveness
 from laom_core.runs.store import RunStore, check_run_id, new_run_id
 from laom_core.workspace import WORKSPACE_ENV, datasets_dir, resolve_user_path, runs_dir, workspace_root
 
-METHODS = ("idm", "lapo", "laom", "laom-labels", "bc")
 DEFAULT_GRACE_S = 10.0
 POLL_S = 0.5
 LOCK_NAME = ".scheduler.lock"

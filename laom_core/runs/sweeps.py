@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from laom_core.errors import ConfigError, LaomError, RunError
-from laom_core.runs.launcher import METHODS
+from laom_core.methods import METHODS
 from laom_core.runs.store import RunStore
 from laom_core.workspace import datasets_dir, resolve_user_path
 

@@ -21,11 +21,11 @@ from torch import nn
 
 from laom_core.envs.types import EnvStep
 from laom_core.errors import DatasetError, EnvError
+from laom_core.metrics import Normalizer, has_distractors, is_reference_bc, return_normalizer
 from laom_core.training.common import RunContext, autocast, frames
 from laom_core.viz.video import write_videos
 from laom_core.workspace import atomic_write_json
 
-REFERENCE_FILE = Path(__file__).resolve().parents[2] / "assets" / "paper_reference.json"
 
 
 class LearnedPolicy:
@@ -129,29 +129,24 @@ def evaluate(ctx: RunContext, policy: LearnedPolicy, episodes: int, seed: int) -
     return result
 
 
-def reference_return(task: str, difficulty: str, store=None, exclude_run: str | None = None) -> tuple[float | None, str | None]:
-    """The BC return that normalizes a return: our own finished BC run on the same task and
-    difficulty (latest) when there is one, else the paper's divisor; (None, None) if neither."""
+def reference_return(task: str, difficulty: str, store=None, exclude_run: str | None = None) -> Normalizer:
+    """The normalizer of a return on ``task`` at ``difficulty``, by the one rule
+    (:mod:`laom_core.metrics`): our own finished full-data BC runs in the store on the same
+    task and setting, else the paper's BC; refused when it is noise."""
+    distractors = has_distractors(difficulty)
+    bc_returns = []
     if store is not None:
         try:
             runs = store.list_runs(status="finished")
         except Exception:  # an unreadable store must not fail an evaluation
             runs = []
-        for row in sorted(runs, key=lambda r: r.get("ended_at") or 0, reverse=True):
-            if row.get("method") != "bc" or row.get("id") == exclude_run or not row.get("run_dir"):
+        for row in runs:
+            if not is_reference_bc(row) or row.get("id") == exclude_run or not row.get("run_dir"):
                 continue
-            summary_path = Path(row["run_dir"]) / "summary.json"
             try:
-                summary = json.loads(summary_path.read_text())
+                summary = json.loads((Path(row["run_dir"]) / "summary.json").read_text())
             except (OSError, ValueError):
                 continue
-            if (summary.get("eval_task") == task and summary.get("eval_difficulty") == difficulty
-                    and summary.get("eval_return_mean") is not None and summary["eval_return_mean"] > 0):
-                return float(summary["eval_return_mean"]), f"bc run {row['id']}"
-    try:
-        table = json.loads(REFERENCE_FILE.read_text())["bc_full_data_return"]
-    except (OSError, ValueError, KeyError):
-        return None, None
-    kind = "no_distractors" if difficulty == "vanilla" else "distractors"
-    value = table.get(kind, {}).get(task)
-    return (float(value), f"paper BC ({kind})") if value else (None, None)
+            if summary.get("eval_task") == task and has_distractors(summary.get("eval_difficulty")) == distractors:
+                bc_returns.append(summary.get("eval_return_mean"))
+    return return_normalizer(task, distractors, bc_returns)

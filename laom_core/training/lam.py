@@ -22,7 +22,6 @@ from laom_core.training.common import (
 )
 from laom_core.training.probes import OnlineProbe
 
-LAM_METHODS = ("lapo", "laom", "laom-labels")
 
 
 def build_lam(method: str, cfg: LAMConfig, obs_channels: int, img_hw: int, action_dim: int) -> nn.Module:

@@ -25,9 +25,10 @@ from laom_core.training.common import RunContext, effective_switches, load_final
 from laom_core.training.decoder import build_decoder, train_decoder
 from laom_core.training.evaluate import LearnedPolicy, evaluate, reference_return
 from laom_core.training.idm import build_idm, train_idm
-from laom_core.training.lam import LAM_METHODS, build_lam, fdm_z_usage, train_lam
+from laom_core.methods import LAM_METHODS, USES_LABELED
+from laom_core.training.lam import build_lam, fdm_z_usage, train_lam
 
-from laom_core.training.stages import PIPELINES, USES_LABELED, planned_stages  # noqa: F401 - re-exported
+from laom_core.training.stages import planned_stages
 
 
 # The three probes every LAM run reports (docs/interfaces.md): the paper's online probe on
@@ -240,10 +241,10 @@ class Runner:
     def _summary(self, probe: dict, evaluation: dict, wall_s: float) -> dict[str, Any]:
         ctx, info = self.ctx, self.ctx.info
         mean = evaluation.get("eval_return_mean")
-        ref, ref_source = (None, None)
+        norm = None
         if mean is not None:
-            ref, ref_source = reference_return(evaluation["eval_task"], evaluation["eval_difficulty"],
-                                               ctx.info.get("store"), ctx.info.get("run_id"))
+            norm = reference_return(evaluation["eval_task"], evaluation["eval_difficulty"],
+                                    ctx.info.get("store"), ctx.info.get("run_id"))
         first_stage = self.planned[0]
         throughput = {k: v.get("samples_per_s") for k, v in self.finished.items() if k != "eval"}
         return {
@@ -262,9 +263,10 @@ class Runner:
             "eval_episodes": evaluation.get("eval_episodes"),
             "eval_task": evaluation.get("eval_task"),
             "eval_difficulty": evaluation.get("eval_difficulty"),
-            "normalized_return": (mean / ref) if (mean is not None and ref) else None,
-            "reference_return": ref,
-            "reference_source": ref_source,
+            "normalized_return": norm(mean) if norm else None,
+            "reference_return": norm.divisor if norm else None,
+            "reference_source": norm.source if norm else None,
+            "normalization_problem": norm.problem if norm else None,
             "samples_per_s": throughput.get(first_stage),
             "stage_samples_per_s": throughput,
             "labeled_trajectories": info.get("labeled_trajectories") if ctx.method in USES_LABELED else None,

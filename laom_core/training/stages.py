@@ -1,15 +1,8 @@
-"""Which stages each method runs, in order (no torch import: the config checks use it)."""
+"""Which stages a run executes (no torch import: the config checks use it); the pipelines are the
+method registry's (:mod:`laom_core.methods`)."""
 from __future__ import annotations
 
-PIPELINES: dict[str, list[str]] = {
-    "lapo": ["lam", "bc", "decoder", "eval"],
-    "laom": ["lam", "bc", "decoder", "eval"],
-    "laom-labels": ["lam", "bc", "decoder", "eval"],
-    "bc": ["bc", "eval"],
-    "idm": ["idm", "bc", "eval"],
-}
-# Methods that read the small labeled dataset (stage 3 decoder, or the IDM itself).
-USES_LABELED = {"lapo", "laom", "laom-labels", "idm"}
+from laom_core.methods import PIPELINES, USES_LABELED  # noqa: F401 - the registry's views
 
 
 def planned_stages(method: str, stop_after: str | None = None) -> list[str]:

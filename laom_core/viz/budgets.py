@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 
 from laom_core.viz.curves import color_for, rgba
 
-LABELS = {"bc": "BC", "idm": "IDM", "lapo": "LAPO", "laom": "LAOM", "laom-labels": "LAOM+supervision"}
+from laom_core.methods import LABELS
 
 
 def short_number(value: float) -> str:

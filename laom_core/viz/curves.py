@@ -11,17 +11,13 @@ from typing import Iterable, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from laom_core.methods import COLORS
+
 PALETTE = (
     "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
     "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22",
 )
-METHOD_COLORS = {
-    "lapo": "#d62728",
-    "laom": "#1f77b4",
-    "laom-labels": "#2ca02c",
-    "idm": "#ff7f0e",
-    "bc": "#7f7f7f",
-}
+METHOD_COLORS = COLORS  # one colour per method, from the registry
 
 
 def color_for(name: str, index: int) -> str:

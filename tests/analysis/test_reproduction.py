@@ -227,7 +227,9 @@ def test_smoke_reproduction_end_to_end(workspace, tmp_path):
         assert all(key in r for r in rows)
     assert {(r["method"], r["distractors"]) for r in rows} >= {("lapo", False), ("laom", False), ("bc", True)}
     assert all(r["probe_mse"] is not None for r in rows if r["method"] != "bc")
-    assert all(r["normalized_return"] is not None for r in rows if not rp.is_side_study(r))
+    # normalized by the one rule (laom_core.metrics), or refused with the reason (a smoke BC is noise)
+    assert all(r["normalized_return"] is not None or r.get("normalization_problem")
+               for r in rows if not rp.is_side_study(r))
     assert all(r["eval_return_mean"] is None for r in rows if rp.is_side_study(r))  # stage 1 only
     assert any(r["latent_dim"] == 128 for r in rows)
     assert report["commit"] and rows[0]["dataset"]["train"]["steps"] == 400

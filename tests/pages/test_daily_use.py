@@ -50,14 +50,14 @@ def test_normalization_by_a_near_zero_bc_reference_is_refused():
             {"method": "lapo", "labeled_budget": None, "task": "cheetah-run", "eval_return_mean": 2.4},
             {"method": "laom", "labeled_budget": None, "task": "walker-run", "eval_return_mean": 300.0,
              "reference_return": 749.0},
-            # an older summary: only its ratio, whose divisor (0.5) is recovered and refused
+            # a stored ratio is not a divisor: with no BC run of its own, the paper's BC divides
             {"method": "laom", "labeled_budget": None, "task": "hopper-hop", "eval_return_mean": 1.0,
              "normalized_return": 2.0}]
     out, problems = checked_normalized_returns(rows, distractors=True)
     assert [r["normalized_return"] for r in out[:3]] == [None, None, None]  # was 1, 139.9, 4.8
     assert "0.5" in problems["cheetah-run"] and "82.3" in problems["cheetah-run"]
     assert out[3]["normalized_return"] == 300.0 / 749.0 and "walker-run" not in problems
-    assert out[4]["normalized_return"] is None and "hopper-hop" in problems
+    assert out[4]["normalized_return"] == 1.0 / 253.0 and "hopper-hop" not in problems
     good, problems = checked_normalized_returns(
         [dict(rows[0], eval_return_mean=400.0), rows[1]], distractors=True)
     assert good[1]["normalized_return"] == 69.95 / 400.0 and not problems
