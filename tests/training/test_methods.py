@@ -90,6 +90,25 @@ def test_stop_after_ends_the_run_after_stage_one(data_dir, tmp_path, capsys):
     assert not (run_dir / "checkpoints" / "bc").exists()
 
 
+@pytest.mark.parametrize("arch, channels", [("authors", 6), ("unet", 3)])
+def test_lapo_trains_with_either_forward_model(arch, channels, data_dir, tmp_path, capsys):
+    import torch
+
+    from laom_core.training.common import load_checkpoint
+
+    run_dir = tmp_path / "run"
+    code, summary, err = train(capsys, "--method", "lapo", "--preset", "smoke", "--data", str(data_dir / "toy.h5"),
+                               "--run-dir", str(run_dir), *FAST, "--set", "lapo.total_updates=6",
+                               "--set", "run.stop_after=lam", "--set", f"lapo.fdm_arch={arch}",
+                               "--set", "lapo.frame_stack=2", "--set", "bc.frame_stack=2")
+    assert code == 0, err
+    usage = json.loads((run_dir / "artifacts" / "probe.json").read_text())["fdm_z_usage"]
+    assert usage["fdm_loss"] > 0 and usage["copy_loss"] > 0 and np.isfinite(summary["fdm_z_gain"])
+    state = load_checkpoint(run_dir / "checkpoints" / "lam" / "final.pt")
+    head = next(v for k, v in state["modules"]["model"].items() if k.endswith("fdm.head.weight"))
+    assert isinstance(head, torch.Tensor) and head.shape[0] == channels  # every stacked frame, or the newest
+
+
 def test_stop_after_must_name_a_stage_of_the_method(data_dir, tmp_path, capsys):
     code, _summary, err = train(capsys, "--method", "bc", "--preset", "smoke", "--data", str(data_dir / "toy.h5"),
                                 "--run-dir", str(tmp_path / "run"), "--set", "run.stop_after=lam")
