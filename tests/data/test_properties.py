@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from laom_core.data.hdf5 import DatasetInfo, open_dataset, validate_dataset, write_dataset
 from laom_core.errors import LaomError
 
-SETTINGS = settings(max_examples=150, deadline=3000, derandomize=True,
+SETTINGS = settings(max_examples=100, deadline=3000, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 TIME_BOUND_S = 3.0
 ATTRS = dict(domain_name="cheetah", task_name="run", difficulty="easy", dynamic=True, img_hw=8, split="train")
