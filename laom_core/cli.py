@@ -2,7 +2,8 @@
 
 Each area registers its sub-commands from its own module in ``laom_core.commands``
 (``register(subparsers)``, setting ``func`` on the parser). This file only wires them and
-turns :class:`LaomError` into a one-line message with exit code 2.
+turns :class:`LaomError` (and an ``OSError``, which comes from a user's path: missing,
+unreadable, a folder, a full disk) into a one-line ``error:`` message with exit code 2.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import importlib
 import sys
 from pathlib import Path
 
-from laom_core.errors import LaomError
+from laom_core.errors import LaomError, describe_os_error
 
 # Order is the order shown in --help.
 COMMAND_MODULES = [
@@ -58,15 +59,23 @@ def main(argv: list[str] | None = None) -> int:
     except LaomError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
+    except OSError as exc:  # a user's path: missing, unreadable, a folder, a full disk (h5py's too)
+        print(f"error: {describe_os_error(exc)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # `... | head` closed the pipe: stop quietly, as Unix tools do
-        import os
-
-        try:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
-        except (OSError, ValueError, AttributeError):
-            pass
-        return 141
     return int(result or 0)
+
+
+def _quiet_broken_pipe() -> int:
+    """`... | head` closed the pipe: stop quietly, as Unix tools do."""
+    import os
+
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+    except (OSError, ValueError, AttributeError):
+        pass
+    return 141

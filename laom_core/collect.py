@@ -38,6 +38,7 @@ ProgressFn = Callable[[int, int], None]
 """progress(steps_done, steps_total): called from the parent process as steps complete."""
 
 
+MAX_EPISODE_STEPS = 100_000  # one episode's frames are held in memory until it is written
 _PROGRESS_EVERY = 25  # steps between progress reports from workers
 
 
@@ -112,7 +113,7 @@ def run_episode(job: dict, report: Callable[[int], None] | None = None) -> dict:
             split=job["split"],
             seed=job["env_seed"],
             img_size=job["img_size"],
-            **job["env_kwargs"],
+            **{"max_steps": job["steps"], **job["env_kwargs"]},  # --steps past dm_control's 1000 is honoured
         )
     try:
         policy = _make_policy(job["policy"], env, job["policy_seed"])
@@ -141,7 +142,7 @@ def run_episode(job: dict, report: Callable[[int], None] | None = None) -> dict:
                 report(since)
                 since = 0
             if step.last and t + 1 < T:
-                break  # dm_control's time limit (1000 steps) came first
+                break  # the task ended the episode first
         if report is not None and since:
             report(since)
         extra = {}
@@ -358,8 +359,8 @@ def collect_dataset(
     """
     if int(episodes) < 1:
         raise LaomError(f"--episodes must be >= 1, got {episodes}")
-    if int(steps) < 1:
-        raise LaomError(f"--steps must be >= 1, got {steps}")
+    if not 1 <= int(steps) <= MAX_EPISODE_STEPS:
+        raise LaomError(f"--steps must be in 1..{MAX_EPISODE_STEPS} (steps per episode), got {steps}")
     if int(workers) < 1:
         raise LaomError(f"--workers must be >= 1, got {workers}")
     episodes, steps, workers, seed = int(episodes), int(steps), min(int(workers), int(episodes)), int(seed)

@@ -20,6 +20,7 @@ baseline count updates (``total_updates``; the authors' ``num_updates`` is an al
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import reprlib
 import types
@@ -337,6 +338,10 @@ def safe_load_bounded(text: str) -> Any:
     loader = _BoundedLoader(text)
     try:
         return loader.get_single_data()
+    except (ValueError, OverflowError, TypeError, RecursionError) as exc:
+        # PyYAML's constructors raise these for well-formed but impossible scalars:
+        # 2001-02-30 (a date), a 5000-digit integer, an unhashable key...
+        raise ConfigError(f"a value cannot be read: {_show(str(exc))[1:-1]}") from None
     finally:
         loader.dispose()
 
@@ -381,7 +386,7 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
             raise ConfigError(f"config key {key} must be a number, got {_show(value)}")
         try:
             number = float(value)  # YAML 1.1 reads "1e-4" as a string; accept it
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: a 400-digit integer
             raise ConfigError(f"config key {key} must be a number, got {_show(value)}") from None
         if not math.isfinite(number):
             raise ConfigError(f"config key {key} must be finite, got {_show(value)}")
@@ -410,6 +415,7 @@ def _check_range(name: str, value: Any, key: str) -> None:
         raise ConfigError(f"config key {key} must be <= {shown}, got {_show(value)}")
 
 
+@functools.lru_cache(maxsize=None)  # get_type_hints re-evaluates every annotation (ms per call)
 def _field_types(cls: type) -> dict[str, Any]:
     hints = typing.get_type_hints(cls)
     return {f.name: hints[f.name] for f in dataclasses.fields(cls)}

@@ -29,3 +29,10 @@ class EnvError(LaomError):
 
 class RunError(LaomError):
     """A run id is unknown or an operation does not fit the run's state."""
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for an OSError on a user's path: the reason and the path(s), no errno noise."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    names = [str(n) for n in (exc.filename, exc.filename2) if n is not None]
+    return f"{reason}: {' -> '.join(names)}" if names else reason

@@ -41,18 +41,36 @@ _route_through_app()
 STATUS_ICONS = {"queued": "○", "running": "▶", "finished": "✓", "failed": "✗", "stopped": "■"}
 
 
+def error_text(exc: BaseException) -> str:
+    """One line for a user error: a LaomError's message, or an OSError's reason and path."""
+    if isinstance(exc, OSError) and not isinstance(exc, LaomError):
+        from laom_core.errors import describe_os_error
+
+        return describe_os_error(exc)
+    return str(exc)
+
+
 @contextlib.contextmanager
 def guard(what: str = "") -> Iterator[None]:
-    """Show a user error (LaomError) or a missing module as a message; the page goes on."""
+    """Show a user error (LaomError, or an OSError on a user's path) or a missing module as a
+    message; the page goes on."""
     try:
         yield
-    except LaomError as exc:
-        st.error(f"{what + ': ' if what else ''}{exc}")
+    except (LaomError, OSError) as exc:
+        st.error(f"{what + ': ' if what else ''}{error_text(exc)}")
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.startswith("laom_core"):
             st.info(f"{what + ': ' if what else ''}this part of LAOM Studio ({exc.name}) is not installed yet.")
         else:
             raise
+
+
+def run_page(page) -> None:
+    """The pages' one error boundary (app.py runs every page through it): a LaomError or
+    OSError that no section of the page caught ends the page with ``st.error``, never a
+    traceback. Streamlit's own control flow (st.stop, st.rerun) passes through."""
+    with guard():
+        page.run()
 
 
 def optional_module(name: str):

@@ -123,6 +123,7 @@ def test_shipped_expert_and_default_name(workspace):
         (["--difficulty", "insane"], "insane"),
         (["--policy", "/nonexistent/expert"], "unknown policy"),
         (["--episodes", "0"], "--episodes must be >= 1"),
+        (["--steps", "100001"], "--steps must be in 1..100000"),
     ],
 )
 def test_cli_errors_are_one_line(argv, message, capsys, tmp_path):
@@ -241,3 +242,24 @@ def test_collect_prints_no_settotalmass_warning_but_other_absl_messages_pass(tmp
              "log.warning('another absl warning')\n")
     out = subprocess.run([sys.executable, "-c", probe], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert "another absl warning" in out.stderr and "settotalmass" not in out.stderr
+
+
+def test_steps_past_dm_control_limit_are_honoured(tmp_path, monkeypatch):
+    """--steps past dm_control's own episode limit (1000 steps) used to end episodes there without a word.
+
+    To stay fast the test shrinks dm_control's default limit to 5 steps (time_limit 0.05 s
+    on cheetah) wherever the caller does not set one, and collects 8.
+    """
+    from dm_control import suite
+
+    real_load = suite.load
+
+    def short_default_limit(domain, task, task_kwargs=None, **kwargs):
+        task_kwargs = dict(task_kwargs or {})
+        task_kwargs.setdefault("time_limit", 0.05)
+        return real_load(domain, task, task_kwargs=task_kwargs, **kwargs)
+
+    monkeypatch.setattr(suite, "load", short_default_limit)
+    out = collect_dataset(policy_spec="random", difficulty="vanilla", episodes=1, steps=8,
+                          out=tmp_path / "long.hdf5", **dict(SMALL, img_size=8))
+    assert validate_dataset(out).total_steps == 8

@@ -15,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--policy", default="random",
                    help="random, expert (the shipped one) or a released PPO folder (checkpoint.pt + config.pt)")
     p.add_argument("--episodes", type=int, required=True)
-    p.add_argument("--steps", type=int, default=1000, help="steps per episode (default 1000, dm_control's limit)")
+    p.add_argument("--steps", type=int, default=1000, help="steps per episode (default 1000, dm_control's episode length; longer episodes are honoured)")
     p.add_argument("--img-size", type=int, default=64)
     p.add_argument("--workers", type=int, default=1, help="worker processes")
     p.add_argument("--seed", type=int, default=0)

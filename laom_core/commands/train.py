@@ -118,6 +118,9 @@ def _handler(args: argparse.Namespace) -> int:
     torch.manual_seed(config.seed)
 
     info = describe_data(data, labeled, eval_data, args.method, config.run.held_out_fraction)
+    from laom_core.training.memory import check_fits
+
+    check_fits(config, args.method, int(info["img_hw"]), device)  # before any model or run record
 
     store = _open_store()
     if args.run_dir:

@@ -124,17 +124,23 @@ class Dataset:
         self._handles: OrderedDict[tuple[int, str], h5py.Dataset] = OrderedDict()
         self._abandoned: list[h5py.File] = []
         f = self._file()
-        self._keys, _ = _traj_keys(f)
-        if not self._keys:
-            raise DatasetError(f"{self.path}: no trajectory groups (expected groups named 0..N-1)")
-        self.attrs: dict[str, Any] = {k: _to_python(v) for k, v in f.attrs.items()}
         try:
+            self._keys, _ = _traj_keys(f)
+            if not self._keys:
+                raise DatasetError(f"{self.path}: no trajectory groups (expected groups named 0..N-1)")
+            self.attrs: dict[str, Any] = {k: _to_python(v) for k, v in f.attrs.items()}
+            lengths = []
+            dims = None
             for k in self._keys:
-                _refuse_link(self.path, f, k, f"trajectory {k}")
-                for key in TRAJ_KEYS:
-                    if isinstance(f[k], h5py.Group):
-                        _refuse_link(self.path, f[k], key, f"trajectory {k}: {key}")
-            self.lengths = np.array([f[k]["actions"].shape[0] for k in self._keys], dtype=np.int64)
+                T, traj_dims = self._check_trajectory(f, k)
+                if dims is None:
+                    dims = traj_dims
+                elif traj_dims != dims:
+                    raise DatasetError(
+                        f"{self.path}: trajectory {k}: obs/action/state shapes {traj_dims} differ from "
+                        f"trajectory {self._keys[0]}'s {dims}")
+                lengths.append(T)
+            self.lengths = np.array(lengths, dtype=np.int64)
             first = f[self._keys[0]]
             self.action_dim = int(first["actions"].shape[1])
             self.state_dim = int(first["states"].shape[1])
@@ -144,10 +150,38 @@ class Dataset:
                 k for k in dgroup.keys()
                 if isinstance(dgroup.get(k, getlink=True), h5py.HardLink) and isinstance(dgroup[k], h5py.Dataset)
             ) if isinstance(dgroup, h5py.Group) else []
-        except (KeyError, IndexError, TypeError, OSError, RuntimeError) as exc:
-            raise DatasetError(f"{self.path}: not in the released layout ({exc}); run `dataset info` to check it") from exc
+        except DatasetError:
+            self.close()
+            raise
+        except (KeyError, IndexError, TypeError, ValueError, OSError, RuntimeError) as exc:
+            self.close()
+            detail = " ".join(str(exc).split())[:300]
+            raise DatasetError(f"{self.path}: not in the released layout ({detail}); "
+                               "run `dataset info` to check it") from exc
         self.img_hw = _img_hw_value(self.attrs.get("img_hw")) or int(obs_shape[1])
         self.obs_shape = tuple(int(s) for s in obs_shape[1:])
+
+    def _check_trajectory(self, f: h5py.File, k: str) -> tuple[int, tuple]:
+        """Links, kinds, dtypes and shapes of one trajectory (metadata only, no data read)."""
+        _refuse_link(self.path, f, k, f"trajectory {k}")
+        g = f[k]
+        if not isinstance(g, h5py.Group):
+            raise DatasetError(f"{self.path}: top-level entry {k} is not a trajectory group")
+        for key in TRAJ_KEYS:
+            _refuse_link(self.path, g, key, f"trajectory {k}: {key}")
+            if not isinstance(g.get(key), h5py.Dataset):
+                raise DatasetError(f"{self.path}: trajectory {k} has no '{key}' dataset")
+        obs, act, st = g["obs"], g["actions"], g["states"]
+        if (obs.dtype != np.uint8 or obs.ndim != 4 or obs.shape[3] != 3 or act.dtype.kind != "f" or act.ndim != 2
+                or st.dtype.kind != "f" or st.ndim != 2):
+            raise DatasetError(
+                f"{self.path}: trajectory {k}: obs {obs.dtype} {obs.shape}, actions {act.dtype} {act.shape}, "
+                f"states {st.dtype} {st.shape}; expected uint8 (T, H, W, 3), float (T, A), float (T, S)")
+        T = int(obs.shape[0])
+        if act.shape[0] != T or st.shape[0] != T or T < 1:
+            raise DatasetError(f"{self.path}: trajectory {k}: obs, actions, states have {T}, {act.shape[0]}, "
+                               f"{st.shape[0]} steps (must be equal and >= 1)")
+        return T, (tuple(obs.shape[1:]), int(act.shape[1]), int(st.shape[1]))
 
     # -- handle management
     def _file(self) -> h5py.File:
@@ -179,6 +213,9 @@ class Dataset:
                 handle = f[self._keys[traj]][key]
             except KeyError as exc:
                 raise DatasetError(f"{self.path}: trajectory {self._keys[traj]} has no '{key}'") from exc
+            except (OSError, RuntimeError, ValueError, TypeError) as exc:  # damaged metadata
+                raise DatasetError(f"{self.path}: cannot open {key} of trajectory {self._keys[traj]} "
+                                   f"(damaged file?): {' '.join(str(exc).split())[:300]}") from exc
             self._handles[(traj, key)] = handle
             if len(self._handles) > MAX_OPEN_HANDLES:
                 self._handles.popitem(last=False)  # closes it (and frees its chunk cache)
@@ -208,7 +245,18 @@ class Dataset:
 
     def read(self, traj: int, key: str, start: int | None = None, stop: int | None = None) -> np.ndarray:
         """Steps [start, stop) of ``key`` ("obs", "actions", "states", "distractor/...")."""
-        return self._dataset(traj, key)[start:stop]
+        ds = self._dataset(traj, key)
+        with self._read_errors(traj, key):
+            return ds[start:stop]
+
+    @contextlib.contextmanager
+    def _read_errors(self, traj: int, key: str):
+        """Damaged data (a flipped byte in a chunk, a file cut short) fails as one DatasetError."""
+        try:
+            yield
+        except (OSError, RuntimeError, ValueError, TypeError) as exc:
+            raise DatasetError(f"{self.path}: cannot read {key} of trajectory {self._keys[traj]} "
+                               f"(damaged file?): {' '.join(str(exc).split())[:300]}") from exc
 
     def read_steps(self, traj: int, key: str, steps: Iterable[int] | np.ndarray) -> np.ndarray:
         """Arbitrary steps (any order, repeats allowed) of one trajectory, in that order.
@@ -222,12 +270,13 @@ class Dataset:
         if uniq.size and (uniq[0] < 0 or uniq[-1] >= n):
             raise DatasetError(f"step out of range for trajectory {traj} of length {n}")
         ds = self._dataset(traj, key)
-        if uniq.size and uniq[-1] - uniq[0] + 1 <= 4 * uniq.size:
-            # Dense: one contiguous slice is cheaper than a point selection.
-            block = ds[int(uniq[0]) : int(uniq[-1]) + 1]
-            data = block[uniq - uniq[0]]
-        else:
-            data = ds[uniq]
+        with self._read_errors(traj, key):
+            if uniq.size and uniq[-1] - uniq[0] + 1 <= 4 * uniq.size:
+                # Dense: one contiguous slice is cheaper than a point selection.
+                block = ds[int(uniq[0]) : int(uniq[-1]) + 1]
+                data = block[uniq - uniq[0]]
+            else:
+                data = ds[uniq]
         return data[inverse]
 
     def trajectory(self, traj: int, keys: Iterable[str] = TRAJ_KEYS) -> dict[str, np.ndarray]:
@@ -236,7 +285,13 @@ class Dataset:
 
     def trajectory_return(self, traj: int) -> float:
         f = self._file()
-        return float(_to_python(f[self._keys[traj]].attrs.get("traj_return", np.nan)))
+        with self._read_errors(traj, "traj_return"):
+            value = _to_python(f[self._keys[traj]].attrs.get("traj_return", np.nan))
+            try:
+                return float(value)
+            except (TypeError, ValueError):
+                raise DatasetError(f"{self.path}: trajectory {self._keys[traj]}: traj_return is not a number: "
+                                   f"{str(value)[:40]!r}") from None
 
     def trajectory_attrs(self, traj: int) -> dict[str, Any]:
         return {k: _to_python(v) for k, v in self._file()[self._keys[traj]].attrs.items()}

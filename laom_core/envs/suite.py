@@ -181,11 +181,16 @@ class DistractingEnv:
         seeds = np.random.SeedSequence(seed).spawn(4)
         task_seed = int(seeds[0].generate_state(1)[0])
         skybox = _small_skybox(face_size) if settings.background else contextlib.nullcontext()
+        task_kwargs = {"random": task_seed}
+        if max_steps is not None:
+            # Our step count ends the episode; dm_control's own limit (1000 steps) would
+            # otherwise cut a longer one short without a word.
+            task_kwargs["time_limit"] = float("inf")
         with skybox:
             self._env = suite.load(
                 domain_name,
                 task_name,
-                task_kwargs={"random": task_seed},
+                task_kwargs=task_kwargs,
                 environment_kwargs={"flat_observation": False},
             )
         self.physics = self._env.physics

@@ -107,11 +107,16 @@ def load_ppo_policy(folder: str | os.PathLike) -> PPOPolicy:
     for name in (CHECKPOINT_FILE, CONFIG_FILE):
         if not (folder / name).is_file():
             raise PPOImportError(f"{folder} has no {name} (a released PPO expert has checkpoint.pt and config.pt)")
-    try:
-        state = torch.load(folder / CHECKPOINT_FILE, weights_only=True, map_location="cpu")
-        config = torch.load(folder / CONFIG_FILE, weights_only=True, map_location="cpu")
-    except Exception as exc:  # pickle errors, truncated zip, forbidden globals...
-        raise PPOImportError(f"cannot load {folder} as a PPO expert: {exc}") from exc
+    from laom_core.torch_io import describe_load_error
+
+    loaded = []
+    for name in (CHECKPOINT_FILE, CONFIG_FILE):
+        try:
+            loaded.append(torch.load(folder / name, weights_only=True, map_location="cpu"))
+        except Exception as exc:  # pickle errors, truncated zip, forbidden globals...
+            raise PPOImportError(f"cannot load {folder} as a PPO expert: {name}: "
+                                 f"{describe_load_error(exc)}") from None
+    state, config = loaded
     if not isinstance(state, dict) or not isinstance(config, dict):
         raise PPOImportError(f"{folder}: checkpoint.pt and config.pt must each hold a dict")
     needed = ["obs_rms.mean", "obs_rms.var"] + [f"actor_mean.{i}.{p}" for i in (0, 2, 4) for p in ("weight", "bias")]

@@ -350,10 +350,9 @@ def load_checkpoint(out: Path) -> dict:
     path = Path(out) / CHECKPOINT
     if not path.is_file():
         raise LaomError(f"no SAC checkpoint at {path}")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # corrupt or foreign file
-        raise LaomError(f"cannot read SAC checkpoint {path}: {exc}") from exc
+    from laom_core.torch_io import load_weights
+
+    return load_weights(path, what="SAC checkpoint")
 
 
 def train_sac(cfg: SACConfig, out: str | os.PathLike, resume: bool = False,
@@ -388,10 +387,11 @@ def train_sac(cfg: SACConfig, out: str | os.PathLike, resume: bool = False,
         agent.num_updates = int(ckpt["counters"]["updates"])
         replay = ReplayBuffer(max(int(ckpt["replay_size"]), min(cfg.buffer_size, cfg.steps // cfg.action_repeat + 1)),
                               env.state_dim, env.action_dim)
-        try:
-            replay.load_state_dict(torch.load(out / REPLAY, map_location="cpu", weights_only=True))
-        except FileNotFoundError as exc:
-            raise LaomError(f"{out / REPLAY} is missing; cannot resume without the replay buffer") from exc
+        if not (out / REPLAY).is_file():
+            raise LaomError(f"{out / REPLAY} is missing; cannot resume without the replay buffer")
+        from laom_core.torch_io import load_weights
+
+        replay.load_state_dict(load_weights(out / REPLAY, what="SAC replay buffer"))
         counters.update(ckpt["counters"])
         gen.set_state(ckpt["torch_rng"])
         np_rng.bit_generator.state = json.loads(ckpt["np_rng"])

@@ -94,10 +94,9 @@ def load_sac_expert(folder: str | os.PathLike, action_repeat: int | None = None)
     meta = _read_json(meta_path)
     if meta.get("format") != FORMAT:
         raise LaomError(f"{meta_path} is not a LAOM Studio SAC expert (format {meta.get('format')!r})")
-    try:
-        state = torch.load(actor_path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise LaomError(f"cannot read actor weights {actor_path}: {exc}") from exc
+    from laom_core.torch_io import load_weights
+
+    state = load_weights(actor_path, what="actor weights")
     return SACPolicy(state, meta, action_repeat=action_repeat)
 
 
@@ -115,7 +114,9 @@ def load_sac_run(run: str | os.PathLike, which: str = "final", action_repeat: in
         path = run / BEST_ACTOR
         if not path.is_file():
             raise LaomError(f"{run} has no {BEST_ACTOR} yet (no evaluation has run)")
-        best = torch.load(path, map_location="cpu", weights_only=True)
+        from laom_core.torch_io import load_weights
+
+        best = load_weights(path, what="best actor weights")
         actor, weights_step = best["actor"], int(best["env_step"])
     env = StateEnv(cfg["task"])
     try:

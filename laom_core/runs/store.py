@@ -126,6 +126,8 @@ CREATE TABLE IF NOT EXISTS settings (
 );
 """
 
+_LAOM_TABLES = ("runs", "series", "metric_chunks", "sweeps", "settings")
+
 # Errors SQLite raises while another connection holds the write lock.
 _BUSY_MARKERS = ("database is locked", "database table is locked", "database is busy")
 
@@ -200,6 +202,7 @@ class RunStore:
         try:
             self._conn = sqlite3.connect(str(self.path), timeout=busy_timeout_s, isolation_level=None,
                                          check_same_thread=False)
+            self._refuse_foreign()  # before WAL mode or any table touches the file
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("PRAGMA foreign_keys=ON")
@@ -257,6 +260,28 @@ class RunStore:
 
     def _read(self, fn):
         return self._retry(fn, write=False)
+
+    def _refuse_foreign(self) -> None:
+        """Refuse a SQLite file that another program made (tables, none of them LAOM's).
+
+        A new store is an empty file; an older LAOM store has LAOM's tables. Anything else
+        is someone's database under our name: adding tables to it would change their file.
+        """
+        try:
+            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            tables = {row[0] for row in self._conn.execute(
+                "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
+        except sqlite3.Error:
+            self._conn.close()
+            raise
+        tables = {t for t in tables if not t.startswith("sqlite_")}
+        foreign = sorted(tables - set(_LAOM_TABLES))
+        if foreign and (version < 1 or "runs" not in tables):
+            self._conn.close()
+            shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+            raise WorkspaceError(
+                f"{self.path} is not a LAOM Studio run store: it is another SQLite database "
+                f"(tables {shown}); move it away or set LAOM_STUDIO_WORKSPACE to another folder")
 
     def _migrate(self) -> None:
         def migrate(conn: sqlite3.Connection) -> None:

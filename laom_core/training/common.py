@@ -223,10 +223,9 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
 
 
 def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
-    try:
-        return torch.load(path, map_location=device, weights_only=True)
-    except Exception as exc:  # truncated or foreign file
-        raise RunError(f"cannot read checkpoint {path}: {exc}") from exc
+    from laom_core.torch_io import load_weights
+
+    return load_weights(path, what="checkpoint", map_location=device, error=RunError)
 
 
 def rng_state() -> dict[str, Any]:

@@ -125,6 +125,42 @@ def test_foreign_file_is_a_clear_error(tmp_path):
         RunStore(bad)
 
 
+def _foreign_db(path):
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
+    conn.execute("INSERT INTO invoices VALUES (1, 9.5)")
+    conn.commit()
+    conn.close()
+    return path.read_bytes()
+
+
+def test_foreign_sqlite_database_is_refused_untouched(workspace, capsys):
+    """Another program's SQLite file under our name: refused, no LAOM table added, not even WAL mode."""
+    from laom_core.cli import main
+
+    workspace.mkdir(parents=True, exist_ok=True)
+    path = workspace / "runs.sqlite"
+    before = _foreign_db(path)
+    with pytest.raises(WorkspaceError, match="not a LAOM Studio run store.*invoices"):
+        RunStore(path)
+    capsys.readouterr()
+    assert main(["runs", "list"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "another SQLite database" in err[0]
+    assert path.read_bytes() == before
+    conn = sqlite3.connect(path)
+    assert [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")] == ["invoices"]
+    conn.close()
+    # A LAOM store someone added a table to stays a LAOM store.
+    other = workspace / "mine.sqlite"
+    RunStore(other).close()
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE notes (t TEXT)")
+    conn.commit()
+    conn.close()
+    RunStore(other).close()
+
+
 def test_full_disk_is_a_clear_error(store):
     rid = store.create_run("a", "laom", "t", {}, None)
     # Cap the file at its current size: SQLite then reports SQLITE_FULL, as on a full disk.
