@@ -39,9 +39,12 @@ def test_claims_pass_only_where_the_gap_is_twofold_and_vanishes_without_distract
 def test_supervision_setting_is_the_largest_gap_and_claims_3_4_use_it():
     rows = [_row("D1", "lapo", 0, 0.5), _row("D1", "laom", 0, 0.4), _row("D2", "lapo", 0, 0.5),
             _row("D2", "laom", 0, 0.2)]
-    assert fs.choose_supervision_setting(fs.FidelityPlan(), rows) == "D2"
+    three = fs.FidelityPlan(settings=("V", "D1", "D2"))
+    assert fs.choose_supervision_setting(three, rows) == "D2"
     assert fs.choose_supervision_setting(fs.FidelityPlan(supervision_setting="D1"), rows) == "D1"
-    assert fs.choose_supervision_setting(fs.FidelityPlan(), []) is None
+    assert fs.choose_supervision_setting(three, []) is None
+    # SEVH is planned but not finished: no choice yet
+    assert fs.choose_supervision_setting(fs.FidelityPlan(), rows) is None
     rows += [_row("D2", "laom-labels", 0, 0.10, 32), _row("D2", "laom-labels", 0, 0.15, 2),
              _row("D2", "idm", 0, 0.05, 32), _row("D2", "idm", 0, 0.40, 2)]
     claims = _claims(rows, "D2")
