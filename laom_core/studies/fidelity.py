@@ -276,15 +276,16 @@ def _claim(number: int, setting: str, state: str, detail: str) -> dict:
 
 
 def commit() -> str | None:
-    """The commit of the code this study runs (its worktree's HEAD), dirty-marked."""
+    """The commit of the code this study runs (its worktree's HEAD), marked when tracked files differ."""
+    from laom_core.analysis.reproduction import _commit
+
+    head = _commit()
     try:
-        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True,
-                              timeout=10).stdout.strip()
         dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
                                capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        return None
-    return (head + ("-dirty" if dirty else "")) or None
+        dirty = ""
+    return head and head + ("-dirty" if dirty else "")
 
 
 def report(plan: FidelityPlan) -> dict:
