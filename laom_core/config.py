@@ -181,6 +181,12 @@ class RunConfig:
     # Ours: end the run after this stage (e.g. "lam" for stage-1-only studies such as the
     # ablation in bench/reproduce.py); null runs every stage of the method.
     stop_after: Optional[str] = None
+    # Ours: metric sinks beside the run store, under the authors' W&B names (lapo/..., bc/...;
+    # laom_core/training/sinks.py). tensorboard: event files in <run folder>/tb/ (needs the
+    # tensorboard package; noted once in the log without it). wandb_project: a W&B project to
+    # log to (needs wandb; WANDB_MODE=offline keeps it in <run folder>/wandb/); null: no W&B.
+    tensorboard: bool = True
+    wandb_project: Optional[str] = None
 
 
 @dataclass

@@ -159,7 +159,7 @@ def _handler(args: argparse.Namespace) -> int:
         store.set_status(run_id, "running", run_dir=str(run_dir), device=str(device), preset=args.preset,
                          task=info["task"], config=config.to_dict(), **gpu)
 
-    metrics = Metrics(run_dir, store, run_id)
+    metrics = Metrics(run_dir, store, run_id, config=config, method=args.method)
     info["run_id"], info["store"] = run_id, store
     ctx = RunContext(config=config, method=args.method, device=device, run_dir=run_dir, data_path=data,
                      labeled_path=labeled, eval_path=eval_data, metrics=metrics, resume=args.resume,

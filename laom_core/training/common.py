@@ -143,12 +143,20 @@ def load_module_state(module: nn.Module, state: dict[str, Any]) -> None:
 
 # ----------------------------------------------------------------------------- metrics
 class Metrics:
-    """Metric sink: the run store when available, else ``<run_dir>/metrics.jsonl``."""
+    """Metric sink: the run store when available, else ``<run_dir>/metrics.jsonl``; plus
+    TensorBoard and W&B under the authors' names when ``config`` asks for them
+    (:mod:`laom_core.training.sinks`; they never fail a run)."""
 
-    def __init__(self, run_dir: Path, store=None, run_id: str | None = None) -> None:
+    def __init__(self, run_dir: Path, store=None, run_id: str | None = None, config: TrainConfig | None = None,
+                 method: str | None = None) -> None:
         self.writer = store.metric_writer(run_id) if store is not None and run_id else None
         self.fallback = None if self.writer is not None else open(run_dir / "metrics.jsonl", "a", encoding="utf-8")
         self.last: dict[str, dict[str, float]] = {}
+        self.sinks = []
+        if config is not None:
+            from laom_core.training.sinks import open_sinks
+
+            self.sinks = open_sinks(run_dir, config, method, run_id)
 
     def log(self, stage: str, step: int, values: dict[str, float]) -> None:
         clean = {k: float(v) for k, v in values.items() if v is not None}
@@ -158,18 +166,24 @@ class Metrics:
             self.writer.log(stage, int(step), clean)
         else:
             self.fallback.write(json.dumps({"stage": stage, "step": int(step), "wall": time.time(), **clean}) + "\n")
+        for sink in self.sinks:
+            sink.log(stage, int(step), clean)
 
     def flush(self) -> None:
         if self.writer is not None:
             self.writer.flush()
         else:
             self.fallback.flush()
+        for sink in self.sinks:
+            sink.flush()
 
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
         elif self.fallback is not None:
             self.fallback.close()
+        for sink in self.sinks:
+            sink.close()
 
 
 # ----------------------------------------------------------------------------- context

@@ -125,7 +125,8 @@ def evaluate(ctx: RunContext, policy: LearnedPolicy, episodes: int, seed: int) -
     result = {"eval_return_mean": float(returns.mean()), "eval_return_std": float(returns.std()),
               "eval_episodes": len(records), "eval_task": spec["task"], "eval_difficulty": spec["difficulty"],
               "eval_max_steps": run.eval_max_steps}
-    ctx.metrics.log("eval", len(records), {"eval_return_mean": result["eval_return_mean"]})
+    ctx.metrics.log("eval", len(records), {"eval_return_mean": result["eval_return_mean"],
+                                          "eval_return_std": result["eval_return_std"]})
     return result
 
 
