@@ -30,17 +30,19 @@ if not with_latents:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _latents(path: str, mtime: float) -> dict:
-    from laom_core.analysis.umap import load_latents
+def _columns(path: str, mtime: float) -> dict:
+    """Every array of the latents file but the latents themselves (those stay on disk)."""
+    from laom_core.analysis.latents_file import open_latents
 
-    return load_latents(path)
+    return open_latents(path).columns
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _pca(path: str, mtime: float) -> np.ndarray:
-    from laom_core.analysis.umap import MAX_POINTS, pca_2d
+def _quick_preview(path: str, mtime: float) -> tuple[np.ndarray, np.ndarray]:
+    from laom_core.analysis.latents_file import open_latents
+    from laom_core.analysis.umap import quick_preview
 
-    return pca_2d(_latents(path, mtime)["latents"][:MAX_POINTS])
+    return quick_preview(open_latents(path))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -51,15 +53,17 @@ def _frames(data_path: str, mtime: float, pairs: tuple[tuple[int, int], ...]) ->
         return np.stack([ds.read(int(t), "obs", int(s), int(s) + 1)[0] for t, s in pairs])
 
 
-def embedding_for(run: dict) -> tuple[np.ndarray | None, dict | None, str]:
-    """(2-D points, embedding file arrays, what they are); starts the UMAP job if needed."""
+def embedding_for(run: dict) -> tuple[np.ndarray, np.ndarray, dict | None, str]:
+    """(2-D points, their rows in the latents file, the UMAP file's arrays or None, what
+    the points are). Refines over reruns: a PCA of a sample of rows at once, the job's PCA
+    of every row when written, then the UMAP of every row. Starts the UMAP job if needed."""
     from laom_core import jobs
     from laom_core.analysis import umap as umap_mod
 
     path = latents_path(run)
     emb = umap_mod.load_embedding(path)
     if emb is not None:
-        return emb["embedding"], emb, "UMAP"
+        return emb["embedding"], emb["index"], emb, f"UMAP of all {len(emb['index']):,} points"
     job_id = umap_mod.start_embedding(path)  # idempotent: one job per latents file
     status = jobs.job_status(job_id)
     if status.state in ("failed", "stopped"):
@@ -68,25 +72,26 @@ def embedding_for(run: dict) -> tuple[np.ndarray | None, dict | None, str]:
         if st.button("Retry UMAP", key=f"ls_retry_{run['id']}"):
             umap_mod.start_embedding(path, retry=True)
             st.rerun()
+    preview = umap_mod.load_preview(path)
+    if preview is not None:
+        index = np.arange(len(preview))
+        kind = f"PCA of all {len(preview):,} points"
     else:
-        st.progress(status.progress or 0.0, text=f"UMAP in the background: {status.progress_text or 'starting'} "
-                                                  "(showing a PCA projection meanwhile)")
-    return None, None, "PCA"
+        st.session_state.setdefault("ls_wait_preview", set()).add(str(umap_mod.preview_path(path)))
+        index, preview = _quick_preview(str(path), path.stat().st_mtime)
+        kind = f"PCA of {len(index):,} sampled points"
+    if status.state not in ("failed", "stopped"):
+        st.progress(status.progress or 0.0, text=f"UMAP of every point in the background: "
+                                                  f"{status.progress_text or 'starting'} (showing the {kind} meanwhile)")
+    return preview, index, None, kind
 
 
 def run_panel(run: dict, slot: str) -> dict | None:
     """The map of one run with colour choice and selection; returns its probe.json (or None)."""
     path = latents_path(run)
-    mtime = path.stat().st_mtime
-    arrays = _latents(str(path), mtime)
-    xy, emb, kind = embedding_for(run)
-    index = np.arange(len(arrays["latents"]))
-    if xy is None:
-        xy = _pca(str(path), mtime)
-        index = index[: len(xy)]
-    else:
-        index = emb["index"]
-    view = {k: v[index] for k, v in arrays.items() if getattr(v, "ndim", 0) >= 1 and len(v) == len(arrays["latents"])}
+    columns = _columns(str(path), path.stat().st_mtime)
+    xy, index, emb, kind = embedding_for(run)
+    view = {k: v[index] for k, v in columns.items() if getattr(v, "ndim", 0) >= 1}
     if emb is not None and "probe_error" in emb:
         view["probe_error"] = emb["probe_error"]
     options = color_options(view, has_probe_error="probe_error" in view)
@@ -192,15 +197,18 @@ if leakage_mod is not None:
 
 @st.fragment(run_every=2)
 def _poll_umap() -> None:
-    """Rerun the page once a background UMAP this page started has finished."""
+    """Rerun the page when a refinement is ready: the PCA of every point a background job
+    writes first, or the UMAP once that job has finished."""
     from laom_core import jobs
 
+    waiting = st.session_state.setdefault("ls_wait_preview", set())
+    ready = {p for p in waiting if Path(p).is_file()}
     pending = st.session_state.setdefault("ls_pending", set())
     running = {j.id for j in jobs.list_jobs("umap") if j.state == "running"}
-    if pending - running:
-        st.session_state["ls_pending"] = running
-        st.rerun()
     st.session_state["ls_pending"] = running
+    if ready or pending - running:
+        st.session_state["ls_wait_preview"] = waiting - ready
+        st.rerun()
 
 
 _poll_umap()

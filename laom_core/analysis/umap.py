@@ -1,10 +1,22 @@
-"""2-D maps of a run's saved latent actions: PCA to ~50 dims, then UMAP.
+"""2-D maps of a run's saved latent actions: PCA to 50 dims, then UMAP, of every saved point.
 
 Computed once per latents file, in a background job (``python -m
 laom_core.analysis.umap LATENTS OUT``), and cached in the workspace cache under a key made
 of the file's path, size and modification time, so a re-trained run gets a fresh map and
 a page rerun never recomputes. The cache file (``.npz``) also holds a closed-form linear
 probe's per-point error (latent -> true action) for colouring the map.
+
+At real size (50,000 latents of 8,192 dims, 1.6 GB) the job:
+
+* memory-maps the latents inside the ``.npz`` (:mod:`laom_core.analysis.latents_file`):
+  nothing is copied before it is needed;
+* fits PCA to ``PCA_DIMS`` = 50 dims on ``PCA_FIT_ROWS`` random rows (randomized SVD), then
+  projects every row in chunks: one pass over the file;
+* writes the first two components of all points as a preview the page shows at once
+  (:func:`load_preview`), before UMAP starts;
+* runs UMAP on the 50-dim points with numba's on-disk cache in the workspace
+  (``cache/numba``; UMAP's own kernels are switched to cached ones too), so only the first
+  job in a workspace pays the compilation, and with numba's threads on all cores.
 
 Progress is printed as JSON lines ``{"progress": x, "stage": "..."}`` that
 :mod:`laom_core.jobs` reads.
@@ -13,50 +25,51 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from laom_core.analysis.latents_file import LatentsFile, open_latents
 from laom_core.errors import LaomError
 from laom_core.workspace import atomic_path, cache_dir
 
-MAX_POINTS = 5000
 PCA_DIMS = 50
+PCA_FIT_ROWS = 4096  # rows the PCA basis is fitted on (randomized SVD); every row is then projected
+PREVIEW_ROWS = 2000  # rows of the page's instant PCA picture, read straight from the file
+CHUNK_ROWS = 4096  # rows projected at a time (8192 dims: 128 MB of float32)
 LATENT_KEYS = ("latents", "actions", "states", "step", "traj", "clip_id", "obs_index")
+_VERSION = "v2"
 
 
 def load_latents(path: str | Path) -> dict[str, np.ndarray]:
-    """Read ``latents.npz`` and check it; raises :class:`LaomError` naming the problem."""
-    path = Path(path)
-    if not path.is_file():
-        raise LaomError(f"no latents file at {path} (the run has not saved its latent actions yet)")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: np.asarray(data[k]) for k in data.files}
-    except (OSError, ValueError) as exc:
-        raise LaomError(f"{path} is not a readable latents file: {exc}") from None
-    if "latents" not in arrays:
-        raise LaomError(f"{path} has no 'latents' array (found: {', '.join(sorted(arrays)) or 'nothing'})")
-    z = arrays["latents"]
-    if z.ndim != 2 or len(z) < 5:
-        raise LaomError(f"{path}: latents must be (N, D) with N >= 5, got shape {z.shape}")
-    for key, value in arrays.items():
-        if key != "latents" and value.ndim >= 1 and len(value) != len(z):
-            raise LaomError(f"{path}: '{key}' has {len(value)} rows but latents has {len(z)}")
-    return arrays
+    """Every array of ``latents.npz`` (the latents memory-mapped when the file allows);
+    raises :class:`LaomError` naming the problem."""
+    lf = open_latents(path)
+    return {"latents": lf.latents, **lf.columns}
 
 
 def cache_key(latents_path: str | Path) -> str:
     path = Path(latents_path).resolve()
     st = path.stat()
-    raw = f"{path}|{st.st_size}|{st.st_mtime_ns}|pca{PCA_DIMS}|max{MAX_POINTS}|v1"
+    raw = f"{path}|{st.st_size}|{st.st_mtime_ns}|pca{PCA_DIMS}|all|{_VERSION}"
     return hashlib.sha1(raw.encode()).hexdigest()[:16]
 
 
 def cache_path(latents_path: str | Path) -> Path:
     return cache_dir() / "umap" / f"{cache_key(latents_path)}.npz"
+
+
+def preview_path(latents_path: str | Path) -> Path:
+    """The job's PCA of all points (N, 2), written before UMAP starts."""
+    return cache_path(latents_path).with_suffix(".pca2.npy")
+
+
+def numba_cache_dir() -> Path:
+    return cache_dir() / "numba"
 
 
 def load_embedding(latents_path: str | Path) -> dict[str, np.ndarray] | None:
@@ -71,11 +84,19 @@ def load_embedding(latents_path: str | Path) -> dict[str, np.ndarray] | None:
         return {k: np.asarray(data[k]) for k in data.files}
 
 
+def load_preview(latents_path: str | Path) -> np.ndarray | None:
+    """The job's PCA-2 of every point, once written; None before that."""
+    try:
+        return np.load(preview_path(latents_path), allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+
+
 def pca_2d(z: np.ndarray, seed: int = 0, iterations: int = 6) -> np.ndarray:
     """Top-2 principal components by randomized subspace iteration (numpy only, fast).
 
-    The page shows this while the UMAP job runs: exact enough for a preview and cheap
-    even for 8192-dim latents (a few N x D products instead of an SVD).
+    The page shows this for a sample of rows while the UMAP job runs: exact enough for a
+    preview and cheap even for 8192-dim latents (a few N x D products instead of an SVD).
     """
     x = np.asarray(z, dtype=np.float64)
     x = x - x.mean(axis=0)
@@ -88,52 +109,131 @@ def pca_2d(z: np.ndarray, seed: int = 0, iterations: int = 6) -> np.ndarray:
     return (small @ vt[:2].T).astype(np.float32)
 
 
+def sample_rows(n: int, k: int, seed: int = 0) -> np.ndarray:
+    """``min(k, n)`` row numbers, sorted (memory-mapped rows read in file order)."""
+    if n <= k:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, k, replace=False))
+
+
+def quick_preview(lf: LatentsFile, rows: int = PREVIEW_ROWS, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(row numbers, PCA-2 of those rows): the page's first picture, from ``rows`` rows only."""
+    index = sample_rows(lf.n, rows, seed)
+    z = lf.rows(index)
+    if not np.isfinite(z).all():
+        raise LaomError(f"{lf.path}: latents contain NaN or inf")
+    return index, pca_2d(z, seed=seed)
+
+
+def project_pca(lf: LatentsFile, dims: int = PCA_DIMS, fit_rows: int = PCA_FIT_ROWS, seed: int = 0) -> np.ndarray:
+    """Every row of ``lf`` on the top ``dims`` principal components (float32, (N, dims)).
+
+    The basis is fitted on ``fit_rows`` random rows (randomized SVD, 2 power iterations);
+    then all rows are centred and projected ``CHUNK_ROWS`` at a time, so memory stays at one
+    chunk beside the (N, dims) result. NaN or inf anywhere in a row shows in its projection
+    and is refused, naming the first such row.
+    """
+    from sklearn.decomposition import PCA
+
+    fit = lf.rows(sample_rows(lf.n, fit_rows, seed))
+    if not np.isfinite(fit).all():
+        raise LaomError(f"{lf.path}: latents contain NaN or inf")
+    n_comp = int(min(dims, lf.dim, len(fit) - 1))
+    if n_comp < 2:
+        return lf.rows(np.arange(lf.n))
+    pca = PCA(n_components=n_comp, svd_solver="randomized", iterated_power=2, random_state=seed).fit(fit)
+    basis = pca.components_.astype(np.float32).T
+    mean = pca.mean_.astype(np.float32)
+    out = np.empty((lf.n, n_comp), dtype=np.float32)
+    for s in range(0, lf.n, CHUNK_ROWS):
+        e = min(lf.n, s + CHUNK_ROWS)
+        np.matmul(np.asarray(lf.latents[s:e], dtype=np.float32) - mean, basis, out=out[s:e])
+    bad = ~np.isfinite(out).all(axis=1)
+    if bad.any():
+        raise LaomError(f"{lf.path}: latents contain NaN or inf (row {int(np.argmax(bad))} first)")
+    return out
+
+
 def _progress(value: float, stage: str) -> None:
     print(json.dumps({"progress": round(value, 3), "stage": stage}), flush=True)
 
 
-def compute_embedding(latents_path: str | Path, out: str | Path, seed: int = 0) -> Path:
-    """PCA -> UMAP of the latents (subsampled to ``MAX_POINTS``), plus probe errors."""
-    _progress(0.02, "loading latents")
-    arrays = load_latents(latents_path)
-    z = arrays["latents"].astype(np.float32)
-    if not np.isfinite(z).all():
-        raise LaomError(f"{latents_path}: latents contain NaN or inf")
-    rng = np.random.default_rng(seed)
-    index = np.arange(len(z))
-    if len(z) > MAX_POINTS:
-        index = np.sort(rng.choice(len(z), MAX_POINTS, replace=False))
-    z = z[index]
-    _progress(0.1, "PCA")
-    from sklearn.decomposition import PCA
+def cache_numba_kernels() -> None:
+    """Make UMAP's numba kernels use numba's on-disk cache (pynndescent's already do).
 
-    n_comp = int(min(PCA_DIMS, z.shape[1], len(z) - 1))
-    reduced = PCA(n_components=n_comp, random_state=seed).fit_transform(z) if n_comp >= 2 else z
-    result: dict[str, Any] = {"index": index, "pca": reduced[:, :2].astype(np.float32)}
-    if "actions" in arrays and arrays["actions"].ndim == 2:
+    UMAP compiles ~80 kernels with ``numba.njit`` and no ``cache=True``: every fresh process
+    recompiled them (about 40 s on 2 cores). ``enable_caching`` before their first call
+    stores the machine code under ``NUMBA_CACHE_DIR`` for the next job.
+    """
+    import umap.distances
+    import umap.layouts
+    import umap.spectral
+    import umap.umap_
+    import umap.utils
+    from numba.core.registry import CPUDispatcher
+
+    for module in (umap.umap_, umap.layouts, umap.spectral, umap.utils, umap.distances):
+        for value in vars(module).values():
+            if isinstance(value, CPUDispatcher) and getattr(value, "_cache", None) is not None \
+                    and type(value._cache).__name__ == "NullCache":
+                value.enable_caching()
+
+
+def run_umap(points: np.ndarray, seed: int = 0) -> np.ndarray:
+    """UMAP to 2-D of ``points`` (N, d): 15 neighbours, min_dist 0.1, numba threads on all cores."""
+    import umap
+
+    cache_numba_kernels()
+    n = len(points)
+    n_neighbors = int(min(15, max(2, n - 1)))
+    # A random_state would force one thread; the seed goes to numpy's global generator instead.
+    np.random.seed(seed)
+    reducer = umap.UMAP(n_components=2, n_neighbors=n_neighbors, min_dist=0.1, n_jobs=-1,
+                        init="spectral" if n > n_neighbors + 2 else "random")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning)
+        warnings.filterwarnings("ignore", module="numba")
+        return reducer.fit_transform(points).astype(np.float32)
+
+
+def compute_embedding(latents_path: str | Path, out: str | Path, seed: int = 0) -> Path:
+    """PCA (50 dims) -> UMAP of every saved latent, plus probe errors; a PCA-2 preview first."""
+    import time
+
+    times: dict[str, float] = {}
+    t0 = time.perf_counter()
+    _progress(0.02, "opening latents")
+    lf = open_latents(latents_path)
+    _progress(0.05, f"PCA of {lf.n} x {lf.dim} to {PCA_DIMS} dims")
+    reduced = project_pca(lf, seed=seed)
+    times["load+PCA"] = time.perf_counter() - t0
+    with atomic_path(Path(out).with_suffix(".pca2.npy")) as tmp:  # = preview_path() for the cache file
+        with open(tmp, "wb") as fh:
+            np.save(fh, reduced[:, :2].astype(np.float32))
+    result: dict[str, Any] = {"index": np.arange(lf.n), "pca": reduced[:, :2].astype(np.float32)}
+    actions = lf.columns.get("actions")
+    if actions is not None and actions.ndim == 2:
         _progress(0.2, "linear probe")
         from laom_core.analysis.probes import fit_linear_probe
 
-        groups = arrays["traj"][index] if "traj" in arrays else None
         try:
-            probe = fit_linear_probe(reduced, arrays["actions"][index], groups=groups)
+            probe = fit_linear_probe(reduced, actions, groups=lf.columns.get("traj"))
             result.update(probe_error=probe.per_point_error.astype(np.float32),
                           probe_per_dim=probe.per_dim_mse.astype(np.float32),
                           probe_held_out=probe.held_out)
         except LaomError as exc:
             print(f"[umap] probe skipped: {exc}", file=sys.stderr)
-    _progress(0.3, "UMAP (the first run compiles numba code, up to a minute)")
-    import umap
-
-    n_neighbors = int(min(15, max(2, len(z) - 1)))
-    reducer = umap.UMAP(n_components=2, n_neighbors=n_neighbors, min_dist=0.1, random_state=seed,
-                        n_jobs=1, init="spectral" if len(z) > n_neighbors + 2 else "random")
-    result["embedding"] = reducer.fit_transform(reduced).astype(np.float32)
+    times["probe"] = time.perf_counter() - t0 - times["load+PCA"]
+    _progress(0.3, f"UMAP of {lf.n} points (the first job in a workspace compiles numba code)")
+    t1 = time.perf_counter()
+    result["embedding"] = run_umap(reduced, seed=seed)
+    times["UMAP"] = time.perf_counter() - t1
     _progress(0.95, "saving")
     out = Path(out)
     with atomic_path(out) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, **result)
+    print("[umap] seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in times.items()), file=sys.stderr)
     _progress(1.0, "done")
     return out
 
@@ -147,7 +247,7 @@ def start_embedding(latents_path: str | Path, retry: bool = False) -> str:
     from laom_core.jobs import find_job, start_job
 
     latents_path = Path(latents_path).resolve()
-    load_latents(latents_path)  # fail fast, with a clear message, on a bad file
+    open_latents(latents_path)  # fail fast, with a clear message, on a bad file (reads no latents)
     out = cache_path(latents_path)
     key = f"umap:{out.name}"
     previous = find_job(key)
@@ -159,6 +259,7 @@ def start_embedding(latents_path: str | Path, retry: bool = False) -> str:
     return start_job(
         "umap", [sys.executable, "-m", "laom_core.analysis.umap", str(latents_path), str(out)],
         label=f"UMAP of {latents_path.parent.parent.name}", key=key, reuse=(),
+        env={"NUMBA_CACHE_DIR": str(numba_cache_dir())},
     )
 
 
@@ -175,8 +276,7 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    import os
-
-    os.environ.setdefault("NUMBA_NUM_THREADS", "1")
-
+    # Before numba is imported: its on-disk cache in the workspace (a job started by
+    # start_embedding already has it in its environment).
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(numba_cache_dir()))
     sys.exit(main(sys.argv[1:]))

@@ -41,11 +41,15 @@ def color_values(arrays: dict[str, np.ndarray], spec: tuple[str, int | None]) ->
 
 
 CATEGORICAL = {"traj", "clip_id"}
+WEBGL_POINTS = 5000
 
 
 def scatter_map(xy: np.ndarray, color: np.ndarray, *, color_name: str, categorical: bool = False,
                 title: str = "", hover: Sequence[str] | None = None, height: int = 480) -> go.Figure:
-    """One scatter trace (so selections index points directly); customdata = point index."""
+    """One scatter trace (so selections index points directly); customdata = point index.
+
+    Above ``WEBGL_POINTS`` points the trace is WebGL (``Scattergl``): an SVG scatter of
+    50,000 points takes the browser seconds to draw and to lasso."""
     xy = np.asarray(xy)
     color = np.asarray(color, dtype=np.float64)
     marker = dict(size=5, color=color, opacity=0.8, line=dict(width=0))
@@ -60,7 +64,8 @@ def scatter_map(xy: np.ndarray, color: np.ndarray, *, color_name: str, categoric
                                     ticktext=[str(int(c)) for c in cats][:20]))
     else:
         marker.update(colorscale="Viridis", colorbar=dict(title=dict(text=color_name, side="right")))
-    fig = go.Figure(go.Scatter(
+    trace = go.Scattergl if len(xy) > WEBGL_POINTS else go.Scatter
+    fig = go.Figure(trace(
         x=xy[:, 0], y=xy[:, 1], mode="markers", marker=marker, customdata=np.arange(len(xy)),
         text=list(hover) if hover is not None else None,
         hovertemplate="%{text}<extra></extra>" if hover is not None else None,
