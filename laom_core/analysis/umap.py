@@ -174,7 +174,11 @@ def cache_numba_kernels() -> None:
     """
     import importlib
 
+    from numba.core.errors import NumbaWarning
     from numba.core.registry import CPUDispatcher
+
+    # "Cannot cache compiled function ..." for the few that cannot: noise in the job's log.
+    warnings.filterwarnings("ignore", message="Cannot cache compiled function", category=NumbaWarning)
 
     for name in _NUMBA_MODULES:
         module = importlib.import_module(name)
