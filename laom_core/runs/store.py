@@ -16,6 +16,10 @@ Layout (schema version :data:`SCHEMA_VERSION`, kept in ``PRAGMA user_version``):
   keeps the value written last.
 - ``sweeps``: a named group's plan (methods x budgets x seeds x tasks).
 - ``settings``: small workspace-wide key/value settings (e.g. the queue's concurrency).
+- v3: ``runs.notes`` (free text) and ``runs.archived`` (0/1: hidden from the Runs page by
+  default) for the dashboard's tracker features; ``tags`` (JSON list) was there from v1.
+  (v2 is the cluster backends' columns, on their own branch; every step only adds missing
+  columns, so stores of either line open.)
 
 Older workspaces are migrated in :func:`_migrate` by stepping ``user_version``.
 """
@@ -40,7 +44,7 @@ from typing import Any, Iterable, Sequence
 
 from laom_core.errors import RunError, WorkspaceError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
 STATUSES = ("queued", "running", "finished", "failed", "stopped")
 TERMINAL = ("finished", "failed", "stopped")
 
@@ -50,8 +54,19 @@ RUN_FIELDS = (
     "status", "pid", "pgid", "proc_start", "host", "device", "gpu", "gpu_name", "created_at",
     "queued_at", "started_at", "ended_at", "updated_at", "exit_code", "error", "tags",
     "request_key", "run_dir", "argv", "attempts", "stop_requested", "preset",
+    # schema v3 (tracker features: notes, archive)
+    "notes", "archived",
 )
 _JSON_FIELDS = ("datasets", "config", "tags", "argv")
+
+# Schema v3: a run's notes and whether it is archived (hidden by default, not deleted).
+_V3_COLUMNS = (
+    ("notes", "TEXT"),
+    ("archived", "INTEGER NOT NULL DEFAULT 0"),
+)
+MAX_TAG_LEN = 40
+MAX_NAME_LEN = 120
+MAX_NOTES_LEN = 20_000
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -294,7 +309,11 @@ class RunStore:
                 for statement in _SCHEMA_V1.split(";"):
                     if statement.strip():
                         conn.execute(statement)
-            # Future versions: `if version < 2: conn.execute("ALTER TABLE runs ADD ...")`.
+            if version < 3:  # tracker features: columns added (old rows: no notes, not archived)
+                have = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+                for column, decl in _V3_COLUMNS:
+                    if column not in have:
+                        conn.execute(f"ALTER TABLE runs ADD COLUMN {column} {decl}")
             if version != SCHEMA_VERSION:
                 conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
@@ -478,6 +497,48 @@ class RunStore:
 
         self._write(delete)
 
+    # ------------------------------------------------------------------ tags, notes, name, archive
+    def rename_run(self, run_id: str, name: str) -> str:
+        """Give a run a new display name (its id and folder stay); returns the cleaned name."""
+        clean = " ".join(str(name or "").split())
+        if not clean:
+            raise RunError("a run name cannot be empty")
+        if len(clean) > MAX_NAME_LEN:
+            raise RunError(f"a run name has at most {MAX_NAME_LEN} characters (got {len(clean)})")
+        self._update(run_id, {"name": clean})
+        return clean
+
+    def set_tags(self, run_id: str, tags: Iterable[str]) -> list[str]:
+        """Replace a run's tags (cleaned, de-duplicated, in the given order); returns them."""
+        out: list[str] = []
+        for tag in tags:
+            clean = check_tag(tag)
+            if clean not in out:
+                out.append(clean)
+        self._update(run_id, {"tags": out})
+        return out
+
+    def add_tag(self, run_id: str, tag: str) -> list[str]:
+        tags = list(self.get_run(run_id, reconcile=False).get("tags") or [])
+        return self.set_tags(run_id, [*tags, tag])
+
+    def remove_tag(self, run_id: str, tag: str) -> list[str]:
+        tags = [t for t in (self.get_run(run_id, reconcile=False).get("tags") or []) if t != tag.strip()]
+        return self.set_tags(run_id, tags)
+
+    def set_notes(self, run_id: str, notes: str | None) -> None:
+        text = (notes or "").strip()
+        if len(text) > MAX_NOTES_LEN:
+            raise RunError(f"notes have at most {MAX_NOTES_LEN} characters (got {len(text)})")
+        self._update(run_id, {"notes": text or None})
+
+    def set_archived(self, run_id: str, archived: bool = True) -> None:
+        """Archive (hide from the Runs page by default) or bring back a run; nothing is deleted."""
+        run = self.get_run(run_id, reconcile=False)
+        if archived and run["status"] in ("queued", "running"):
+            raise RunError(f"run {run_id} is {run['status']}; stop it before archiving")
+        self._update(run_id, {"archived": 1 if archived else 0})
+
     def _maybe_reconcile(self, reconcile: bool | None) -> None:
         """Mark runs whose process died as failed (at most every 0.5 s per store)."""
         if reconcile is None:
@@ -601,6 +662,20 @@ class RunStore:
                 rows.append((st, key, step, value, wall))
         rows.sort(key=lambda r: (r[0], r[1], r[2]))
         return rows
+
+    def metrics_csv(self, run_id: str) -> str:
+        """Every metric row of a run as CSV text (header ``run_id,stage,key,step,value,wall``;
+        ``wall`` is seconds since the epoch). The CLI's ``runs export`` and the Runs page's
+        download write exactly this."""
+        import csv
+        import io
+
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["run_id", "stage", "key", "step", "value", "wall"])
+        for stage, key, step, value, wall in self.iter_metric_rows(run_id):
+            writer.writerow([run_id, stage, key, step, repr(value), f"{wall:.3f}"])
+        return buf.getvalue()
 
     # ------------------------------------------------------------------ sweeps and settings
     def save_sweep(self, name: str, spec: dict) -> None:
@@ -796,8 +871,21 @@ def _row_dict(conn: sqlite3.Connection, cursor: sqlite3.Cursor) -> list[dict]:
         d["group"] = d.get("group_name")
         d.pop("num", None)
         d["stop_requested"] = bool(d.get("stop_requested"))
+        d["archived"] = bool(d.get("archived"))
         out.append(d)
     return out
+
+
+def check_tag(tag: str) -> str:
+    """A tag as stored: trimmed, one line, no comma (the CLI and the page split on commas)."""
+    clean = " ".join(str(tag or "").split())
+    if not clean:
+        raise RunError("a tag cannot be empty")
+    if "," in clean:
+        raise RunError(f"a tag cannot contain a comma: {clean!r}")
+    if len(clean) > MAX_TAG_LEN:
+        raise RunError(f"a tag has at most {MAX_TAG_LEN} characters: {clean!r}")
+    return clean
 
 
 def _group_rows(rows: list) -> dict[tuple[str, str], tuple[bytes, bytes, bytes, int, int, int]]:
