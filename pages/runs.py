@@ -8,15 +8,18 @@ import streamlit as st
 
 from laom_core.errors import LaomError
 from pages import common
+from pages.runs_panels.artifacts import artifacts_panel
 from pages.runs_panels.curves import curves_panel
 from pages.runs_panels.diff import diff_panel
 from pages.runs_panels.logs import control_panel, log_panel, pick_one
+from pages.runs_panels.manage import manage_panel
 from pages.runs_panels.progress import progress_panel
+from pages.runs_panels.sweep import sweep_panel
 from pages.runs_panels.system import system_panel
 from pages.runs_panels.table import table_panel
 
-common.page_header("Runs", "Every training run in the workspace. Select rows to compare their curves; running "
-                           "runs refresh every few seconds.")
+common.page_header("Runs", "Every training run in the workspace. Select rows to compare their curves (the URL "
+                           "then opens the same runs); running runs refresh every few seconds.")
 
 runs: list[dict] = []
 try:
@@ -36,14 +39,18 @@ store_path = str(common.store().path)
 methods = sorted({r.get("method") or "?" for r in runs})
 groups = sorted({r.get("group_name") for r in runs if r.get("group_name")})
 statuses = ["queued", "running", "finished", "failed", "stopped"]
-f1, f2, f3, f4 = st.columns([2, 2, 2, 3])
+f1, f2, f3, f4, f5 = st.columns([2, 2, 2, 3, 1.4])
 f_status = f1.multiselect("Status", statuses, key="rn_status")
 f_method = f2.multiselect("Method", methods, key="rn_method", format_func=common.method_label)
 f_group = f3.selectbox("Group", ["(all)"] + groups, key="rn_group")
-f_text = f4.text_input("Search name, task or tag", "", key="rn_text")
+f_text = f4.text_input("Search name, task, tag or notes", "", key="rn_text")
+f_archived = f5.toggle("Show archived", value=False, key="rn_archived",
+                       help=f"{sum(1 for r in runs if r.get('archived'))} archived run(s)")
 
 
 def keep(r: dict) -> bool:
+    if r.get("archived") and not f_archived:
+        return False
     if f_status and r["status"] not in f_status:
         return False
     if f_method and (r.get("method") or "?") not in f_method:
@@ -51,7 +58,8 @@ def keep(r: dict) -> bool:
     if f_group != "(all)" and r.get("group_name") != f_group:
         return False
     if f_text:
-        blob = " ".join(str(x) for x in (r.get("name"), r.get("task"), r.get("id"), r.get("tags"))).lower()
+        blob = " ".join(str(x) for x in (r.get("name"), r.get("task"), r.get("id"), r.get("tags"),
+                                         r.get("notes"))).lower()
         if f_text.lower() not in blob:
             return False
     return True
@@ -69,7 +77,7 @@ def body() -> None:
         st.rerun()  # the last live run ended: one full rerun stops the timer
     # Creation order: rows keep their index when new runs appear, so a selection stays put.
     shown = [r for r in runs if keep(r)]
-    selected = table_panel(shown, len(runs))
+    selected = table_panel(shown, runs)
     if not selected:
         return
     names = common.display_names(selected)  # a shared name gets its run's short id
@@ -79,9 +87,10 @@ def body() -> None:
         return {"name": names[r["id"]], "group": bands[r["id"]], "seed": r.get("seed"),
                 "step": c["step"], "value": c["value"]}
 
-    tab_curves, tab_progress, tab_system, tab_logs, tab_diff = st.tabs(
+    tab_curves, tab_progress, tab_system, tab_logs, tab_files, tab_manage, tab_sweep, tab_diff = st.tabs(
         [":material/show_chart: Curves", ":material/timer: Progress", ":material/memory: System",
-         ":material/article: Log & control", ":material/difference: Config diff"])
+         ":material/article: Log & control", ":material/folder_open: Artifacts", ":material/edit: Manage",
+         ":material/tune: Sweep", ":material/difference: Config diff"])
     with tab_curves:
         curves_panel(selected, store_path, series_of)
     with tab_progress:
@@ -92,6 +101,12 @@ def body() -> None:
         run = pick_one(selected)
         control_panel(run)
         log_panel(run)
+    with tab_files:
+        artifacts_panel(pick_one(selected, key="rn_art_run"))
+    with tab_manage:
+        manage_panel(pick_one(selected, key="rn_manage_run"))
+    with tab_sweep:
+        sweep_panel([r for r in runs if f_archived or not r.get("archived")], shown, f_group)
     with tab_diff:
         diff_panel(selected)
 

@@ -1,10 +1,14 @@
-"""Log & control tab: stop/resume one run and show its log."""
+"""Log & control tab: stop/resume one run, its log (tail or whole), log and metric downloads."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import streamlit as st
 
 from laom_core.analysis.progress import _tail
 from pages import common
+
+FULL_LOG_MAX = 8 * 1024 * 1024  # bytes drawn on the page; the download has the whole file
 
 
 def pick_one(selected: list[dict], key: str = "rn_log_run") -> dict:
@@ -33,9 +37,58 @@ def control_panel(run: dict) -> None:
     b3.caption(f"Run folder: `{run.get('run_dir')}`")
 
 
+def collapse_tqdm(text: str) -> str:
+    """tqdm redraws with carriage returns: keep only the last state of each line.
+    (Split on newlines only: ``str.splitlines`` would also split at each carriage return.)"""
+    return "\n".join(ln.rstrip("\r").split("\r")[-1] for ln in text.split("\n")).strip("\n")
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""
+
+
+def _metrics_csv(store_path: str, run_id: str) -> str:
+    from laom_core.runs.store import RunStore
+
+    with RunStore(store_path) as s:  # runs on the download's own thread: its own connection
+        return s.metrics_csv(run_id)
+
+
 def log_panel(run: dict) -> None:
     folder = common.run_dir(run)
-    text = _tail(folder / "log.txt", 16384) if folder else ""
-    # tqdm redraws with carriage returns: keep only the last state of each line.
-    lines = [ln.split("\r")[-1] for ln in text.splitlines()][-60:]
-    st.code("\n".join(lines) or "(no output yet)", language=None)
+    path = folder / "log.txt" if folder else None
+    try:
+        size = path.stat().st_size if path else 0
+    except OSError:
+        size = 0
+    short = common.short_id(run)
+    store_path, run_id = str(common.store().path), run["id"]
+    c1, c2, c3 = st.columns([2, 2, 3])
+    whole = c1.toggle("Whole log", value=False, key="rn_log_whole",
+                      help="the whole log instead of its last 60 lines")
+    with c2:
+        st.download_button("Log", data=lambda: _read_bytes(path) if path else b"", file_name=f"{short}-log.txt",
+                           mime="text/plain", icon=":material/download:", key="rn_log_dl", on_click="ignore",
+                           disabled=size == 0, help="the whole log.txt of this run")
+    with c3:
+        st.download_button("Metrics (CSV)", data=lambda: _metrics_csv(store_path, run_id),
+                           file_name=f"{short}-metrics.csv", mime="text/csv", icon=":material/download:",
+                           key="rn_csv_dl", on_click="ignore",
+                           help="every logged point: run_id, stage, key, step, value, wall (seconds since the epoch)")
+    if path is None or size == 0:
+        st.code("(no output yet)", language=None)
+        return
+    if whole:
+        text = _tail(path, FULL_LOG_MAX)
+        if size > FULL_LOG_MAX:
+            st.caption(f"The log has {size / 1e6:.1f} MB; the last {FULL_LOG_MAX / 1e6:.0f} MB are shown, "
+                       f"the download has all of it.")
+        lines = collapse_tqdm(text).splitlines()
+        st.caption(f"{len(lines)} lines")
+        st.code("\n".join(lines), language=None, height=600)
+    else:
+        lines = collapse_tqdm(_tail(path, 16384)).splitlines()[-60:]
+        st.code("\n".join(lines) or "(no output yet)", language=None)
