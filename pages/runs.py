@@ -12,7 +12,7 @@ from pages.runs_panels.artifacts import artifacts_panel
 from pages.runs_panels.curves import curves_panel
 from pages.runs_panels.diff import diff_panel
 from pages.runs_panels.logs import control_panel, log_panel, pick_one
-from pages.runs_panels.manage import manage_panel
+from pages.runs_panels.manage import manage_panel, show_flash
 from pages.runs_panels.progress import progress_panel
 from pages.runs_panels.sweep import sweep_panel
 from pages.runs_panels.system import system_panel
@@ -39,7 +39,7 @@ store_path = str(common.store().path)
 methods = sorted({r.get("method") or "?" for r in runs})
 groups = sorted({r.get("group_name") for r in runs if r.get("group_name")})
 statuses = ["queued", "running", "finished", "failed", "stopped"]
-f1, f2, f3, f4, f5 = st.columns([2, 2, 2, 3, 1.4])
+f1, f2, f3, f4, f5 = st.columns([2, 2, 2, 2.6, 1.8])
 f_status = f1.multiselect("Status", statuses, key="rn_status")
 f_method = f2.multiselect("Method", methods, key="rn_method", format_func=common.method_label)
 f_group = f3.selectbox("Group", ["(all)"] + groups, key="rn_group")
@@ -75,6 +75,7 @@ def body() -> None:
     runs = common.list_runs()
     if store_live and not any(r["status"] in ("queued", "running") for r in runs):
         st.rerun()  # the last live run ended: one full rerun stops the timer
+    show_flash()  # what the last rename/tag/archive/delete did
     # Creation order: rows keep their index when new runs appear, so a selection stays put.
     shown = [r for r in runs if keep(r)]
     selected = table_panel(shown, runs)

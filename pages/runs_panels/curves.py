@@ -21,7 +21,7 @@ def curves_panel(selected: list[dict], store_path: str, series_of: Callable[[dic
             if k not in available and not k.startswith("system/"):
                 available.append(k)
     default = [k for k in DEFAULT_METRICS if k in available][:4] or available[:4]
-    c1, c2, c5, c3, c4 = st.columns([3.2, 2, 2.6, 1.6, 1])
+    c1, c2, c5, c3, c4 = st.columns([2.8, 1.8, 2.3, 2.1, 1])
     # Follow the defaults (metrics appear as a run starts logging) until the user picks.
     if not st.session_state.get("rn_metrics_touched"):
         st.session_state["rn_metrics"] = default

@@ -6,6 +6,20 @@ import streamlit as st
 from pages import common
 
 
+def done(message: str) -> None:
+    """Rerun the page to show the change; the message is shown as a toast after the rerun
+    (a toast sent just before ``st.rerun`` can be lost)."""
+    st.session_state["rn_flash"] = message
+    st.rerun()
+
+
+def show_flash() -> None:
+    """The message a change left for this run of the page (see :func:`done`)."""
+    message = st.session_state.pop("rn_flash", None)
+    if message:
+        st.toast(message)
+
+
 def _confirm_box(run: dict) -> None:
     """The pending archive/delete question for this run, with its two buttons."""
     pending = st.session_state.get("rn_confirm")
@@ -33,8 +47,7 @@ def _confirm_box(run: dict) -> None:
                     st.query_params.pop(p, None)
             else:
                 common.store().set_archived(run["id"], True)
-            st.toast(f"{name}: {action}d")
-            st.rerun()
+            done(f"{name}: {action}d")
     if n.button("Cancel", key="rn_confirm_no"):
         st.session_state.pop("rn_confirm", None)
         st.rerun()
@@ -48,23 +61,20 @@ def manage_panel(run: dict) -> None:
         name = st.text_input("Name", value=run.get("name") or "", key=f"rn_name_{rid}", max_chars=120)
         if st.button("Rename", key="rn_rename", disabled=name.strip() == (run.get("name") or "")):
             with common.guard("Rename"):
-                st.toast(f"renamed to {s.rename_run(rid, name)}")
-                st.rerun()
+                done(f"renamed to {s.rename_run(rid, name)}")
         tags = st.text_input("Tags (comma-separated)", value=", ".join(run.get("tags") or []), key=f"rn_tags_{rid}",
                              help="search for them in the filter above; CLI: runs tag ID TAG")
         if st.button("Save tags", key="rn_save_tags"):
             with common.guard("Tags"):
                 saved = s.set_tags(rid, [t for t in tags.split(",") if t.strip()])
-                st.toast("tags: " + (", ".join(saved) or "(none)"))
-                st.rerun()
+                done("tags: " + (", ".join(saved) or "(none)"))
     with right:
         notes = st.text_area("Notes", value=run.get("notes") or "", key=f"rn_notes_{rid}", height=122,
                              placeholder="what this run is for, what you saw")
         if st.button("Save notes", key="rn_save_notes", disabled=notes.strip() == (run.get("notes") or "")):
             with common.guard("Notes"):
                 s.set_notes(rid, notes)
-                st.toast("notes saved")
-                st.rerun()
+                done("notes saved")
     st.divider()
     a, d, info = st.columns([1.2, 1.2, 4])
     live = run["status"] in ("queued", "running")
@@ -72,8 +82,7 @@ def manage_panel(run: dict) -> None:
         if a.button("Unarchive", icon=":material/unarchive:", key="rn_unarchive"):
             with common.guard("Unarchive"):
                 s.set_archived(rid, False)
-                st.toast(f"{run.get('name')}: back in the list")
-                st.rerun()
+                done(f"{run.get('name')}: back in the list")
     elif a.button("Archive…", icon=":material/archive:", key="rn_archive", disabled=live,
                   help="stop the run first" if live else "hide it from this page; nothing is deleted"):
         st.session_state["rn_confirm"] = {"action": "archive", "id": rid}
