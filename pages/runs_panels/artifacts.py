@@ -15,6 +15,10 @@ PREVIEW_MAX = 256 * 1024
 
 
 def artifacts_panel(run: dict) -> None:
+    folder = common.run_dir(run)
+    if (folder is None or not folder.is_dir()) and run["status"] in ("queued", "running"):
+        st.info("No files yet: the run folder appears when the run starts.")
+        return
     with common.guard("Artifacts"):
         files = list_artifacts(run.get("run_dir"))
         if not files:

@@ -238,3 +238,19 @@ def test_sweep_helpers_vary_group_and_draw_categories_and_missing_metrics():
     assert list(dims["method"].ticktext) == ["laom", "lapo"] and list(dims["method"].values) == [0, 0, 1]
     ret = dims["ret"]
     assert ret.values[2] < 1.0 and ret.range[0] == ret.values[2]  # a missing metric sits below the range
+
+
+def test_artifacts_of_a_queued_run_and_of_a_vanished_folder_are_one_message(workspace, monkeypatch):
+    from laom_core.runs import launcher
+    from laom_core.runs.store import RunStore
+
+    monkeypatch.setattr(launcher, "ensure_scheduler", lambda *a, **k: None)  # queue only, start nothing
+    with RunStore() as s:
+        queued = s.create_run("waiting", "laom", "cheetah-run", {}, workspace / "runs" / "later", status="queued")
+        gone = s.create_run("moved", "laom", "cheetah-run", {}, workspace / "runs" / "gone", status="queued")
+        s.set_status(gone, "finished")
+    at = open_runs(run=queued)
+    assert any("No files yet" in str(i.value) for i in at.info) and not at.error
+    at = open_runs(run=gone)
+    errors = [str(e.value) for e in at.error]
+    assert len(errors) == 1 and "is not there" in errors[0], errors
