@@ -64,6 +64,8 @@ _V3_COLUMNS = (
     ("notes", "TEXT"),
     ("archived", "INTEGER NOT NULL DEFAULT 0"),
 )
+# Every column added to ``runs`` after v1, in order (add new ones here).
+_ADDED_RUN_COLUMNS = (*_V3_COLUMNS,)
 MAX_TAG_LEN = 40
 MAX_NAME_LEN = 120
 MAX_NOTES_LEN = 20_000
@@ -309,16 +311,23 @@ class RunStore:
                 for statement in _SCHEMA_V1.split(";"):
                     if statement.strip():
                         conn.execute(statement)
-            if version < 3:  # tracker features: columns added (old rows: no notes, not archived)
-                have = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
-                for column, decl in _V3_COLUMNS:
-                    if column not in have:
-                        conn.execute(f"ALTER TABLE runs ADD COLUMN {column} {decl}")
+            # Added columns (v2 and later): each is added when missing, whatever the version
+            # says, so a store migrated by a line of LAOM Studio that lacked some step still
+            # gains its columns (old rows: no notes, not archived).
+            have = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+            for column, decl in _ADDED_RUN_COLUMNS:
+                if column not in have:
+                    conn.execute(f"ALTER TABLE runs ADD COLUMN {column} {decl}")
             if version != SCHEMA_VERSION:
                 conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
-        current = self._read(lambda c: c.execute("PRAGMA user_version").fetchone()[0])
-        if current != SCHEMA_VERSION:
+        def needed(c: sqlite3.Connection) -> bool:
+            if c.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                return True
+            have = {row[1] for row in c.execute("PRAGMA table_info(runs)")}
+            return any(column not in have for column, _ in _ADDED_RUN_COLUMNS)
+
+        if self._read(needed):
             self._write(migrate)
 
     @property

@@ -94,3 +94,18 @@ def test_cli_tag_note_rename_archive(store, tmp_path, capsys):
     capsys.readouterr()
     assert main(["runs", "tag", short, "a,b"]) == 2  # a user error: one line, exit 2
     assert "comma" in capsys.readouterr().err
+
+
+def test_a_store_at_the_current_version_missing_added_columns_gains_them(tmp_path):
+    """A store another line of LAOM Studio stamped with this version without running every
+    step (branches merged in another order) still gets the columns on open."""
+    path = tmp_path / "runs.sqlite"
+    _v1_store(path)
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version={store_mod.SCHEMA_VERSION}")
+    conn.commit()
+    conn.close()
+    with RunStore(path) as s:
+        run = s.get_run("old-20250101-000000-abcdef")
+        assert run["archived"] is False and run["notes"] is None
+        s.set_archived(run["id"])
