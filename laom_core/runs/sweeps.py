@@ -257,7 +257,8 @@ def plan_sweep(spec: SweepSpec) -> list[dict[str, Any]]:
 
 
 def create_sweep(spec: SweepSpec, store: RunStore | None = None, start_scheduler: bool = True,
-                 progress: Callable[[int, int], None] | None = None) -> list[str]:
+                 progress: Callable[[int, int], None] | None = None, backend: str | None = None,
+                 backend_opts: dict | None = None) -> list[str]:
     """Queue every run of ``spec`` (idempotent: existing cells are returned, not repeated).
 
     The whole plan is checked (:func:`plan_sweep`) before the sweep is saved or any run is
@@ -281,7 +282,8 @@ def create_sweep(spec: SweepSpec, store: RunStore | None = None, start_scheduler
             plan = dict(plan)
             argv, name = plan.pop("argv"), plan.pop("name")
             run_id = launch_argv(argv, name=name, group=spec.name, tags=[f"sweep:{spec.name}"],
-                                 client_token=f"sweep:{spec.name}", store=store, start_scheduler=False, **plan)
+                                 client_token=f"sweep:{spec.name}", store=store, start_scheduler=False,
+                                 backend=backend, backend_opts=backend_opts, **plan)  # backend: cluster hook
             ids.append(run_id)
             if progress is not None:
                 progress(i + 1, len(plans))
