@@ -4,4 +4,17 @@ set -euo pipefail
 cd "$(dirname "$0")"
 bash scripts/setup.sh --browser
 export MUJOCO_GL=${MUJOCO_GL:-egl}
+# Cluster backends (tests/cluster): start a single-node Slurm and a local Ray head when the
+# whole suite or tests/cluster runs. LAOM_CLUSTER=none skips starting them (their tests then
+# skip, saying why), LAOM_CLUSTER=slurm starts Slurm only. A cluster that started must run
+# its tests (LAOM_CLUSTER_TESTS lists them); one that failed to start is reported here.
+want=${LAOM_CLUSTER:-all}
+if [[ "$want" != none ]] && { [[ $# -eq 0 ]] || [[ "$*" == *cluster* ]]; }; then
+  started=()
+  if bash scripts/start_slurm.sh; then started+=(slurm); else echo "[test] WARNING: Slurm did not start; its tests skip" >&2; fi
+  if [[ "$want" == all ]]; then
+    if bash scripts/start_ray.sh; then started+=(ray); else echo "[test] WARNING: Ray did not start; its tests skip" >&2; fi
+  fi
+  export LAOM_CLUSTER_TESTS=$(IFS=,; echo "${started[*]:-}")
+fi
 exec python3 -m pytest "$@"

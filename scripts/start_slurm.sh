@@ -26,6 +26,12 @@ if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
     apt-get install -y -qq slurm-wlm munge >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq slurm-wlm munge >/dev/null; }
 fi
 
+PY=${PYTHON:-python3}
+if ! "$PY" -c "import submitit" >/dev/null 2>&1; then
+    echo "installing submitit (pip)" >&2
+    "$PY" -m pip install -q --disable-pip-version-check submitit
+fi
+
 mkdir -p "$DIR/state" "$DIR/spool" "$DIR/log" /etc/slurm /run/munge /var/log/munge /var/lib/munge /etc/munge
 
 # munge: a key, then the daemon (as root: --force; its socket is local only)

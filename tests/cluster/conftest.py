@@ -1,7 +1,7 @@
 """Cluster tests: real Slurm (scripts/start_slurm.sh) and Ray (scripts/start_ray.sh) on this machine.
 
-A test of a backend skips, saying why, when its cluster is not up; with
-``LAOM_CLUSTER_TESTS=require`` it fails instead (CI sets it after starting the clusters).
+A test of a backend skips, saying why, when its cluster is not up; when test.sh started that
+cluster (``LAOM_CLUSTER_TESTS=slurm,ray``) it fails instead.
 """
 from __future__ import annotations
 
@@ -13,13 +13,14 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-REQUIRE = os.environ.get("LAOM_CLUSTER_TESTS") == "require"
+# Backends whose cluster test.sh started: their tests must run, not skip.
+REQUIRE = {b.strip() for b in os.environ.get("LAOM_CLUSTER_TESTS", "").split(",") if b.strip()}
 
 
-def _need(why: str | None) -> None:
+def _need(backend: str, why: str | None) -> None:
     if why:
-        if REQUIRE:
-            pytest.fail(f"LAOM_CLUSTER_TESTS=require but {why}")
+        if backend in REQUIRE:
+            pytest.fail(f"test.sh started {backend} (LAOM_CLUSTER_TESTS={','.join(sorted(REQUIRE))}) but {why}")
         pytest.skip(why)
 
 
@@ -33,7 +34,7 @@ def slurm():
             import submitit  # noqa: F401
         except ImportError:
             why = "submitit is not installed (pip install submitit)"
-    _need(why and f"{why}; run `bash scripts/start_slurm.sh` to test the slurm backend")
+    _need("slurm", why and f"{why}; run `bash scripts/start_slurm.sh` to test the slurm backend")
     return "slurm"
 
 
@@ -47,7 +48,7 @@ def ray_cluster():
         why = None
     except ConfigError as exc:
         why = str(exc)
-    _need(why and f"{why}; run `bash scripts/start_ray.sh` to test the ray backend")
+    _need("ray", why and f"{why}; run `bash scripts/start_ray.sh` to test the ray backend")
     return "ray"
 
 
