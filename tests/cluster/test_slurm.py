@@ -78,3 +78,20 @@ def test_launch_without_a_cluster_says_so(store, tmp_path, capsys, monkeypatch):
     assert main(["launch", "--method", "bc", "--data", str(data), "--partition", "x"]) == 2
     assert "--partition does not apply to --backend local" in capsys.readouterr().err
     assert store.list_runs() == []
+
+
+def test_a_sweeps_runs_go_as_one_job_array(store, slurm):
+    from laom_core.runs.backends import check_backend
+    from laom_core.runs.launcher import ensure_scheduler, launch_argv
+
+    from cluster_helpers import fake_argv
+
+    opts = check_backend("slurm", {})
+    ids = [launch_argv(fake_argv("--steps", 12), method="fake", group="grid", store=store, start_scheduler=False,
+                       backend="slurm", backend_opts=opts) for _ in range(4)]
+    ensure_scheduler(store)
+    runs = [wait_for(lambda i=i: done(store, i), timeout=180) for i in ids]
+    assert all(r["status"] == "finished" for r in runs), [r["error"] for r in runs]
+    arrays = {r["job_id"].split("_")[0] for r in runs}
+    assert len(arrays) == 1 and all("_" in r["job_id"] for r in runs)  # one array, a task per run
+    assert all(store.count_metrics(i) == 12 for i in ids)

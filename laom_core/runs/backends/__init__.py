@@ -236,16 +236,76 @@ def tick(store: RunStore, log: IO | None = None) -> bool:
     for run in active:
         if run["status"] == "running":
             counts[run["backend"]] = counts.get(run["backend"], 0) + 1
+    to_submit: list[dict] = []
     for run in active:
         try:
             if run["status"] == "running":
                 _watch(store, run, log)
             elif counts.get(run["backend"], 0) < max_remote(store, run["backend"]):
-                if _submit(store, run, log):
-                    counts[run["backend"]] = counts.get(run["backend"], 0) + 1
+                to_submit.append(run)
+                counts[run["backend"]] = counts.get(run["backend"], 0) + 1
         except Exception as exc:  # noqa: BLE001 - one bad run must not stop the others
             _say(log, f"{run['id']} ({run['backend']}): {type(exc).__name__}: {exc}")
+    for batch in _batches(to_submit):
+        try:
+            if len(batch) > 1:
+                _submit_array(store, batch, log)
+            else:
+                _submit(store, batch[0], log)
+        except Exception as exc:  # noqa: BLE001
+            _say(log, f"{batch[0]['id']} ({batch[0]['backend']}): {type(exc).__name__}: {exc}")
     return True
+
+
+def _batches(runs: list[dict]) -> list[list[dict]]:
+    """Queued Slurm runs of one group (a sweep) with the same options go as one job array."""
+    import json
+
+    out: list[list[dict]] = []
+    arrays: dict[tuple, list[dict]] = {}
+    for run in runs:
+        if run["backend"] == "slurm" and run.get("group_name") and not run.get("attempts"):
+            key = (run["group_name"], json.dumps(run.get("backend_opts") or {}, sort_keys=True))
+            if key not in arrays:
+                arrays[key] = []
+                out.append(arrays[key])
+            arrays[key].append(run)
+        else:
+            out.append([run])
+    return out
+
+
+def _submit_array(store: RunStore, runs: list[dict], log: IO | None) -> None:
+    from laom_core.workspace import workspace_root
+
+    now = time.time()
+    claimed = [r for r in runs if store.transition(
+        r["id"], ["queued"], "running", started_at=r.get("started_at") or now, ended_at=None, pid=None, pgid=None,
+        proc_start=None, host=None, exit_code=None, error=None, job_id=None, attempts=1)]
+    if not claimed:
+        return
+    argvs = []
+    for run in claimed:
+        run_dir = Path(run["run_dir"])
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "exit.json").unlink(missing_ok=True)
+        argvs.append(entry_argv(run_dir, 1, list(run.get("argv") or [])))
+    folder = workspace_root() / "slurm-arrays" / claimed[0]["id"]
+    try:
+        from laom_core.runs.backends.slurm import SlurmBackend
+
+        job_ids = SlurmBackend().submit_array(claimed, argvs, job_env(), dict(claimed[0].get("backend_opts") or {}),
+                                              folder)
+    except Exception as exc:  # noqa: BLE001 - reported on every run of the array
+        for run in claimed:
+            store.transition(run["id"], ["running"], "failed", ended_at=time.time(),
+                             error=f"cannot submit to slurm (job array): {exc}")
+        _say(log, f"job array of {len(claimed)} runs failed to submit: {exc}")
+        return
+    for run, job_id in zip(claimed, job_ids):
+        store.update_run(run["id"], job_id=str(job_id))
+    _say(log, f"submitted {len(claimed)} runs of {claimed[0]['group_name']} to slurm as job array "
+              f"{job_ids[0].split('_')[0]}")
 
 
 def _submit(store: RunStore, run: dict, log: IO | None) -> bool:

@@ -38,6 +38,7 @@ def main(args: list[str] | None = None) -> int:
     run_dir, attempt, argv = Path(args[0]), args[1], args[3:]
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / EXIT_FILE).unlink(missing_ok=True)
+    started = time.time()
     stamp = time.strftime("%Y-%m-%d %H:%M:%S")
     with open(run_dir / "log.txt", "ab") as log:
         log.write(f"=== {stamp} attempt {attempt} on {socket.gethostname()}: {' '.join(argv)}\n".encode())
@@ -58,7 +59,7 @@ def main(args: list[str] | None = None) -> int:
         os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-    write_json_atomic(run_dir / EXIT_FILE, {"exit_code": code, "ended_at": time.time(),
+    write_json_atomic(run_dir / EXIT_FILE, {"exit_code": code, "started_at": started, "ended_at": time.time(),
                                             "host": socket.gethostname()})
     return 0 if code == 0 else (code if 0 < code < 256 else 1)
 

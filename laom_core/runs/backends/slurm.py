@@ -105,7 +105,7 @@ class SlurmBackend:
         """Many runs as one Slurm job array (submitit ``map_array``); returns their job ids."""
         import submitit
 
-        ex = self._executor(folder, runs[0]["group"] or runs[0]["id"], opts)
+        ex = self._executor(folder, runs[0].get("group_name") or runs[0]["id"], opts)
         fns = [submitit.helpers.CommandFunction(a, verbose=False, env=env) for a in argvs]
         with ex.batch():
             jobs = [ex.submit(fn) for fn in fns]
@@ -144,11 +144,17 @@ class SlurmBackend:
         raise RunError(f"Slurm job {job} did not end within 30 s of scancel")
 
     def log(self, run: dict, lines: int = 50) -> str:
-        folder = Path(run["run_dir"]) / "slurm"
+        from laom_core.workspace import workspace_root
+
+        job = run.get("job_id")
         text = []
-        for name in (f"{run.get('job_id')}_0_log.err", f"{run.get('job_id')}_0_log.out"):
+        names = (f"{job}_0_log.err", f"{job}_0_log.out")
+        candidates = [Path(run["run_dir"]) / "slurm" / n for n in names]
+        if job and "_" in str(job):  # an array task: its submitit folder is the array's
+            candidates += [p for n in names for p in (workspace_root() / "slurm-arrays").glob(f"*/{n}")]
+        for path in candidates:
             try:
-                text += (folder / name).read_text(errors="replace").splitlines()
+                text += path.read_text(errors="replace").splitlines()
             except OSError:
                 continue
         return "\n".join(text[-lines:])
