@@ -127,6 +127,10 @@ def main() -> int:
         "ratio_overhead_to_own": (statistics.fmean(sub) + statistics.fmean(ing)) / own_mean if sub and own else None,
         "cpus": os.cpu_count(),
     }
+    # The cluster's own cost per run: job slot time (the node runs cpus jobs at once) minus the
+    # run's own time = Slurm's job start/end + submitit's job process + the entry wrapper.
+    result["slot_s_per_run"] = wall * (os.cpu_count() or 1) / max(1, finished)
+    result["cluster_side_s_per_run"] = result["slot_s_per_run"] - own_mean
     print(f"{finished}/{args.n} runs finished in {wall:.1f} s on the local Slurm cluster "
           f"({result['throughput_runs_per_min']:.1f} runs/min); metric rows {rows} (expected "
           f"{result['metric_rows_expected']})")
@@ -135,6 +139,8 @@ def main() -> int:
           f"run's own time {own_mean:.2f} s, queued->finished {result['end_to_end_s']['p50']:.1f} s (p50)")
     print(f"ratios to the run's own time: submit {result['ratio_submit_to_own']:.3f}, "
           f"ingest {result['ratio_ingest_to_own']:.4f}, both {result['ratio_overhead_to_own']:.3f}")
+    print(f"job slot time per run {result['slot_s_per_run']:.2f} s: Slurm + submitit + wrapper start-up "
+          f"{result['cluster_side_s_per_run']:.2f} s on the node, outside the launcher")
     store.close()
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

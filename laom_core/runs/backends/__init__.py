@@ -329,6 +329,9 @@ def _submit(store: RunStore, run: dict, log: IO | None) -> bool:
         return False
     store.update_run(run_id, job_id=str(job_id))
     _say(log, f"submitted {run_id} to {run['backend']} as job {job_id}")
+    fresh = store.get_run(run_id, reconcile=False)
+    if fresh["stop_requested"] or fresh["status"] != "running":  # stopped while we were submitting
+        get(run["backend"]).cancel(fresh, grace_s=0.0)
     return True
 
 
