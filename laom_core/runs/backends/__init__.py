@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import IO, Protocol
 
-from laom_core.errors import ConfigError, RunError
+from laom_core.errors import ConfigError
 from laom_core.runs import ingest
 from laom_core.runs.store import RunStore
 
