@@ -12,9 +12,19 @@ want=${LAOM_CLUSTER:-all}
 if [[ "$want" != none ]] && { [[ $# -eq 0 ]] || [[ "$*" == *cluster* ]]; }; then
   started=()
   if bash scripts/start_slurm.sh; then started+=(slurm); else echo "[test] WARNING: Slurm did not start; its tests skip" >&2; fi
+  stop_ray=0
   if [[ "$want" == all ]]; then
-    if bash scripts/start_ray.sh; then started+=(ray); else echo "[test] WARNING: Ray did not start; its tests skip" >&2; fi
+    if out=$(bash scripts/start_ray.sh); then
+      echo "$out"; started+=(ray)
+      [[ "$out" == *"already running"* ]] || stop_ray=1  # leave no Ray head behind that we started
+    else
+      echo "[test] WARNING: Ray did not start; its tests skip" >&2
+    fi
   fi
   export LAOM_CLUSTER_TESTS=$(IFS=,; echo "${started[*]:-}")
+  rc=0
+  python3 -m pytest "$@" || rc=$?
+  if [[ "$stop_ray" == 1 ]]; then bash scripts/start_ray.sh --stop; fi
+  exit $rc
 fi
 exec python3 -m pytest "$@"

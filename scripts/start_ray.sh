@@ -26,7 +26,7 @@ JobSubmissionClient(f"http://127.0.0.1:{sys.argv[1]}").list_jobs()
 PYEOF
 }
 if up; then
-    echo "ray up: http://127.0.0.1:$DASH"
+    echo "ray up: http://127.0.0.1:$DASH (already running)"
     exit 0
 fi
 RAY_USAGE_STATS_ENABLED=0 "$PY" -m ray.scripts.scripts start --head --node-ip-address 127.0.0.1 --port "$PORT" \
