@@ -95,3 +95,23 @@ def test_a_sweeps_runs_go_as_one_job_array(store, slurm):
     arrays = {r["job_id"].split("_")[0] for r in runs}
     assert len(arrays) == 1 and all("_" in r["job_id"] for r in runs)  # one array, a task per run
     assert all(store.count_metrics(i) == 12 for i in ids)
+
+
+def test_a_job_killed_behind_our_back_is_failed_from_the_backend_state(store, slurm, monkeypatch):
+    """No exit.json (the wrapper was SIGKILLed too): Slurm's job state is the backstop."""
+    from cluster_helpers import processes_of
+
+    monkeypatch.setenv("LAOM_STUDIO_BACKEND_POLL", "0.5")
+    run_id = cases.queue(store, slurm, "--steps", 1000, "--sleep", 0.1)
+    wait_for(lambda: store.count_metrics(run_id) >= 3, timeout=120)
+    job = store.get_run(run_id)["job_id"]
+    import psutil
+
+    for proc in processes_of(run_id):  # the wrapper, the run, submitit's job process: as a node crash would
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+    run = wait_for(lambda: done(store, run_id), timeout=60)
+    assert run["status"] == "failed" and not (Path(run["run_dir"]) / "exit.json").exists()
+    assert f"slurm job {job}" in run["error"] and "log tail" in run["error"]

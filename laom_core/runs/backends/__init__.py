@@ -35,6 +35,10 @@ BACKENDS = ("local", "slurm", "ray")
 REMOTE = ("slurm", "ray")
 DEFAULT_REMOTE_LIMIT = 64  # jobs a remote backend may have submitted at once (the cluster queues the rest)
 SUBMIT_GRACE_S = 120.0  # a claimed run must have a job id within this long
+# Ask the cluster about a job at most this often (scontrol/Ray calls are not free for the
+# cluster's controller); exit.json and metrics are read on every scheduler pass.
+POLL_BACKEND_S = float(os.environ.get("LAOM_STUDIO_BACKEND_POLL", "10"))
+_LAST_POLL: dict[str, float] = {}
 STORE_ENV = "LAOM_STUDIO_STORE"  # "off": the run writes metrics.jsonl instead of opening the store
 
 
@@ -348,6 +352,10 @@ def _watch(store: RunStore, run: dict, log: IO | None) -> None:
     if exit_info is not None:
         _finish(store, run, int(exit_info.get("exit_code", 1)), "", log)
         return
+    now = time.time()
+    if now - _LAST_POLL.get(run_id, 0.0) < POLL_BACKEND_S:
+        return
+    _LAST_POLL[run_id] = now
     state = get(run["backend"]).poll(run)
     if state.ended:
         # The job is over; exit.json may arrive a moment later on a shared filesystem.
@@ -362,6 +370,7 @@ def _finish(store: RunStore, run: dict, code: int | None, reason: str, log: IO |
     from laom_core.runs.liveness import log_tail
 
     run_id, now = run["id"], time.time()
+    _LAST_POLL.pop(run_id, None)
     ingest.ingest_metrics(store, run_id, run["run_dir"])  # the last lines, before the status changes
     fresh = store.get_run(run_id, reconcile=False)
     if fresh["status"] != "running":

@@ -25,10 +25,17 @@ def address_of(opts: dict) -> str:
     return str(opts.get("address") or os.environ.get("RAY_ADDRESS") or DEFAULT_ADDRESS)
 
 
+_CLIENTS: dict[str, object] = {}
+
+
 def _client(address: str):
+    """One JobSubmissionClient per address (each new one makes an HTTP handshake)."""
     from ray.job_submission import JobSubmissionClient
 
-    return JobSubmissionClient(address)
+    client = _CLIENTS.get(address)
+    if client is None:
+        client = _CLIENTS[address] = JobSubmissionClient(address)
+    return client
 
 
 def submission_id(run: dict, attempt: int) -> str:
@@ -52,6 +59,7 @@ class RayBackend:
                               "(or pip install 'ray[default]')") from exc
         address = address_of(opts)
         try:
+            _CLIENTS.pop(address, None)
             _client(address).list_jobs()
         except Exception as exc:  # noqa: BLE001 - connection errors of several kinds
             raise ConfigError(f"no Ray cluster is reachable at {address} ({type(exc).__name__}); "
