@@ -126,6 +126,8 @@ def body() -> None:
             "duration": common.fmt_duration(end - started) if started and end else "–",
             "id": common.short_id(r),
         })
+        if any(x.get("backend") not in (None, "local") for x in shown):  # cluster backends: where it runs
+            table[-1]["backend"] = " ".join(str(v) for v in (r.get("backend") or "local", r.get("job_id")) if v)
     st.caption(f"{len(shown)} of {len(runs)} runs · select rows to plot them")
     # Missing values show as blank cells (not "None"). Column widths (px) keep the table inside
     # a 1400 px window next to the sidebar; the id column holds the short id (the CLI takes it,
@@ -140,7 +142,8 @@ def body() -> None:
                                         "probe MSE": number(format="%.4f", width=70),
                                         "return": number(format="%.1f", width=55),
                                         "duration": text(width=65),
-                                        "id": text(width=60, help="short run id; the CLI accepts it")})
+                                        "id": text(width=60, help="short run id; the CLI accepts it"),
+                                        "backend": text(width=90, help="where it runs, and its job id there")})
     rows = list(event.selection.rows) if event is not None and event.selection else []
     selected = [shown[i] for i in rows if i < len(shown)]
     if not selected and shown:
@@ -261,6 +264,9 @@ def body() -> None:
             pick = st.selectbox("Run", [r["id"] for r in selected], key="rn_log_run",
                                 format_func=lambda i: next(common.run_label(r) for r in selected if r["id"] == i))
             run = next(r for r in selected if r["id"] == pick)
+        if run.get("backend") not in (None, "local"):  # cluster backends
+            st.caption(f"Runs on **{run['backend']}**, job `{run.get('job_id') or 'not submitted yet'}`; "
+                       "its log and metrics come from the run folder on the shared filesystem.")
         b1, b2, b3 = st.columns([1, 1, 4])
         with common.guard("Run control"):
             from laom_core.runs import launcher

@@ -232,6 +232,8 @@ def _datasets(data: Path, labeled: Path | None, eval_data: Path | None) -> dict:
 
 
 def _open_store():
+    if os.environ.get("LAOM_STUDIO_STORE") == "off":  # a run on a cluster node: metrics.jsonl only
+        return None
     try:
         from laom_core.runs.store import RunStore
     except ImportError:

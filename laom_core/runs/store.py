@@ -16,6 +16,8 @@ Layout (schema version :data:`SCHEMA_VERSION`, kept in ``PRAGMA user_version``):
   keeps the value written last.
 - ``sweeps``: a named group's plan (methods x budgets x seeds x tasks).
 - ``settings``: small workspace-wide key/value settings (e.g. the queue's concurrency).
+- v2: ``runs.backend`` / ``job_id`` / ``backend_opts`` / ``ingest_offset`` for runs on a
+  cluster (:mod:`laom_core.runs.backends`); NULL backend means local.
 
 Older workspaces are migrated in :func:`_migrate` by stepping ``user_version``.
 """
@@ -40,7 +42,7 @@ from typing import Any, Iterable, Sequence
 
 from laom_core.errors import RunError, WorkspaceError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STATUSES = ("queued", "running", "finished", "failed", "stopped")
 TERMINAL = ("finished", "failed", "stopped")
 
@@ -50,8 +52,19 @@ RUN_FIELDS = (
     "status", "pid", "pgid", "proc_start", "host", "device", "gpu", "gpu_name", "created_at",
     "queued_at", "started_at", "ended_at", "updated_at", "exit_code", "error", "tags",
     "request_key", "run_dir", "argv", "attempts", "stop_requested", "preset",
+    # schema v2 (cluster backends, see laom_core.runs.backends)
+    "backend", "job_id", "backend_opts", "ingest_offset",
 )
-_JSON_FIELDS = ("datasets", "config", "tags", "argv")
+_JSON_FIELDS = ("datasets", "config", "tags", "argv", "backend_opts")
+
+# Schema v2 (cluster backends): which backend runs a run, its job id there, the backend's
+# options (JSON), and how many bytes of the run's metrics.jsonl are in the store already.
+_V2_COLUMNS = (
+    ("backend", "TEXT"),
+    ("job_id", "TEXT"),
+    ("backend_opts", "TEXT"),
+    ("ingest_offset", "INTEGER NOT NULL DEFAULT 0"),
+)
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -294,7 +307,11 @@ class RunStore:
                 for statement in _SCHEMA_V1.split(";"):
                     if statement.strip():
                         conn.execute(statement)
-            # Future versions: `if version < 2: conn.execute("ALTER TABLE runs ADD ...")`.
+            if version < 2:  # cluster backends: columns added, old rows are local runs (backend NULL)
+                have = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+                for column, decl in _V2_COLUMNS:
+                    if column not in have:
+                        conn.execute(f"ALTER TABLE runs ADD COLUMN {column} {decl}")
             if version != SCHEMA_VERSION:
                 conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
@@ -313,7 +330,8 @@ class RunStore:
                    tags: Sequence[str] | None = None, status: str = "queued",
                    request_key: str | None = None, *, run_id: str | None = None,
                    argv: Sequence[str] | None = None, preset: str | None = None,
-                   device: str | None = None) -> str:
+                   device: str | None = None, backend: str | None = None,
+                   backend_opts: dict | None = None) -> str:
         """Record a new run and return its id.
 
         With a ``request_key`` already in the store, nothing is created and the earlier
@@ -333,6 +351,8 @@ class RunStore:
             "run_dir": str(run_dir) if run_dir is not None else None,
             "argv": _dumps(list(argv) if argv is not None else None), "device": device,
         }
+        if backend and backend != "local":  # cluster backends (schema v2); local runs keep NULL
+            row.update(backend=backend, backend_opts=_dumps(backend_opts or {}))
 
         def insert(conn: sqlite3.Connection) -> str:
             if request_key is not None:
