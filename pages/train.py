@@ -49,6 +49,46 @@ def _datasets(folder: str) -> list[dict]:
     return out
 
 
+def _backend_choice(prefix: str) -> tuple[str, dict, list[str]]:
+    """Cluster backends: where the runs execute, with the backend's options.
+
+    Returns (backend, options, the matching CLI flags). Defaults come from the workspace's
+    cluster.yaml; the launcher checks that the cluster answers when the runs are queued.
+    """
+    from laom_core.runs.backends import BACKENDS
+
+    with st.expander("Backend: where the runs execute", expanded=False):
+        backend = st.radio("Backend", BACKENDS, horizontal=True, key=f"{prefix}_backend",
+                           help="local: this machine (default). slurm: one Slurm job per run (submitit). "
+                                "ray: one Ray job per run on an existing Ray cluster. The workspace must be on "
+                                "a filesystem the cluster shares.")
+        opts: dict = {}
+        cli: list[str] = [] if backend == "local" else ["--backend", backend]
+        if backend == "slurm":
+            b1, b2, b3 = st.columns(3)
+            partition = b1.text_input("Partition", "", key=f"{prefix}_partition", help="empty: the cluster's default")
+            gpus = b2.number_input("GPUs per run", 0, 16, 0, key=f"{prefix}_gpus")
+            limit = b3.number_input("Time limit (minutes)", 0, 60 * 24 * 14, 0, key=f"{prefix}_time",
+                                    help="0: cluster.yaml's, or a week")
+            if partition.strip():
+                opts["partition"], cli = partition.strip(), cli + ["--partition", partition.strip()]
+            if gpus:
+                opts["gpus"], cli = int(gpus), cli + ["--gpus", str(int(gpus))]
+            if limit:
+                opts["time_limit_min"], cli = int(limit), cli + ["--time-limit", str(int(limit))]
+        elif backend == "ray":
+            b1, b2 = st.columns(2)
+            address = b1.text_input("Ray address", "", key=f"{prefix}_ray_address",
+                                    placeholder="http://127.0.0.1:8265", help="empty: cluster.yaml's, RAY_ADDRESS, "
+                                                                             "or http://127.0.0.1:8265")
+            gpus = b2.number_input("GPUs per run", 0, 16, 0, key=f"{prefix}_ray_gpus")
+            if address.strip():
+                opts["address"], cli = address.strip(), cli + ["--ray-address", address.strip()]
+            if gpus:
+                opts["gpus"], cli = int(gpus), cli + ["--gpus", str(int(gpus))]
+    return backend, opts, cli
+
+
 def _fmt(ds: dict | None) -> str:
     if ds is None:
         return "— none —"
@@ -137,6 +177,7 @@ if mode.startswith("Single"):
                 st.caption(f"Ignored keys of the authors' setup: {', '.join(ignored)}")
         except LaomError as exc:
             problems.append(str(exc))
+    backend, backend_opts, backend_cli = _backend_choice("tr")  # cluster backends
     for p in problems:
         st.error(p)
 
@@ -162,7 +203,8 @@ if mode.startswith("Single"):
             extra += ["--name", name]
         if group:
             extra += ["--group", group]
-        cmds = [shlex.join(["python", "-m", "laom_core", "launch", *train_args(s), *extra]) for s in seeds]
+        cmds = [shlex.join(["python", "-m", "laom_core", "launch", *train_args(s), *extra, *backend_cli])
+                for s in seeds]
         st.markdown("**Equivalent command**")
         st.code("\n".join(cmds), language="bash")
     if resolved is not None:
@@ -180,7 +222,8 @@ if mode.startswith("Single"):
         for seed in seeds:
             run_name = f"{name or common.method_label(method)}" + (f" s{seed}" if len(seeds) > 1 or name == "" else "")
             ids.append(launcher.launch(train_args(seed), name=run_name, group=group or None,
-                                       client_token=f"{token}:{seed}", store=common.store()))
+                                       client_token=f"{token}:{seed}", store=common.store(),
+                                       backend=backend, backend_opts=backend_opts))
         st.session_state["last_launched"] = {"ids": ids, "existing": [i for i in ids if i in before]}
 
     if st.button(f"Launch {len(seeds)} run{'s' if len(seeds) != 1 else ''}", type="primary",
@@ -235,6 +278,7 @@ else:
         sw_eval = st.selectbox("Eval dataset (optional)", [None] + [d["path"] for d in datasets], key="sw_eval",
                                index=eval_default, format_func=lambda p: _fmt(by_path.get(p)) if p else "— none —")
         sw_over = st.text_area("Config overrides, one `section.key=value` per line", "", key="sw_over", height=70)
+        sw_backend, sw_backend_opts, sw_backend_cli = _backend_choice("sw")  # cluster backends
         try:
             budgets = [int(b) for b in sw_budgets.replace(" ", "").split(",") if b]
             seeds = [int(s) for s in sw_seeds.replace(" ", "").split(",") if s]
@@ -252,6 +296,7 @@ else:
         for item in sw_over.splitlines():
             if item.strip():
                 cmd += ["--set", item.strip()]
+        cmd += sw_backend_cli
         st.markdown("**Equivalent command**")
         st.code(shlex.join(cmd), language="bash")
         func = getattr(sweeps, "launch_sweep", None) or getattr(sweeps, "start_sweep", None)
@@ -264,6 +309,8 @@ else:
                           "preset": sw_preset, "data": sw_data, "labeled_source": sw_labeled_src,
                           "eval_data": sw_eval,
                           "overrides": overrides, "store": common.store()}
+                if sw_backend != "local":  # cluster backends
+                    kwargs.update(backend=sw_backend, backend_opts=sw_backend_opts)
                 result = func(**{k: v for k, v in kwargs.items() if k in params})
                 n = len(result.get("run_ids", [])) if isinstance(result, dict) else "?"
                 st.success(f"Sweep {sw_name} queued: {n} runs. Follow it on **Runs** (group {sw_name}).")

@@ -30,12 +30,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="idempotency token: repeating a launch with the same arguments and token "
                              "returns the first run instead of starting another")
     parser.add_argument("--json", action="store_true", help="print the run as JSON")
+    from laom_core.runs.backends import add_cli_options  # cluster backends
+
+    add_cli_options(parser)
     parser.set_defaults(func=_launch)
 
 
 def _launch(args: argparse.Namespace) -> int:
+    from laom_core.runs.backends import cli_options
     from laom_core.runs.launcher import launch
     from laom_core.runs.store import RunStore
+
+    backend, backend_opts = cli_options(args)  # cluster backends
 
     train_args = ["--method", args.method, "--preset", args.preset, "--data", args.data]
     if args.config:
@@ -50,10 +56,12 @@ def _launch(args: argparse.Namespace) -> int:
         train_args += ["--device", args.device]
     with RunStore() as store:
         run_id = launch(train_args, name=args.name, group=args.group, tags=args.tag,
-                        client_token=args.client_token, store=store)
+                        client_token=args.client_token, store=store, backend=backend,
+                        backend_opts=backend_opts)
         if args.json:
             run = store.get_run(run_id)
-            print(json.dumps({k: run[k] for k in ("id", "name", "status", "run_dir", "method", "task", "group")}))
+            print(json.dumps({k: run[k] for k in ("id", "name", "status", "run_dir", "method", "task", "group",
+                                                  "backend")}))
         else:
             print(run_id)
     return 0

@@ -89,6 +89,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     conc = sub.add_parser("concurrency", help="show or set how many runs may run at once")
     conc.add_argument("n", nargs="?", type=int, default=None, help="new limit (omit to show)")
     conc.add_argument("--default", action="store_true", help="back to 1 per GPU (1 on CPU)")
+    conc.add_argument("--backend", choices=("local", "slurm", "ray"), default="local",
+                      help="whose limit: local runs (default) or jobs submitted to slurm/ray at once (default 64)")
     conc.set_defaults(func=_concurrency)
 
     sched = sub.add_parser("scheduler", help="start queued runs until the queue is empty "
@@ -370,6 +372,14 @@ def _concurrency(args: argparse.Namespace) -> int:
     from laom_core.runs.store import RunStore
 
     with RunStore() as store:
+        if args.backend != "local":  # cluster backends: a limit per backend
+            from laom_core.runs.backends import max_remote, set_max_remote
+
+            if args.default or args.n is not None:
+                set_max_remote(store, args.backend, None if args.default else args.n)
+            print(max_remote(store, args.backend))
+            ensure_scheduler(store)
+            return 0
         if args.default:
             set_max_concurrent(None, store)
         elif args.n is not None:

@@ -120,7 +120,8 @@ def _handler(args: argparse.Namespace) -> int:
     info = describe_data(data, labeled, eval_data, args.method, config.run.held_out_fraction)
     from laom_core.training.memory import check_fits
 
-    check_fits(config, args.method, int(info["img_hw"]), device)  # before any model or run record
+    check_fits(config, args.method, int(info["img_hw"]), device, action_dim=int(info["action_dim"]),
+               data_transitions=int(info["train_transitions"]))  # before any model or run record
 
     store = _open_store()
     if args.run_dir:
@@ -231,6 +232,8 @@ def _datasets(data: Path, labeled: Path | None, eval_data: Path | None) -> dict:
 
 
 def _open_store():
+    if os.environ.get("LAOM_STUDIO_STORE") == "off":  # a run on a cluster node: metrics.jsonl only
+        return None
     try:
         from laom_core.runs.store import RunStore
     except ImportError:

@@ -94,7 +94,8 @@ def parse_train_args(train_args: Sequence[str]) -> tuple[argparse.Namespace, lis
 def launch(train_args: Sequence[str], *, name: str | None = None, group: str | None = None,
            tags: Sequence[str] | None = None, client_token: str | None = None,
            labeled_budget: int | None = None, task: str | None = None,
-           store: RunStore | None = None, start_scheduler: bool = True) -> str:
+           store: RunStore | None = None, start_scheduler: bool = True,
+           backend: str | None = None, backend_opts: dict | None = None) -> str:
     """Queue ``python -m laom_core train <train_args>`` and return the run id at once.
 
     The arguments are checked first (:func:`prepare_launch`), so a typo fails here rather
@@ -103,6 +104,10 @@ def launch(train_args: Sequence[str], *, name: str | None = None, group: str | N
     """
     plan = prepare_launch(train_args, labeled_budget=labeled_budget, task=task)
     argv = plan.pop("argv")
+    if backend and backend != "local":  # cluster backends (laom_core.runs.backends)
+        from laom_core.runs.backends import check_backend
+
+        plan.update(backend=backend, backend_opts=check_backend(backend, backend_opts))
     return launch_argv(argv, name=name, group=group, tags=tags, client_token=client_token, store=store,
                        start_scheduler=start_scheduler, **plan)
 
@@ -160,7 +165,7 @@ def launch_argv(argv: Sequence[str], *, name: str | None = None, method: str | N
                 labeled_budget: int | None = None, seed: int = 0, datasets: dict | None = None,
                 tags: Sequence[str] | None = None, client_token: str | None = None,
                 store: RunStore | None = None, start_scheduler: bool = True, preset: str | None = None,
-                device: str | None = None) -> str:
+                device: str | None = None, backend: str | None = None, backend_opts: dict | None = None) -> str:
     """Queue any command as a run (``{run_id}`` and ``{run_dir}`` in ``argv`` are filled in)."""
     argv = [str(a) for a in argv]
     if not argv:
@@ -174,7 +179,8 @@ def launch_argv(argv: Sequence[str], *, name: str | None = None, method: str | N
         key = request_key(argv, client_token) if client_token else None
         got = store.create_run(name, method, task, config, run_dir, group=group, labeled_budget=labeled_budget,
                                seed=seed, datasets=datasets, tags=tags, status="queued", request_key=key,
-                               run_id=run_id, argv=full, preset=preset, device=device)
+                               run_id=run_id, argv=full, preset=preset, device=device,
+                               backend=backend, backend_opts=backend_opts)
         if got == run_id:
             run_dir.mkdir(parents=True, exist_ok=True)
         if start_scheduler:
@@ -296,7 +302,7 @@ def ensure_scheduler(store: RunStore | None = None) -> bool:
         if proc.poll() is not None:
             _SPAWNED.remove(proc)
     with _store(store) as s:
-        if not _startable(s):
+        if not _startable(s) and not _remote_running(s):
             return False
     if scheduler_alive():
         return False
@@ -367,10 +373,16 @@ def _tick(store: RunStore, children: dict[str, subprocess.Popen], gpus: list[str
             _finalize(store, run_id, code)
             del children[run_id]
     liveness.reconcile(store)
-    queued = _startable(store)
+    # --- cluster backends hook (laom_core.runs.backends): remote runs are submitted, watched
+    # and their metrics ingested there; everything below is about local runs only.
+    from laom_core.runs import backends
+
+    remote_busy = backends.tick(store, log)
+    queued = [r for r in _startable(store) if not backends.is_remote(r)]
     if not queued:
-        return bool(children)
-    running = store.list_runs(status="running", reconcile=False)
+        return bool(children) or remote_busy
+    running = [r for r in store.list_runs(status="running", reconcile=False) if not backends.is_remote(r)]
+    # --- end of hook
     free = max_concurrent(store, gpus) - len(running)
     for run in queued[:max(0, free)]:
         proc = _start(store, run, gpus, running)
@@ -388,6 +400,13 @@ def _startable(store: RunStore) -> list[dict]:
     running; it has no command and is not the scheduler's to start.
     """
     return [r for r in store.list_runs(status="queued", reconcile=False) if r.get("argv")]
+
+
+def _remote_running(store: RunStore) -> bool:
+    """Cluster backends hook: running remote runs need a scheduler to watch them."""
+    from laom_core.runs import backends
+
+    return any(backends.is_remote(r) for r in store.list_runs(status="running", reconcile=False))
 
 
 def _start(store: RunStore, run: dict, gpus: list[str], running: list[dict]) -> subprocess.Popen | None:
@@ -494,6 +513,10 @@ def stop(run_id: str, grace_s: float = DEFAULT_GRACE_S, store: RunStore | None =
         if run["status"] != "running":
             raise RunError(f"run {run_id} is {run['status']}; only queued or running runs can be stopped")
         s.update_run(run_id, stop_requested=1)
+        from laom_core.runs import backends  # cluster backends hook: cancel the job there
+
+        if backends.is_remote(run):
+            return backends.stop_remote(s, run, grace_s)
         if run["host"] and run["host"] != socket.gethostname():
             raise RunError(f"run {run_id} runs on host {run['host']}; stop it there")
         pgid = run["pgid"] or run["pid"]

@@ -94,10 +94,14 @@ def reconcile(store: "RunStore") -> list[str]:
     """
     changed = []
     rows = store._read(lambda c: c.execute(
-        "SELECT id, pid, proc_start, host, run_dir, started_at, stop_requested, updated_at "
+        "SELECT id, pid, proc_start, host, run_dir, started_at, stop_requested, updated_at, backend "
         "FROM runs WHERE status='running'").fetchall())
     now = time.time()
-    for run_id, pid, proc_start, host, run_dir, started_at, stop_requested, updated_at in rows:
+    remote = False
+    for run_id, pid, proc_start, host, run_dir, started_at, stop_requested, updated_at, backend in rows:
+        if backend and backend != "local":
+            remote = True  # cluster backends hook: the scheduler watches the job (backend state)
+            continue
         alive = process_alive(pid, proc_start, host)
         if alive is None:
             if pid is None and (host in (None, socket.gethostname())) and \
@@ -118,4 +122,9 @@ def reconcile(store: "RunStore") -> list[str]:
             ok = store.transition(run_id, ["running"], "failed", ended_at=now, error=error)
         if ok:
             changed.append(run_id)
+    if remote:  # cluster backends hook: a remote run needs a live scheduler; restart a dead one
+        from laom_core.runs.launcher import ensure_scheduler, scheduler_alive
+
+        if not scheduler_alive():
+            ensure_scheduler(store)
     return changed

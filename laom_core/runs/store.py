@@ -16,10 +16,12 @@ Layout (schema version :data:`SCHEMA_VERSION`, kept in ``PRAGMA user_version``):
   keeps the value written last.
 - ``sweeps``: a named group's plan (methods x budgets x seeds x tasks).
 - ``settings``: small workspace-wide key/value settings (e.g. the queue's concurrency).
+- v2: ``runs.backend`` / ``job_id`` / ``backend_opts`` / ``ingest_offset`` for runs on a
+  cluster (:mod:`laom_core.runs.backends`); NULL backend means local.
 - v3: ``runs.notes`` (free text) and ``runs.archived`` (0/1: hidden from the Runs page by
   default) for the dashboard's tracker features; ``tags`` (JSON list) was there from v1.
-  (v2 is the cluster backends' columns, on their own branch; every step only adds missing
-  columns, so stores of either line open.)
+  Added columns are added whenever missing (not only below their version), so a store
+  stamped by a line of LAOM Studio that lacked a step still gains them.
 
 Older workspaces are migrated in :func:`_migrate` by stepping ``user_version``.
 """
@@ -54,10 +56,21 @@ RUN_FIELDS = (
     "status", "pid", "pgid", "proc_start", "host", "device", "gpu", "gpu_name", "created_at",
     "queued_at", "started_at", "ended_at", "updated_at", "exit_code", "error", "tags",
     "request_key", "run_dir", "argv", "attempts", "stop_requested", "preset",
+    # schema v2 (cluster backends, see laom_core.runs.backends)
+    "backend", "job_id", "backend_opts", "ingest_offset",
     # schema v3 (tracker features: notes, archive)
     "notes", "archived",
 )
-_JSON_FIELDS = ("datasets", "config", "tags", "argv")
+_JSON_FIELDS = ("datasets", "config", "tags", "argv", "backend_opts")
+
+# Schema v2 (cluster backends): which backend runs a run, its job id there, the backend's
+# options (JSON), and how many bytes of the run's metrics.jsonl are in the store already.
+_V2_COLUMNS = (
+    ("backend", "TEXT"),
+    ("job_id", "TEXT"),
+    ("backend_opts", "TEXT"),
+    ("ingest_offset", "INTEGER NOT NULL DEFAULT 0"),
+)
 
 # Schema v3: a run's notes and whether it is archived (hidden by default, not deleted).
 _V3_COLUMNS = (
@@ -65,7 +78,7 @@ _V3_COLUMNS = (
     ("archived", "INTEGER NOT NULL DEFAULT 0"),
 )
 # Every column added to ``runs`` after v1, in order (add new ones here).
-_ADDED_RUN_COLUMNS = (*_V3_COLUMNS,)
+_ADDED_RUN_COLUMNS = (*_V2_COLUMNS, *_V3_COLUMNS)
 MAX_TAG_LEN = 40
 MAX_NAME_LEN = 120
 MAX_NOTES_LEN = 20_000
@@ -341,7 +354,8 @@ class RunStore:
                    tags: Sequence[str] | None = None, status: str = "queued",
                    request_key: str | None = None, *, run_id: str | None = None,
                    argv: Sequence[str] | None = None, preset: str | None = None,
-                   device: str | None = None) -> str:
+                   device: str | None = None, backend: str | None = None,
+                   backend_opts: dict | None = None) -> str:
         """Record a new run and return its id.
 
         With a ``request_key`` already in the store, nothing is created and the earlier
@@ -361,6 +375,8 @@ class RunStore:
             "run_dir": str(run_dir) if run_dir is not None else None,
             "argv": _dumps(list(argv) if argv is not None else None), "device": device,
         }
+        if backend and backend != "local":  # cluster backends (schema v2); local runs keep NULL
+            row.update(backend=backend, backend_opts=_dumps(backend_opts or {}))
 
         def insert(conn: sqlite3.Connection) -> str:
             if request_key is not None:

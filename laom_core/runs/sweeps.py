@@ -257,7 +257,8 @@ def plan_sweep(spec: SweepSpec) -> list[dict[str, Any]]:
 
 
 def create_sweep(spec: SweepSpec, store: RunStore | None = None, start_scheduler: bool = True,
-                 progress: Callable[[int, int], None] | None = None) -> list[str]:
+                 progress: Callable[[int, int], None] | None = None, backend: str | None = None,
+                 backend_opts: dict | None = None) -> list[str]:
     """Queue every run of ``spec`` (idempotent: existing cells are returned, not repeated).
 
     The whole plan is checked (:func:`plan_sweep`) before the sweep is saved or any run is
@@ -281,7 +282,8 @@ def create_sweep(spec: SweepSpec, store: RunStore | None = None, start_scheduler
             plan = dict(plan)
             argv, name = plan.pop("argv"), plan.pop("name")
             run_id = launch_argv(argv, name=name, group=spec.name, tags=[f"sweep:{spec.name}"],
-                                 client_token=f"sweep:{spec.name}", store=store, start_scheduler=False, **plan)
+                                 client_token=f"sweep:{spec.name}", store=store, start_scheduler=False,
+                                 backend=backend, backend_opts=backend_opts, **plan)  # backend: cluster hook
             ids.append(run_id)
             if progress is not None:
                 progress(i + 1, len(plans))
@@ -298,7 +300,8 @@ def create_sweep(spec: SweepSpec, store: RunStore | None = None, start_scheduler
 def launch_sweep(name: str, methods, budgets, seeds, data: str, labeled_source: str | None = None,
                  tasks=None, eval_data: str | None = None, preset: str = "cpu-small", config: str | None = None,
                  overrides: Sequence[str] = (), device: str | None = None, chunk_size: int | None = None,
-                 store: RunStore | None = None, start_scheduler: bool = True) -> dict[str, Any]:
+                 store: RunStore | None = None, start_scheduler: bool = True, backend: str | None = None,
+                 backend_opts: dict | None = None) -> dict[str, Any]:
     """One call for pages and scripts: check, queue and return ``{"name", "run_ids", "progress"}``.
 
     ``tasks`` defaults to the task recorded in the data file's attributes.
@@ -307,8 +310,13 @@ def launch_sweep(name: str, methods, budgets, seeds, data: str, labeled_source: 
         tasks = task_of(data)
     spec = make_spec(name, methods, budgets, seeds, tasks, data, labeled_data=labeled_source, eval_data=eval_data,
                      preset=preset, config=config, sets=list(overrides), device=device, chunk_size=chunk_size)
+    backend_kw: dict[str, Any] = {}
+    if backend and backend != "local":  # cluster backends hook
+        from laom_core.runs.backends import check_backend
+
+        backend_kw = {"backend": backend, "backend_opts": check_backend(backend, backend_opts)}
     with _store(store) as s:
-        ids = create_sweep(spec, s, start_scheduler=start_scheduler)
+        ids = create_sweep(spec, s, start_scheduler=start_scheduler, **backend_kw)
         return {"name": spec.name, "run_ids": ids, "progress": sweep_progress(spec.name, s)}
 
 

@@ -21,6 +21,9 @@ def pick_one(selected: list[dict], key: str = "rn_log_run") -> dict:
 
 
 def control_panel(run: dict) -> None:
+    if run.get("backend") not in (None, "local"):  # cluster backends
+        st.caption(f"Runs on **{run['backend']}**, job `{run.get('job_id') or 'not submitted yet'}`; "
+                   "its log and metrics come from the run folder on the shared filesystem.")
     b1, b2, b3 = st.columns([1, 1, 4])
     with common.guard("Run control"):
         from laom_core.runs import launcher

@@ -26,6 +26,8 @@ def rows(shown: list[dict]) -> list[dict]:
             "duration": common.fmt_duration(end - started) if started and end else "–",
             "id": common.short_id(r),
         })
+        if any(x.get("backend") not in (None, "local") for x in shown):  # cluster backends: where it runs
+            table[-1]["backend"] = " ".join(str(v) for v in (r.get("backend") or "local", r.get("job_id")) if v)
     return table
 
 
@@ -79,7 +81,8 @@ def table_panel(shown: list[dict], runs: list[dict]) -> list[dict]:
                                         "probe MSE": number(format="%.4f", width=70),
                                         "return": number(format="%.1f", width=55),
                                         "duration": text(width=65),
-                                        "id": text(width=60, help="short run id; the CLI accepts it")})
+                                        "id": text(width=60, help="short run id; the CLI accepts it"),
+                                        "backend": text(width=90, help="where it runs, and its job id there")})
     picked = list(event.selection.rows) if event is not None and event.selection else []
     selected = [shown[i] for i in picked if i < len(shown)]
     if picked != st.session_state.get("rn_prev_rows", []):  # the user changed the selection
