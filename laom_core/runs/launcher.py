@@ -21,7 +21,6 @@ their runs through the store (pid + process start time), never starting one twic
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import fcntl
 import hashlib
@@ -37,10 +36,10 @@ from pathlib import Path
 from typing import IO, Iterator, Sequence
 
 from laom_core.errors import ConfigError, LaomError, RunError
-from laom_core.methods import METHODS
 from laom_core.runs import liveness
+from laom_core.runs.request import TrainRequest, parse_train_argv, train_command
 from laom_core.runs.store import RunStore, check_run_id, new_run_id
-from laom_core.workspace import WORKSPACE_ENV, datasets_dir, resolve_user_path, runs_dir, workspace_root
+from laom_core.workspace import WORKSPACE_ENV, runs_dir, workspace_root
 
 DEFAULT_GRACE_S = 10.0
 POLL_S = 0.5
@@ -52,54 +51,15 @@ _SPAWNED: list[subprocess.Popen] = []
 
 
 # ---------------------------------------------------------------------- launching
-def train_parser() -> argparse.ArgumentParser:
-    """The arguments of ``python -m laom_core train`` that the launcher reads (not exhaustive)."""
-    p = argparse.ArgumentParser(prog="train", add_help=False)
-    p.add_argument("--method", choices=METHODS, required=True)
-    p.add_argument("--preset", default="cpu-small")
-    p.add_argument("--config", default=None)
-    p.add_argument("--set", action="append", default=[], dest="set")
-    p.add_argument("--data", required=True)
-    p.add_argument("--labeled-data", default=None)
-    p.add_argument("--eval-data", default=None)
-    p.add_argument("--device", default=None)
-    p.add_argument("--resume", action="store_true")
-    p.add_argument("--run-dir", default=None)
-    p.add_argument("--run-id", default=None)
-    return p
-
-
-class _RaisingParser(argparse.ArgumentParser):
-    def error(self, message: str):  # type: ignore[override]
-        raise ConfigError(f"train arguments: {message}")
-
-
-def parse_train_args(train_args: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
-    """Check ``train`` arguments and return them parsed plus the unknown extras (passed on)."""
-    parser = _RaisingParser(prog="train", add_help=False)
-    for action in train_parser()._actions:
-        kwargs = {"dest": action.dest, "default": action.default}
-        if isinstance(action, argparse._StoreTrueAction):
-            kwargs["action"] = "store_true"
-        elif isinstance(action, argparse._AppendAction):
-            kwargs["action"] = "append"
-        else:
-            kwargs["choices"] = action.choices
-            kwargs["required"] = action.required
-        parser.add_argument(*action.option_strings, **kwargs)
-    ns, extra = parser.parse_known_args(list(train_args))
-    return ns, extra
-
-
-def launch(train_args: Sequence[str], *, name: str | None = None, group: str | None = None,
+def launch(train_args: Sequence[str] | TrainRequest, *, name: str | None = None, group: str | None = None,
            tags: Sequence[str] | None = None, client_token: str | None = None,
            labeled_budget: int | None = None, task: str | None = None,
            store: RunStore | None = None, start_scheduler: bool = True) -> str:
     """Queue ``python -m laom_core train <train_args>`` and return the run id at once.
 
-    The arguments are checked first (:func:`prepare_launch`), so a typo fails here rather
-    than in the background. With ``client_token`` the request is idempotent: the same
-    arguments and token give the same run.
+    ``train_args`` is a checked :class:`TrainRequest` or its ``train`` argument list, checked
+    here (:func:`prepare_launch`), so a typo fails here rather than in the background. With
+    ``client_token`` the request is idempotent: the same arguments and token give the same run.
     """
     plan = prepare_launch(train_args, labeled_budget=labeled_budget, task=task)
     argv = plan.pop("argv")
@@ -107,52 +67,31 @@ def launch(train_args: Sequence[str], *, name: str | None = None, group: str | N
                        start_scheduler=start_scheduler, **plan)
 
 
-def prepare_launch(train_args: Sequence[str], *, labeled_budget: int | None = None,
+def prepare_launch(train_args: Sequence[str] | TrainRequest, *, labeled_budget: int | None = None,
                    task: str | None = None) -> dict:
-    """Check ``train`` arguments and return :func:`launch_argv`'s arguments; queues nothing.
+    """Check a training request and return :func:`launch_argv`'s arguments; queues nothing.
 
-    Method, preset and ``--set`` values are checked through
-    :func:`laom_core.config.load_config`, data files must exist, paths are made absolute.
+    ``train_args`` is a :class:`TrainRequest` or ``train`` arguments, checked by the one
+    validation of :mod:`laom_core.runs.request` (config, data files; paths made absolute).
     Returns ``{"argv", "method", "task", "config", "labeled_budget", "seed", "datasets",
     "preset", "device"}``. Sweeps prepare every cell before queueing any.
     """
-    from laom_core.config import load_config
-
-    ns, extra = parse_train_args(train_args)
-    if ns.run_dir or ns.run_id:
+    request = train_args if isinstance(train_args, TrainRequest) else parse_train_argv(train_args)
+    if request.run_dir is not None or request.run_id is not None:
         raise ConfigError("--run-dir and --run-id are chosen by the launcher; leave them out")
-    config_path = str(resolve_user_path(ns.config, must_exist=True)) if ns.config else None
-    config, _ignored = load_config(ns.preset, ns.method, config_path, list(ns.set))
-    datasets: dict[str, str] = {}
-    for flag, key in (("data", "data"), ("labeled_data", "labeled_data"), ("eval_data", "eval_data")):
-        value = getattr(ns, flag)
-        if value:
-            datasets[key] = str(resolve_user_path(value, must_exist=True, kind="file", base=datasets_dir()))
+    # The run's row holds its name and group; the command holds only what trains.
+    request = request.replace(name=None, group=None)
+    datasets = request.datasets()
     info = _dataset_summary(datasets.get("data"))
     if task is None:
         task = info.get("task")
     if labeled_budget is None and "labeled_data" in datasets:
         labeled_budget = _dataset_summary(datasets["labeled_data"]).get("num_trajectories")
-
-    args: list[str] = ["--method", ns.method, "--preset", ns.preset]
-    if config_path:
-        args += ["--config", config_path]
-    for item in ns.set:
-        args += ["--set", item]
-    args += ["--data", datasets["data"]]
-    if "labeled_data" in datasets:
-        args += ["--labeled-data", datasets["labeled_data"]]
-    if "eval_data" in datasets:
-        args += ["--eval-data", datasets["eval_data"]]
-    if ns.device:
-        args += ["--device", ns.device]
-    if ns.resume:
-        args.append("--resume")
-    args += extra
-    argv = [sys.executable, "-m", "laom_core", "train", *args, "--run-dir", "{run_dir}", "--run-id", "{run_id}"]
-    return {"argv": argv, "method": ns.method, "task": task, "config": config.to_dict(),
-            "labeled_budget": labeled_budget, "seed": config.seed, "datasets": datasets, "preset": ns.preset,
-            "device": ns.device or ("cpu" if not visible_gpus() else "cuda")}
+    argv = [*train_command(request), "--run-dir", "{run_dir}", "--run-id", "{run_id}"]
+    device = request.device if request.device != "auto" else ("cpu" if not visible_gpus() else "cuda")
+    return {"argv": argv, "method": request.method, "task": task, "config": request.config.to_dict(),
+            "labeled_budget": labeled_budget, "seed": request.seed, "datasets": datasets,
+            "preset": request.preset, "device": device}
 
 
 def launch_argv(argv: Sequence[str], *, name: str | None = None, method: str | None = None,
