@@ -10,6 +10,8 @@ import json
 import re
 from pathlib import Path
 
+from laom_core.procs import tail
+
 _BAR = re.compile(r"(?P<stage>[\w-]+):\s+(?P<pct>\d+)%\|[^|]*\|\s*(?P<n>\d+)/(?P<total>\d+)\s*"
                   r"\[(?P<elapsed>[\d:]+)<(?P<remaining>[\d:?]+)")
 
@@ -25,14 +27,8 @@ def _seconds(text: str) -> float | None:
 
 
 def _tail(path: Path, size: int = 32768) -> str:
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, 2)
-            end = fh.tell()
-            fh.seek(max(0, end - size))
-            return fh.read().decode("utf-8", errors="replace")
-    except OSError:
-        return ""
+    """The last ``size`` bytes of a log (:func:`laom_core.procs.tail`, the one log reader)."""
+    return tail(path, lines=None, max_bytes=size)
 
 
 def last_bars(log_text: str) -> dict[str, dict]:

@@ -36,18 +36,16 @@ from pathlib import Path
 from typing import IO, Iterator, Sequence
 
 from laom_core.errors import ConfigError, LaomError, RunError
+from laom_core import procs
 from laom_core.runs import liveness
 from laom_core.runs.request import TrainRequest, parse_train_argv, train_command
 from laom_core.runs.store import RunStore, check_run_id, new_run_id
-from laom_core.workspace import WORKSPACE_ENV, runs_dir, workspace_root
+from laom_core.workspace import runs_dir, workspace_root
 
 DEFAULT_GRACE_S = 10.0
 POLL_S = 0.5
 LOCK_NAME = ".scheduler.lock"
-PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
-
-# Popen handles of schedulers this process spawned, polled so they never linger as zombies.
-_SPAWNED: list[subprocess.Popen] = []
+PACKAGE_PARENT = procs.PACKAGE_PARENT
 
 
 # ---------------------------------------------------------------------- launching
@@ -231,24 +229,14 @@ def scheduler_alive() -> bool:
 
 def ensure_scheduler(store: RunStore | None = None) -> bool:
     """Start a detached scheduler if runs are queued and none is alive; True if one was started."""
-    for proc in list(_SPAWNED):  # reap schedulers we started earlier
-        if proc.poll() is not None:
-            _SPAWNED.remove(proc)
+    procs.reap()  # schedulers we started earlier
     with _store(store) as s:
         if not _startable(s):
             return False
     if scheduler_alive():
         return False
-    log = open(workspace_root() / "scheduler.log", "ab")
-    try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "laom_core.runs.scheduler"],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            env=_child_env(), cwd=str(workspace_root()), close_fds=True,
-        )
-    finally:
-        log.close()
-    _SPAWNED.append(proc)
+    procs.start([sys.executable, "-m", "laom_core.runs.scheduler"], log=workspace_root() / "scheduler.log",
+                env=_child_env(), cwd=workspace_root())
     return True
 
 
@@ -263,7 +251,7 @@ def run_scheduler(store: RunStore | None = None, poll_s: float | None = None, lo
         return 1
     own = store is None
     store = store or RunStore()
-    children: dict[str, subprocess.Popen] = {}
+    children: dict[str, procs.Proc] = {}
     gpus = visible_gpus()  # once: nvidia-smi is slow and GPUs do not come and go
     failures = 0
     print(f"scheduler {os.getpid()} started at {_stamp()} (GPUs: {','.join(gpus) or 'none'})", file=log, flush=True)
@@ -295,7 +283,7 @@ def run_scheduler(store: RunStore | None = None, poll_s: float | None = None, lo
             store.close()
 
 
-def _tick(store: RunStore, children: dict[str, subprocess.Popen], gpus: list[str], log: IO) -> bool:
+def _tick(store: RunStore, children: dict[str, procs.Proc], gpus: list[str], log: IO) -> bool:
     """One scheduler pass: reap our children, mark dead runs, start queued runs into free slots.
 
     Returns False when there is nothing left to do (nothing queued, no child of ours alive).
@@ -329,7 +317,7 @@ def _startable(store: RunStore) -> list[dict]:
     return [r for r in store.list_runs(status="queued", reconcile=False) if r.get("argv")]
 
 
-def _start(store: RunStore, run: dict, gpus: list[str], running: list[dict]) -> subprocess.Popen | None:
+def _start(store: RunStore, run: dict, gpus: list[str], running: list[dict]) -> procs.Proc | None:
     """Claim a queued run (queued -> running) and start its process group."""
     run_id = run["id"]
     argv = run.get("argv")
@@ -355,16 +343,13 @@ def _start(store: RunStore, run: dict, gpus: list[str], running: list[dict]) -> 
     attempt = int(run.get("attempts") or 0) + 1
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
-        with open(run_dir / "log.txt", "ab") as log:
-            log.write(f"=== {_stamp()} attempt {attempt}: {' '.join(argv)}\n".encode())
-            log.flush()
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True, env=env, cwd=str(run_dir), close_fds=True)
+        proc = procs.start(argv, log=run_dir / "log.txt", env=env, cwd=run_dir,
+                           header=f"=== {_stamp()} attempt {attempt}: {' '.join(argv)}")
     except OSError as exc:
         store.transition(run_id, ["running"], "failed", ended_at=time.time(),
                          error=f"cannot start the run's process: {exc}")
         return None
-    store.update_run(run_id, pid=proc.pid, pgid=proc.pid, proc_start=liveness.process_start_time(proc.pid),
+    store.update_run(run_id, pid=proc.pid, pgid=proc.pgid, proc_start=proc.start_time,
                      host=socket.gethostname(), gpu=gpu, attempts=attempt)
     return proc
 
@@ -410,12 +395,7 @@ def _device_of(argv: Sequence[str]) -> str:
 
 
 def _child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env[WORKSPACE_ENV] = str(workspace_root())
-    env["PYTHONUNBUFFERED"] = "1"
-    paths = [PACKAGE_PARENT] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != PACKAGE_PARENT]
-    env["PYTHONPATH"] = os.pathsep.join(paths)
-    return env
+    return procs.child_env(workspace=workspace_root())
 
 
 # ---------------------------------------------------------------------- stop, resume, logs
@@ -443,10 +423,7 @@ def stop(run_id: str, grace_s: float = DEFAULT_GRACE_S, store: RunStore | None =
                 run = s.get_run(run_id, reconcile=False)
                 pgid = run["pgid"] or run["pid"]
         if pgid is not None and _ours(run):
-            _signal_group(pgid, signal.SIGTERM)
-            if not _wait_group(pgid, grace_s):
-                _signal_group(pgid, signal.SIGKILL)
-                _wait_group(pgid, 5.0)
+            procs.stop_group(pgid, grace_s)
         s.transition(run_id, ["running", "failed"], "stopped", ended_at=time.time())
         return s.get_run(run_id, reconcile=False)["status"]
 
@@ -477,20 +454,6 @@ def _ours(run: dict) -> bool:
         return True
     # Leader gone: its group may still hold orphans of our run, unless the pid was reused.
     return liveness.process_start_time(pid) is None
-
-
-def _signal_group(pgid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
-
-
-def _wait_group(pgid: int, timeout: float) -> bool:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if not liveness.group_alive(pgid):
-            return True
-        time.sleep(0.05)
-    return not liveness.group_alive(pgid)
 
 
 def resume(run_id: str, store: RunStore | None = None, start_scheduler: bool = True) -> str:
@@ -576,14 +539,9 @@ def read_log(run_id: str, lines: int | None = 200, store: RunStore | None = None
     with _store(store) as s:
         path = log_path(s.get_run(run_id, reconcile=False))
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        return ""
+        return procs.tail(path, lines, max_bytes=None, strict=True)
     except OSError as exc:
         raise RunError(f"cannot read {path}: {exc.strerror}") from exc
-    if lines is None:
-        return text
-    return "\n".join(text.splitlines()[-lines:])
 
 
 def follow_log(run_id: str, poll_s: float = 0.5, store: RunStore | None = None, start: int = 0) -> Iterator[str]:
