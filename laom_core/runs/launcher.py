@@ -35,8 +35,8 @@ import time
 from pathlib import Path
 from typing import IO, Iterator, Sequence
 
-from laom_core.errors import ConfigError, LaomError, RunError
 from laom_core import procs
+from laom_core.errors import ConfigError, LaomError, RunError
 from laom_core.runs import liveness
 from laom_core.runs.request import TrainRequest, parse_train_argv, train_command
 from laom_core.runs.store import RunStore, check_run_id, new_run_id
