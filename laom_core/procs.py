@@ -231,21 +231,26 @@ def tail(path: str | os.PathLike | None, lines: int | None = 20, max_bytes: int 
 
 
 # ---------------------------------------------------------------------- progress
-def report_progress(done: float, total: float | None = None, stage: str = "", message: str = "") -> None:
-    """Record this process's progress for its starter (no-op when it set no progress file).
+def write_progress(path: str | os.PathLike, done: float, total: float | None = None, stage: str = "",
+                   message: str = "", **extra: Any) -> None:
+    """Write one progress record to ``path`` atomically (a reader never sees half of one).
 
-    ``done`` of ``total`` units (``total`` None: ``done`` is a fraction 0..1). Written
-    atomically, so a reader never sees half a record; errors are ignored (progress must
-    never fail the work).
+    ``done`` of ``total`` units (``total`` None: ``done`` is a fraction 0..1); ``extra``
+    fields (e.g. ``eta_s``) are kept. Errors are ignored: progress must never fail the work.
     """
-    path = os.environ.get(PROGRESS_ENV)
-    if not path:
-        return
     fraction = (float(done) / float(total) if total else 0.0) if total is not None else float(done)
     record = {"done": done, "total": total, "fraction": min(max(fraction, 0.0), 1.0), "stage": stage,
-              "message": message, "time": time.time()}
+              "message": message, "time": time.time(), **extra}
     with contextlib.suppress(OSError):
         atomic_write_json(Path(path), record)
+
+
+def report_progress(done: float, total: float | None = None, stage: str = "", message: str = "") -> None:
+    """Record this process's progress for its starter (:func:`write_progress` to the file
+    ``$LAOM_PROGRESS_FILE`` names; nothing when its starter set none)."""
+    path = os.environ.get(PROGRESS_ENV)
+    if path:
+        write_progress(path, done, total, stage, message)
 
 
 def read_progress(path: str | os.PathLike) -> dict[str, Any] | None:
