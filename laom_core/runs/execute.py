@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -146,7 +147,10 @@ def _run(request: TrainRequest) -> dict[str, Any]:
     ctx = RunContext(config=config, method=method, device=device, run_dir=run_dir, data_path=data,
                      labeled_path=labeled, eval_path=eval_data, metrics=metrics, resume=request.resume,
                      progress=request.progress, info=info)
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    # SIGTERM (the launcher's stop) ends the run as "stopped". Signal handlers can only be set
+    # from the main thread; a backend that runs a request in a worker thread stops it otherwise.
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt) if in_main else None
     try:
         summary = Runner(ctx).run()
     except KeyboardInterrupt:
@@ -159,7 +163,8 @@ def _run(request: TrainRequest) -> dict[str, Any]:
         _finish(store, run_id, "failed", error=f"{type(exc).__name__}: {exc}", exit_code=1)
         raise
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
         metrics.close()
     summary["preset"] = request.preset
     atomic_write_json(run_dir / "summary.json", summary)
