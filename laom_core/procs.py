@@ -230,6 +230,18 @@ def tail(path: str | os.PathLike | None, lines: int | None = 20, max_bytes: int 
     return "\n".join(text.splitlines()[-lines:])
 
 
+def read_from(path: str | os.PathLike, offset: int) -> tuple[str, int]:
+    """What a log holds from byte ``offset`` on, and the offset to read from next (following
+    a growing log); ``("", offset)`` while it does not exist."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            data = fh.read()
+            return data.decode("utf-8", errors="replace"), fh.tell()
+    except FileNotFoundError:
+        return "", offset
+
+
 # ---------------------------------------------------------------------- progress
 def write_progress(path: str | os.PathLike, done: float, total: float | None = None, stage: str = "",
                    message: str = "", **extra: Any) -> None:

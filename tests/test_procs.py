@@ -106,3 +106,14 @@ def test_a_job_reports_structured_progress_not_scraped_text(workspace):
     finally:
         jobs.stop_job(job_id, grace_s=2)
     assert _wait(lambda: (s := jobs.job_status(job_id)).done and s).state == "stopped"
+
+
+def test_read_from_follows_a_growing_log(tmp_path):
+    path = tmp_path / "log.txt"
+    assert procs.read_from(path, 0) == ("", 0)
+    path.write_text("one\n")
+    text, pos = procs.read_from(path, 0)
+    assert text == "one\n" and pos == 4
+    with open(path, "a") as fh:
+        fh.write("two\n")
+    assert procs.read_from(path, pos) == ("two\n", 8)

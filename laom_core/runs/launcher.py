@@ -550,15 +550,9 @@ def follow_log(run_id: str, poll_s: float = 0.5, store: RunStore | None = None, 
         path = log_path(s.get_run(run_id))
         pos = start
         while True:
-            try:
-                with open(path, "rb") as fh:
-                    fh.seek(pos)
-                    chunk = fh.read()
-                    pos = fh.tell()
-            except FileNotFoundError:
-                chunk = b""
+            chunk, pos = procs.read_from(path, pos)
             if chunk:
-                yield chunk.decode("utf-8", errors="replace")
+                yield chunk
             status = s.get_run(run_id)["status"]
             if status not in ("queued", "running") and not chunk:
                 return
