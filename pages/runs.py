@@ -277,13 +277,12 @@ def body() -> None:
         b3.caption(f"Run folder: `{run.get('run_dir')}`")
 
         def log_panel() -> None:
-            from laom_core.analysis.progress import _tail
+            from laom_core.procs import tail
 
             folder = common.run_dir(run)
-            text = _tail(folder / "log.txt", 16384) if folder else ""
             # tqdm redraws with carriage returns: keep only the last state of each line.
-            lines = [ln.split("\r")[-1] for ln in text.splitlines()][-60:]
-            st.code("\n".join(lines) or "(no output yet)", language=None)
+            text = tail(folder / "log.txt", lines=60, max_bytes=16384, last_state=True) if folder else ""
+            st.code(text or "(no output yet)", language=None)
 
         log_panel()
 
