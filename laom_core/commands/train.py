@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
-from laom_core.errors import LaomError
+from laom_core.errors import ConfigError, LaomError
 from laom_core.runs import execute
-from laom_core.runs.request import add_train_arguments, request_from_args, resolve_config
+from laom_core.runs.request import (TrainRequest, add_train_arguments, read_request, request_from_args,
+                                    resolve_config)
 
 
 def register(subparsers) -> None:
@@ -24,6 +26,9 @@ def register(subparsers) -> None:
                     "The last stdout line is a JSON summary.",
     )
     add_train_arguments(p)
+    p.add_argument("--request", metavar="JSON",
+                   help="run a request saved by the launcher (its config as checked when queued); "
+                        "--run-dir, --run-id, --resume and --no-progress still apply")
     p.add_argument("--json", action="store_true", help="(accepted; the last line is always JSON)")
     p.add_argument("--print-config", action="store_true", help="print the resolved config as YAML and exit")
     p.set_defaults(func=handler)
@@ -38,7 +43,7 @@ def handler(args: argparse.Namespace) -> int:
         print(config.to_yaml(), end="")
         return 0
     try:
-        request = request_from_args(args)
+        request = _saved(args) if args.request else request_from_args(args)
     except LaomError as exc:
         if args.run_id:
             execute.record_failure(args.run_id, str(exc))
@@ -46,3 +51,14 @@ def handler(args: argparse.Namespace) -> int:
     summary = execute.run(request)
     print(json.dumps(summary, default=str))
     return 0
+
+
+def _saved(args: argparse.Namespace) -> TrainRequest:
+    """The launcher's saved request, with this command line's run folder, id and resume."""
+    request = read_request(args.request)
+    if request.method != args.method:
+        raise ConfigError(f"the saved request {args.request} trains {request.method}, not --method {args.method}")
+    return request.replace(
+        run_dir=Path(args.run_dir).expanduser().resolve() if args.run_dir else request.run_dir,
+        run_id=args.run_id or request.run_id, resume=args.resume or request.resume,
+        progress=request.progress and not args.no_progress)

@@ -38,7 +38,7 @@ from typing import IO, Iterator, Sequence
 from laom_core import procs
 from laom_core.errors import ConfigError, LaomError, RunError
 from laom_core.runs import liveness
-from laom_core.runs.request import TrainRequest, parse_train_argv, train_command
+from laom_core.runs.request import REQUEST_FILE, TrainRequest, parse_train_argv, train_command, write_request
 from laom_core.runs.store import RunStore, check_run_id, new_run_id
 from laom_core.workspace import runs_dir, workspace_root
 
@@ -72,7 +72,10 @@ def prepare_launch(train_args: Sequence[str] | TrainRequest, *, labeled_budget: 
     ``train_args`` is a :class:`TrainRequest` or ``train`` arguments, checked by the one
     validation of :mod:`laom_core.runs.request` (config, data files; paths made absolute).
     Returns ``{"argv", "method", "task", "config", "labeled_budget", "seed", "datasets",
-    "preset", "device"}``. Sweeps prepare every cell before queueing any.
+    "preset", "device", "request"}``. The queued command is the request's ``train`` arguments
+    plus ``--request <run_dir>/request.json``: the run trains with the request as checked here
+    (its config is not reloaded from a YAML file that may have changed while it was queued).
+    Sweeps prepare every cell before queueing any.
     """
     request = train_args if isinstance(train_args, TrainRequest) else parse_train_argv(train_args)
     if request.run_dir is not None or request.run_id is not None:
@@ -85,11 +88,12 @@ def prepare_launch(train_args: Sequence[str] | TrainRequest, *, labeled_budget: 
         task = info.get("task")
     if labeled_budget is None and "labeled_data" in datasets:
         labeled_budget = _dataset_summary(datasets["labeled_data"]).get("num_trajectories")
-    argv = [*train_command(request), "--run-dir", "{run_dir}", "--run-id", "{run_id}"]
+    argv = [*train_command(request), "--request", f"{{run_dir}}/{REQUEST_FILE}", "--run-dir", "{run_dir}",
+            "--run-id", "{run_id}"]
     device = request.device if request.device != "auto" else ("cpu" if not visible_gpus() else "cuda")
     return {"argv": argv, "method": request.method, "task": task, "config": request.config.to_dict(),
             "labeled_budget": labeled_budget, "seed": request.seed, "datasets": datasets,
-            "preset": request.preset, "device": device}
+            "preset": request.preset, "device": device, "request": request}
 
 
 def launch_argv(argv: Sequence[str], *, name: str | None = None, method: str | None = None,
@@ -97,8 +101,12 @@ def launch_argv(argv: Sequence[str], *, name: str | None = None, method: str | N
                 labeled_budget: int | None = None, seed: int = 0, datasets: dict | None = None,
                 tags: Sequence[str] | None = None, client_token: str | None = None,
                 store: RunStore | None = None, start_scheduler: bool = True, preset: str | None = None,
-                device: str | None = None) -> str:
-    """Queue any command as a run (``{run_id}`` and ``{run_dir}`` in ``argv`` are filled in)."""
+                device: str | None = None, request: TrainRequest | None = None) -> str:
+    """Queue any command as a run (``{run_id}`` and ``{run_dir}`` in ``argv`` are filled in).
+
+    With ``request`` (a training run), it is saved in the run folder as ``request.json``
+    before the run is queued, so the scheduler never starts a run whose request is not there.
+    """
     argv = [str(a) for a in argv]
     if not argv:
         raise RunError("empty command")
@@ -109,11 +117,21 @@ def launch_argv(argv: Sequence[str], *, name: str | None = None, method: str | N
         run_dir = runs_dir() / run_id
         full = [a.replace("{run_id}", run_id).replace("{run_dir}", str(run_dir)) for a in argv]
         key = request_key(argv, client_token) if client_token else None
-        got = store.create_run(name, method, task, config, run_dir, group=group, labeled_budget=labeled_budget,
-                               seed=seed, datasets=datasets, tags=tags, status="queued", request_key=key,
-                               run_id=run_id, argv=full, preset=preset, device=device)
+        if request is not None:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            write_request(run_dir / REQUEST_FILE, request.replace(run_dir=run_dir, run_id=run_id))
+        try:
+            got = store.create_run(name, method, task, config, run_dir, group=group, labeled_budget=labeled_budget,
+                                   seed=seed, datasets=datasets, tags=tags, status="queued", request_key=key,
+                                   run_id=run_id, argv=full, preset=preset, device=device)
+        except BaseException:
+            if request is not None:
+                shutil.rmtree(run_dir, ignore_errors=True)
+            raise
         if got == run_id:
             run_dir.mkdir(parents=True, exist_ok=True)
+        elif request is not None:  # the same request was queued before: that run is the answer
+            shutil.rmtree(run_dir, ignore_errors=True)
         if start_scheduler:
             ensure_scheduler(store)
         return got
@@ -123,7 +141,15 @@ def launch_argv(argv: Sequence[str], *, name: str | None = None, method: str | N
 
 
 def request_key(argv: Sequence[str], client_token: str) -> str:
-    """Hash of the command template and a client token: equal requests map to one run."""
+    """Hash of the command template and a client token: equal requests map to one run.
+
+    ``--request FILE`` is where a request is kept, not part of it: it is left out, so runs
+    queued before requests were saved are still found by the same launch.
+    """
+    argv = list(argv)
+    if "--request" in argv:
+        i = argv.index("--request")
+        del argv[i:i + 2]
     blob = json.dumps([list(argv), str(client_token)], sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Any, Sequence
 from laom_core.config import TrainConfig, config_from_dict, load_config
 from laom_core.errors import ConfigError
 from laom_core.methods import METHODS, USES_LABELED
-from laom_core.workspace import datasets_dir, resolve_user_path
+from laom_core.workspace import atomic_write_json, datasets_dir, resolve_user_path
 
 DEVICES = ("cpu", "cuda", "auto")
 DEFAULT_PRESET = "cpu-small"
@@ -156,6 +157,28 @@ def validate_train_request(
         device=device, run_dir=Path(run_dir).expanduser().resolve() if run_dir else None,
         run_id=run_id or None, resume=bool(resume), name=name or None, group=group or None,
         progress=bool(progress), ignored=tuple(ignored))
+
+
+# ---------------------------------------------------------------------- stored form
+REQUEST_FILE = "request.json"  # in a queued run's folder: the request as checked at queue time
+
+
+def write_request(path: str | Path, request: TrainRequest) -> None:
+    """Save ``request`` (JSON, atomically) for the process that will run it."""
+    atomic_write_json(Path(path), request.to_dict())
+
+
+def read_request(path: str | Path) -> TrainRequest:
+    """A request saved by :func:`write_request`, as it was checked (config not reloaded)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"no saved train request at {path}") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read the saved train request {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"cannot read the saved train request {path}: not a JSON object")
+    return TrainRequest.from_dict(data)
 
 
 # ---------------------------------------------------------------------- argv form

@@ -2,15 +2,18 @@
 message from the CLI (train, launch) and the launcher, and its JSON form."""
 from __future__ import annotations
 
+import argparse
 import json
+from pathlib import Path
 
 import pytest
 
 from laom_core.cli import main
+from laom_core.commands.train import _saved
 from laom_core.data.toy import make_toy_dataset
 from laom_core.errors import ConfigError, LaomError
 from laom_core.runs import launcher
-from laom_core.runs.request import (TrainRequest, parse_train_argv, train_argv, train_command,
+from laom_core.runs.request import (TrainRequest, parse_train_argv, read_request, train_argv, train_command,
                                     validate_train_request)
 
 
@@ -106,7 +109,7 @@ def test_launcher_queues_the_requests_own_argv(data, store):
     request = validate_train_request("lapo", preset="smoke", sets=["seed=2"], data=data, device="cpu")
     plan = launcher.prepare_launch(request)
     assert plan["argv"][:4] == train_command(request)[:4]
-    assert plan["argv"][4:-4] == train_argv(request)
+    assert plan["argv"][4:-6] == train_argv(request) and plan["argv"][-6:-4] == ["--request", "{run_dir}/request.json"]
     assert plan["argv"][-4:] == ["--run-dir", "{run_dir}", "--run-id", "{run_id}"]
     assert plan["seed"] == 2 and plan["device"] == "cpu" and plan["datasets"] == {"data": str(data)}
     # The same request as strings is the same plan (so the same idempotency key).
@@ -116,3 +119,31 @@ def test_launcher_queues_the_requests_own_argv(data, store):
     run_id = launcher.launch(request, store=store, start_scheduler=False, client_token="t")
     assert launcher.launch(train_argv(request), store=store, start_scheduler=False, client_token="t") == run_id
     assert store.get_run(run_id)["seed"] == 2
+
+
+def test_a_queued_run_trains_the_request_as_checked_at_queue_time(data, store, tmp_path, workspace, monkeypatch,
+                                                                   capsys):
+    monkeypatch.setenv("LAOM_TORCH_THREADS", "1")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("bc:\n  batch_size: 4\n")
+    request = validate_train_request("bc", preset="smoke", config_path=cfg, data=data, device="cpu",
+                                     sets=["bc.total_updates=2", "run.log_every=1"])
+    run_id = launcher.launch(request, store=store, start_scheduler=False, client_token="t")
+    run = store.get_run(run_id)
+    run_dir = Path(run["run_dir"])
+    saved = read_request(run_dir / "request.json")
+    assert saved == request.replace(run_dir=run_dir, run_id=run_id)
+    # The same launch again is the same run, and leaves no stray folder behind.
+    assert launcher.launch(request, store=store, start_scheduler=False, client_token="t") == run_id
+    assert [p.name for p in (workspace / "runs").iterdir()] == [run_id]
+    cfg.write_text("bc:\n  batch_size: 6\n")  # edited while the run waits in the queue
+    argv = run["argv"]
+    assert argv[1:4] == ["-m", "laom_core", "train"]
+    assert main(argv[3:]) == 0, capsys.readouterr().err
+    assert "batch_size: 4" in (run_dir / "config.yaml").read_text()
+    assert store.get_run(run_id)["status"] == "finished"
+    with pytest.raises(ConfigError, match="trains bc, not --method lapo"):
+        _saved(argparse.Namespace(request=str(run_dir / "request.json"), method="lapo", run_dir=None, run_id=None,
+                                  resume=False, no_progress=False))
+    assert main(["train", "--method", "bc", "--request", str(tmp_path / "none.json")]) == 2
+    assert "no saved train request" in capsys.readouterr().err
