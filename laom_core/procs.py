@@ -19,7 +19,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -274,7 +273,3 @@ def read_progress(path: str | os.PathLike) -> dict[str, Any] | None:
         return None
     return data if isinstance(data, dict) and "fraction" in data else None
 
-
-def python_module_argv(module: str, *args: str | os.PathLike) -> list[str]:
-    """``[python, -m, module, *args]`` with this interpreter."""
-    return [sys.executable, "-m", module, *[str(a) for a in args]]
