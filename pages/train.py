@@ -23,8 +23,9 @@ except LaomError as exc:
     st.stop()
 
 from laom_core import methods  # noqa: E402
-from laom_core.config import PRESETS, load_config, parse_set  # noqa: E402
+from laom_core.config import PRESETS  # noqa: E402
 from laom_core.methods import LAM_METHODS, METHODS  # noqa: E402
+from laom_core.runs.request import TrainRequest, resolve_config, train_argv, validate_train_request  # noqa: E402
 
 
 
@@ -169,42 +170,34 @@ if mode.startswith("Single"):
             problems.append(str(exc))
     if methods.get(method).budget_shapes_model and not labeled:
         problems.append(f"{common.method_label(method)} needs a labeled subset (sample one on Datasets & distractors)")
-    resolved = None
+    # One checked request per seed, by the same validation as the CLI and the launcher.
+    requests: dict[int, TrainRequest] = {}
     if not problems:
         try:
-            resolved, ignored = load_config(preset, method, config_path, parse_set(overrides))
+            for seed in seeds:
+                seed_set = [f"seed={seed}"] if len(seeds) > 1 or seed != 0 else []
+                requests[seed] = validate_train_request(
+                    method, preset=preset, config_path=config_path, sets=[*overrides, *seed_set], data=data,
+                    labeled_data=labeled, eval_data=eval_data, device=device)
+            ignored = requests[seeds[0]].ignored
             if ignored:
                 st.caption(f"Ignored keys of the authors' setup: {', '.join(ignored)}")
         except LaomError as exc:
+            requests = {}
             problems.append(str(exc))
+    resolved = requests[seeds[0]].config if requests else None
     backend, backend_opts, backend_cli = _backend_choice("tr")  # cluster backends
     for p in problems:
         st.error(p)
 
-    def train_args(seed: int) -> list[str]:
-        args = ["--method", method, "--preset", preset, "--data", data]
-        if labeled:
-            args += ["--labeled-data", labeled]
-        if eval_data:
-            args += ["--eval-data", eval_data]
-        if config_path:
-            args += ["--config", str(config_path)]
-        for item in overrides:
-            args += ["--set", item]
-        if len(seeds) > 1 or seed != 0:
-            args += ["--set", f"seed={seed}"]
-        if device != "auto":
-            args += ["--device", device]
-        return args
-
-    if seeds:
+    if requests:
         extra = []
         if name:
             extra += ["--name", name]
         if group:
             extra += ["--group", group]
-        cmds = [shlex.join(["python", "-m", "laom_core", "launch", *train_args(s), *extra, *backend_cli])
-                for s in seeds]
+        cmds = [shlex.join(["python", "-m", "laom_core", "launch", *train_argv(r), *extra, *backend_cli])
+                for r in requests.values()]
         st.markdown("**Equivalent command**")
         st.code("\n".join(cmds), language="bash")
     if resolved is not None:
@@ -221,7 +214,7 @@ if mode.startswith("Single"):
         ids = []
         for seed in seeds:
             run_name = f"{name or common.method_label(method)}" + (f" s{seed}" if len(seeds) > 1 or name == "" else "")
-            ids.append(launcher.launch(train_args(seed), name=run_name, group=group or None,
+            ids.append(launcher.launch(requests[seed], name=run_name, group=group or None,
                                        client_token=f"{token}:{seed}", store=common.store(),
                                        backend=backend, backend_opts=backend_opts))
         st.session_state["last_launched"] = {"ids": ids, "existing": [i for i in ids if i in before]}
@@ -283,7 +276,8 @@ else:
             budgets = [int(b) for b in sw_budgets.replace(" ", "").split(",") if b]
             seeds = [int(s) for s in sw_seeds.replace(" ", "").split(",") if s]
             overrides = [x.strip() for x in sw_over.splitlines() if x.strip()]
-            load_config(sw_preset, None, None, parse_set(overrides))
+            for sw_method in sw_methods:  # the sweep's own check (at launch) is the same validation
+                resolve_config(sw_method, sw_preset, None, overrides)
             ok = bool(budgets and seeds and sw_methods and sw_name.strip())
         except (ValueError, LaomError) as exc:
             st.error(f"Sweep settings: {exc}")

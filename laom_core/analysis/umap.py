@@ -6,13 +6,12 @@ of the file's path, size and modification time, so a re-trained run gets a fresh
 a page rerun never recomputes. The cache file (``.npz``) also holds a closed-form linear
 probe's per-point error (latent -> true action) for colouring the map.
 
-Progress is printed as JSON lines ``{"progress": x, "stage": "..."}`` that
-:mod:`laom_core.jobs` reads.
+Progress is reported with :func:`laom_core.procs.report_progress` (the job's
+``progress.json``), which :mod:`laom_core.jobs` reads.
 """
 from __future__ import annotations
 
 import hashlib
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from laom_core.errors import LaomError
+from laom_core.procs import report_progress
 from laom_core.workspace import atomic_path, cache_dir
 
 MAX_POINTS = 5000
@@ -89,7 +89,7 @@ def pca_2d(z: np.ndarray, seed: int = 0, iterations: int = 6) -> np.ndarray:
 
 
 def _progress(value: float, stage: str) -> None:
-    print(json.dumps({"progress": round(value, 3), "stage": stage}), flush=True)
+    report_progress(round(value, 3), None, stage=stage)
 
 
 def compute_embedding(latents_path: str | Path, out: str | Path, seed: int = 0) -> Path:

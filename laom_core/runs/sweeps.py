@@ -20,6 +20,7 @@ from typing import Any, Callable, Sequence
 
 from laom_core.errors import ConfigError, LaomError, RunError
 from laom_core.methods import METHODS
+from laom_core.runs.request import TrainRequest, validate_train_request
 from laom_core.runs.store import RunStore
 from laom_core.workspace import datasets_dir, resolve_user_path
 
@@ -185,22 +186,12 @@ def labeled_subset(source: Path, budget: int, seed: int, chunk_size: int | None 
     return out, chunk
 
 
-def _cell_args(spec: SweepSpec, cell: dict[str, Any], labeled: Path | None) -> list[str]:
-    """``train`` arguments of one cell (``labeled``: the file it trains with, if any)."""
-    args = ["--method", cell["method"], "--preset", spec.preset, "--data", str(_file(spec.data, cell["task"]))]
-    if spec.config:
-        args += ["--config", spec.config]
-    for item in spec.sets:
-        args += ["--set", item]
-    args += ["--set", f"seed={cell['seed']}"]
-    if labeled is not None:
-        args += ["--labeled-data", str(labeled)]
-    eval_file = _file(spec.eval_data, cell["task"])
-    if eval_file is not None:
-        args += ["--eval-data", str(eval_file)]
-    if spec.device:
-        args += ["--device", spec.device]
-    return args
+def _cell_request(spec: SweepSpec, cell: dict[str, Any], labeled: Path | None) -> TrainRequest:
+    """One cell's checked training request (``labeled``: the file it trains with, if any)."""
+    return validate_train_request(
+        cell["method"], preset=spec.preset, config_path=spec.config, sets=[*spec.sets, f"seed={cell['seed']}"],
+        data=_file(spec.data, cell["task"]), labeled_data=labeled, eval_data=_file(spec.eval_data, cell["task"]),
+        device=spec.device)
 
 
 def _in_cell(exc: LaomError, where: str) -> LaomError:
@@ -248,7 +239,7 @@ def plan_sweep(spec: SweepSpec) -> list[dict[str, Any]]:
                 else:
                     labeled, _ = labeled_subset(labeled_src, int(budget), seed, spec.chunk_size)
                     n_labeled = int(budget)
-            plan = prepare_launch(_cell_args(spec, cell, labeled), labeled_budget=n_labeled, task=task)
+            plan = prepare_launch(_cell_request(spec, cell, labeled), labeled_budget=n_labeled, task=task)
         except LaomError as exc:
             raise _in_cell(exc, where) from exc
         plan["name"] = f"{spec.name}/{task}/{cell['method']}/b{budget}/s{seed}"

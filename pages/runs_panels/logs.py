@@ -5,7 +5,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from laom_core.analysis.progress import _tail
+from laom_core.procs import tail
 from pages import common
 
 FULL_LOG_MAX = 8 * 1024 * 1024  # bytes drawn on the page; the download has the whole file
@@ -38,12 +38,6 @@ def control_panel(run: dict) -> None:
             st.toast(f"{run.get('name')} queued again; it continues from its last checkpoint")
             st.rerun()
     b3.caption(f"Run folder: `{run.get('run_dir')}`")
-
-
-def collapse_tqdm(text: str) -> str:
-    """tqdm redraws with carriage returns: keep only the last state of each line.
-    (Split on newlines only: ``str.splitlines`` would also split at each carriage return.)"""
-    return "\n".join(ln.rstrip("\r").split("\r")[-1] for ln in text.split("\n")).strip("\n")
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -85,13 +79,13 @@ def log_panel(run: dict) -> None:
         st.code("(no output yet)", language=None)
         return
     if whole:
-        text = _tail(path, FULL_LOG_MAX)
+        text = tail(path, lines=None, max_bytes=FULL_LOG_MAX, last_state=True)
         if size > FULL_LOG_MAX:
             st.caption(f"The log has {size / 1e6:.1f} MB; the last {FULL_LOG_MAX / 1e6:.0f} MB are shown, "
                        f"the download has all of it.")
-        lines = collapse_tqdm(text).splitlines()
+        lines = text.strip("\n").split("\n")
         st.caption(f"{len(lines)} lines")
         st.code("\n".join(lines), language=None, height=600)
     else:
-        lines = collapse_tqdm(_tail(path, 16384)).splitlines()[-60:]
-        st.code("\n".join(lines) or "(no output yet)", language=None)
+        # tqdm redraws with carriage returns: only the last state of each line (last_state)
+        st.code(tail(path, lines=60, max_bytes=16384, last_state=True) or "(no output yet)", language=None)
