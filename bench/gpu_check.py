@@ -16,7 +16,8 @@ timeout still leaves every finished part:
    ready tensors, their ratio (target >= 0.9), the data pipeline's samples/s alone and
    peak GPU memory (``bench/train_throughput.py``'s measurement).
 4. ``comparison``: the largest LAPO-vs-LAOM stage-1 comparison that fits the minutes left:
-   distracted (``scale_easy_video_hard``) and vanilla twins collected with the shipped
+   the fidelity study's D1 (background video, 4 clips, no camera or colour) and D2 (D1 +
+   DCS camera shake + colour) twins collected with the shipped
    expert (~14 workers), LAPO and LAOM trained concurrently at a mid-size preset (encoder
    scale 2, latent 2048, batch 256) for as many updates as the measured step time allows,
    then probed; the LAPO/LAOM probe ratios per setting.
@@ -524,7 +525,17 @@ def _step_time(method: str, preset: str, overrides: list[str], device_name: str,
     return seconds
 
 
-SETTINGS = {"distracted": "scale_easy_video_hard", "vanilla": "vanilla"}
+# The fidelity study's settings (laom_core/studies/fidelity.py), so that the GPU figures sit beside
+# the CPU study's: D1, where the CPU study sees the clearest gap, first; D2 if time allows.
+PRIMARY, SECOND = "D1", "D2"
+
+
+def comparison_settings() -> dict[str, dict[str, Any]]:
+    """name -> collect difficulty and ``--env`` options (imported late: the carry goes on the path first)."""
+    from laom_core.studies.fidelity import SETTINGS as FIDELITY_SETTINGS
+
+    return {name: {"difficulty": FIDELITY_SETTINGS[name][0], "env": dict(FIDELITY_SETTINGS[name][1])}
+            for name in (PRIMARY, SECOND)}
 
 
 class Collection:
@@ -538,10 +549,11 @@ class Collection:
         self.seconds: float | None = None
         self.procs, self.logs = {}, {}
         env = _env(work, 1)
-        for name, difficulty in SETTINGS.items():  # twins: same seed, same expert, same episodes
-            share = max(1, self.workers // 2) if name == "distracted" else max(1, self.workers - self.workers // 2)
+        for name, setting in comparison_settings().items():  # twins: same seed, same expert, same episodes
+            share = max(1, self.workers // 2) if name == PRIMARY else max(1, self.workers - self.workers // 2)
             self.logs[name] = work / f"collect-{name}.log"
-            cmd = [sys.executable, "-m", "laom_core", "collect", "--task", "cheetah-run", "--difficulty", difficulty,
+            cmd = [sys.executable, "-m", "laom_core", "collect", "--task", "cheetah-run",
+                   "--difficulty", setting["difficulty"], *[a for k, v in setting["env"].items() for a in ("--env", f"{k}={v}")],
                    "--policy", "expert", "--episodes", str(sz["cmp_episodes"]), "--steps", str(sz["cmp_steps"]),
                    "--img-size", str(sz["cmp_img"]), "--workers", str(share), "--seed", "0", "--fast-render",
                    "--out", str(work / f"cmp-{name}.hdf5"), "--overwrite", "--json"]
@@ -554,7 +566,7 @@ class Collection:
         codes = finish(self.procs, timeout_s)
         self.seconds = round(time.monotonic() - self.t0, 1)
         out = {}
-        for name in SETTINGS:
+        for name in (PRIMARY, SECOND):
             summary = last_json(self.logs[name])
             out[name] = summary if (codes[name] == 0 and summary) else {"exit_code": codes[name],
                                                                          "log_tail": tail(self.logs[name])}
@@ -572,31 +584,31 @@ def part_comparison(record: dict, report: Report, sz: dict, work: Path, collecti
 
     if collection is None:
         raise Skip("the collection did not start")
-    record.update({"task": "cheetah-run", "settings": SETTINGS, "episodes": sz["cmp_episodes"],
+    record.update({"task": "cheetah-run", "settings": comparison_settings(), "episodes": sz["cmp_episodes"],
                    "steps": sz["cmp_steps"], "img_size": sz["cmp_img"], "collect_workers": collection.workers,
                    "preset": sz["cmp_preset"], "overrides": sz["cmp_set"]})
     record["collect"] = collection.wait(max(report.left() - sz["cmp_reserve_s"] - sz["cmp_min_s"] / 2, 10))
     record["collect_s"] = collection.seconds
     report.save()
-    if "path" not in record["collect"]["distracted"]:
-        raise RuntimeError("the distracted collection did not finish")
+    if "path" not in record["collect"][PRIMARY]:
+        raise RuntimeError(f"the {PRIMARY} collection did not finish")
     if report.left() < sz["cmp_min_s"]:
         raise Skip(f"{report.left():.0f} s left after the collection, {sz['cmp_min_s']:.0f} s needed to train")
-    with_vanilla = "path" in record["collect"]["vanilla"]
+    with_second = "path" in record["collect"][SECOND]
 
     # size stage 1 from its step time, measured here on ready tensors
     overrides = [*sz["cmp_set"], "run.stop_after=lam"]
     step_s = {m: _step_time(m, sz["cmp_preset"], overrides, sz["device"], sz["cmp_img"]) for m in ("lapo", "laom")}
-    runs = [(m, s) for s in (["distracted", "vanilla"] if with_vanilla else ["distracted"]) for m in ("lapo", "laom")]
+    runs = [(m, s) for s in ([PRIMARY, SECOND] if with_second else [PRIMARY]) for m in ("lapo", "laom")]
     train_s = report.left() - sz["cmp_reserve_s"]
     # concurrent runs share the device: one update of every run takes about the sum of the
     # step times; the real loop (sampler, augmentation, online probes, logs) costs ~1.5x more
     per_round = sum(step_s[m] for m, _ in runs) * 1.5
     fits = train_s * 0.75 / max(per_round, 1e-6)
-    if len(runs) == 4 and fits < 2 * sz["cmp_min_updates"]:  # too little time for four: the distracted pair only
+    if len(runs) == 4 and fits < 2 * sz["cmp_min_updates"]:  # too little time for four: the first pair only
         runs, per_round = runs[:2], per_round / 2
         fits *= 2
-        record["note"] = "vanilla twin not trained: too little time left"
+        record["note"] = f"{SECOND} not trained: too little time left"
     updates = int(max(sz["cmp_min_updates"], min(sz["cmp_max_updates"], fits)))
     record.update({"step_s_alone": {m: round(v, 4) for m, v in step_s.items()}, "updates": updates,
                    "train_budget_s": round(train_s, 1)})
@@ -633,14 +645,14 @@ def part_comparison(record: dict, report: Report, sz: dict, work: Path, collecti
         results[key] = entry
     record["runs"] = results
     ratios: dict[str, Any] = {}
-    for setting in SETTINGS:
+    for setting in (PRIMARY, SECOND):
         lapo, laom = results.get(f"lapo-{setting}", {}), results.get(f"laom-{setting}", {})
         keys = [k for k in lapo if (k.startswith("probe") or k == "online_probe_mse") and k in laom]
         ratios[setting] = {k: (lapo[k] / laom[k]) for k in keys
                            if isinstance(lapo[k], (int, float)) and isinstance(laom[k], (int, float)) and laom[k]}
     record["lapo_over_laom"] = ratios  # > 1: LAOM's latent actions hold the true action better
-    if not all("probe_mse" in results.get(f"{m}-distracted", {}) for m in ("lapo", "laom")):
-        raise RuntimeError("a distracted stage-1 run did not finish")
+    if not all("probe_mse" in results.get(f"{m}-{PRIMARY}", {}) for m in ("lapo", "laom")):
+        raise RuntimeError(f"a {PRIMARY} stage-1 run did not finish")
 
 
 # ----------------------------------------------------------------------------- main

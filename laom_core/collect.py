@@ -17,6 +17,7 @@ per-step distractor signals; ``traj_return`` is the sum of the T rewards.
 from __future__ import annotations
 
 import contextlib
+import json
 import multiprocessing as mp
 import os
 import queue
@@ -333,6 +334,13 @@ def _sigterm_raises():
         signal.signal(signal.SIGTERM, previous)
 
 
+def recorded_env_options(env_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The make_env overrides a file records (not the episode length: evaluation sets its own)."""
+    from laom_core.envs.suite import OVERRIDES
+
+    return {k: v for k, v in env_kwargs.items() if k in OVERRIDES and k != "max_steps"}
+
+
 def collect_dataset(
     task: str,
     difficulty: str,
@@ -431,6 +439,8 @@ def collect_dataset(
         "collect_steps": steps,
         # ours: evaluation renders the same way as the data (shadows/reflections or not)
         "collect_fast_render": bool(env_kwargs.get("fast_render", False)),
+        # options on top of the difficulty (e.g. camera_scale=0): evaluation rebuilds the same env
+        "collect_env_options": json.dumps(recorded_env_options(env_kwargs), sort_keys=True),
     }
     try:
         with _sigterm_raises(), DatasetWriter(out, {}, overwrite=overwrite) as writer:

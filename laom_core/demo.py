@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from laom_core import methods
+from laom_core import methods, procs
 from laom_core.errors import LaomError
 from laom_core.metrics import has_distractors, is_reference_bc, return_normalizer
 from laom_core.workspace import atomic_write_json, datasets_dir, workspace_root
@@ -140,22 +140,17 @@ def demo_status() -> dict:
                 "message": "the demo has not run in this workspace",
                 "steps": [{"name": n, "title": STEP_TITLES[n], "state": "pending", "message": ""}
                           for n in STEP_NAMES]}
-    if status.get("state") == "running" and not _pid_alive(status.get("pid")):
+    if status.get("state") == "running" and not _pid_alive(status.get("pid"), status.get("proc_start")):
         status["state"] = "failed"
         status["message"] = "the demo process ended without finishing; run it again to resume"
     return status
 
 
-def _pid_alive(pid) -> bool:
+def _pid_alive(pid, proc_start: float | None = None) -> bool:
+    """The demo process is running (with ``proc_start``, pid reuse safe)."""
     if not pid:
         return False
-    try:
-        import psutil
-
-        proc = psutil.Process(int(pid))
-        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
-    except Exception:
-        return False
+    return bool(procs.process_alive(int(pid), proc_start))
 
 
 class _Status:
@@ -163,7 +158,8 @@ class _Status:
 
     def __init__(self, plan: DemoPlan) -> None:
         self.data = {
-            "state": "running", "smoke": plan.smoke, "pid": os.getpid(), "started": time.time(),
+            "state": "running", "smoke": plan.smoke, "pid": os.getpid(),
+            "proc_start": procs.process_start_time(os.getpid()), "started": time.time(),
             "finished": None, "done": 0, "total": len(STEP_NAMES), "current": None, "message": "starting",
             "plan": {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(plan).items()},
             "steps": [{"name": n, "title": STEP_TITLES[n], "state": "pending", "message": "", "progress": 0.0}
@@ -327,14 +323,13 @@ def queue_runs(requests: list[dict], tag: str = "demo", token_prefix: str = "dem
     except ImportError as exc:
         raise LaomError("the run launcher (laom_core.runs.launcher) is not installed in this checkout; "
                         "the datasets are ready, queue runs with `python -m laom_core train`") from exc
+    from laom_core.runs.request import validate_train_request
+
     out = []
     for r in requests:
-        args = ["--method", r["method"], "--preset", r["preset"], "--data", r["data"], "--eval-data", r["eval_data"]]
-        if r["labeled_data"]:
-            args += ["--labeled-data", r["labeled_data"]]
-        for item in r.get("sets", []):
-            args += ["--set", item]
-        run_id = launcher.launch(args, name=r["name"], group=r["group"], tags=r.get("tags", [tag]),
+        request = validate_train_request(r["method"], preset=r["preset"], sets=r.get("sets", []), data=r["data"],
+                                         labeled_data=r["labeled_data"] or None, eval_data=r["eval_data"])
+        run_id = launcher.launch(request, name=r["name"], group=r["group"], tags=r.get("tags", [tag]),
                                  client_token=r.get("token", f"{token_prefix}:{r['name']}"),
                                  labeled_budget=r["labeled_budget"], task=r["task"])
         out.append({"name": r["name"], "method": r["method"], "labeled_budget": r["labeled_budget"],
@@ -392,19 +387,11 @@ def start_demo(smoke: bool = False) -> int:
     of starting a second one.
     """
     current = demo_status()
-    if current.get("state") == "running" and _pid_alive(current.get("pid")):
+    if current.get("state") == "running" and _pid_alive(current.get("pid"), current.get("proc_start")):
         return int(current["pid"])
-    import subprocess
-
-    repo_root = Path(__file__).resolve().parents[1]
-    log = demo_dir() / "log.txt"
-    env = dict(os.environ)
-    env["LAOM_STUDIO_WORKSPACE"] = str(workspace_root())
-    env["PYTHONPATH"] = os.pathsep.join([str(repo_root)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     argv = [sys.executable, "-m", "laom_core", "demo"] + (["--smoke"] if smoke else [])
-    with open(log, "ab") as fh:
-        proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                cwd=str(repo_root), env=env, start_new_session=True)
+    proc = procs.start(argv, log=demo_dir() / "log.txt", cwd=procs.PACKAGE_PARENT,
+                       env=procs.child_env(workspace=workspace_root()))
     return proc.pid
 
 

@@ -7,13 +7,16 @@ job's state survives the dashboard restarting. Each job has a folder
 ``<workspace>/jobs/<id>/`` with ``job.json`` (what, when, pid), ``log.txt`` (output) and,
 when the process ended, ``result.json`` (exit code, end time).
 
-Progress is read from the log: the last ``n/total`` that tqdm printed, or the last JSON
-line ``{"progress": x}`` a job prints itself.
+Processes are started, checked and stopped by :mod:`laom_core.procs` (pid + start time,
+so a reused pid is never taken for a job's). Progress is structured: the job's command
+calls :func:`laom_core.procs.report_progress`, which writes ``progress.json`` in the job's
+folder. Only for a command that does not report (a foreign tool), the log's last tqdm
+``n/total`` or JSON line ``{"progress": x}`` is read instead (:func:`_progress`, the one
+place that parses progress text).
 """
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -24,13 +27,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from laom_core import procs
 from laom_core.errors import LaomError
 from laom_core.workspace import atomic_write_json, workspace_root
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 _TQDM = re.compile(r"(\d+)/(\d+) \[")
 _PERCENT = re.compile(r"(\d{1,3})%\|")
-_CHILDREN: list[subprocess.Popen] = []  # reaped on every status read (no zombies)
+PROGRESS_FILE = "progress.json"
 
 
 def jobs_dir(create: bool = True) -> Path:
@@ -69,19 +73,9 @@ def _read_json(path: Path) -> dict | None:
         return None
 
 
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    for child in list(_CHILDREN):
-        if child.poll() is not None:
-            _CHILDREN.remove(child)
-    try:
-        import psutil
-
-        proc = psutil.Process(pid)
-        return proc.status() != psutil.STATUS_ZOMBIE
-    except Exception:
-        return False
+def _alive(meta: dict) -> bool:
+    """The job's wrapper process is running (its pid and start time, so pid reuse is safe)."""
+    return bool(meta.get("pid")) and bool(procs.process_alive(meta["pid"], meta.get("start_time")))
 
 
 def find_job(key: str) -> JobStatus | None:
@@ -111,35 +105,18 @@ def start_job(kind: str, argv: Sequence[str], *, label: str = "", key: str | Non
     folder = jobs_dir() / job_id
     folder.mkdir(parents=True)
     meta = {"id": job_id, "kind": kind, "label": label or kind, "argv": argv, "key": key,
-            "created": time.time(), "pid": None}
+            "created": time.time(), "pid": None, "start_time": None}
     atomic_write_json(folder / "job.json", meta)
-    full_env = dict(os.environ)
-    full_env.update(env or {})
-    full_env.setdefault("PYTHONPATH", str(REPO_ROOT))
-    with open(folder / "log.txt", "ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "laom_core.jobs", "run", str(folder)],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            cwd=str(REPO_ROOT), env=full_env, start_new_session=True,
-        )
-    _CHILDREN.append(proc)
-    meta["pid"] = proc.pid
+    proc = procs.start([sys.executable, "-m", "laom_core.jobs", "run", str(folder)], log=folder / "log.txt",
+                       cwd=REPO_ROOT, env=procs.child_env(env), progress_file=folder / PROGRESS_FILE)
+    meta["pid"], meta["start_time"] = proc.pid, proc.start_time
     atomic_write_json(folder / "job.json", meta)
     return job_id
 
 
-def _tail(path: Path, size: int = 8192) -> str:
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            end = fh.tell()
-            fh.seek(max(0, end - size))
-            return fh.read().decode("utf-8", errors="replace")
-    except OSError:
-        return ""
-
-
 def _progress(text: str) -> tuple[float | None, str]:
+    """Fallback for commands that do not report progress: the last JSON progress line or
+    tqdm ``n/total`` / ``NN%|`` in their output, and the line it came from."""
     last_line = ""
     for chunk in reversed(re.split(r"[\r\n]+", text)):
         if chunk.strip():
@@ -183,19 +160,26 @@ def job_status(job_id: str) -> JobStatus:
     if meta is None:
         raise LaomError(f"no such job: {job_id}")
     result = _read_json(folder / "result.json")
-    tail = _tail(folder / "log.txt")
+    tail = procs.tail(folder / "log.txt", lines=None, max_bytes=8192)
     if result is not None:
         rc = int(result.get("returncode", -1))
         state = "finished" if rc == 0 else ("stopped" if result.get("stopped") else "failed")
         ended = result.get("ended")
-    elif _alive(meta.get("pid")):
+    elif _alive(meta):
         state, rc, ended = "running", None, None
     elif (folder / "stop_requested").exists():
         state, rc, ended = "stopped", None, None
     else:
         state, rc, ended = "failed", None, None
         tail += "\n[job] the process ended without recording an exit code"
-    progress, text = _progress(tail)
+    reported = procs.read_progress(folder / PROGRESS_FILE)
+    if reported is not None:
+        progress = float(reported["fraction"])
+        text = " · ".join(str(x) for x in (reported.get("stage"), reported.get("message")) if x)
+        if reported.get("total"):
+            text = f"{text} {reported['done']}/{reported['total']}".strip()
+    else:
+        progress, text = _progress(tail)
     if state == "finished":
         progress = 1.0
     return JobStatus(
@@ -229,22 +213,10 @@ def stop_job(job_id: str, grace_s: float = 5.0) -> None:
     meta = _read_json(jobs_dir() / job_id / "job.json")
     if meta is None:
         raise LaomError(f"no such job: {job_id}")
-    pid = meta.get("pid")
-    if not _alive(pid):
+    if not _alive(meta):
         return
     (jobs_dir() / job_id / "stop_requested").touch()
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.time() + grace_s
-    while time.time() < deadline and _alive(pid):
-        time.sleep(0.1)
-    if _alive(pid):
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    procs.stop(procs.Proc(int(meta["pid"]), meta.get("start_time")), grace_s)
 
 
 def _run(folder: Path) -> int:
@@ -278,6 +250,10 @@ CALLABLE = {
 }
 
 
+# Those of CALLABLE that take ``progress(done, total)``.
+REPORTS_PROGRESS = frozenset({"collect_dataset"})
+
+
 def call_argv(name: str, **kwargs: Any) -> list[str]:
     """The argument list of a job that calls one of :data:`CALLABLE` with ``kwargs``."""
     if name not in CALLABLE:
@@ -295,6 +271,8 @@ def _call(name: str, raw_kwargs: str) -> int:
     func = getattr(importlib.import_module(module_name), func_name)
     try:
         kwargs = json.loads(raw_kwargs)
+        if name in REPORTS_PROGRESS:
+            kwargs["progress"] = lambda done, total: procs.report_progress(done, total, stage=name)
         result = func(**kwargs)
     except LaomError as exc:
         print(f"error: {exc}", file=sys.stderr)

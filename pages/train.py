@@ -23,8 +23,9 @@ except LaomError as exc:
     st.stop()
 
 from laom_core import methods  # noqa: E402
-from laom_core.config import PRESETS, load_config, parse_set  # noqa: E402
+from laom_core.config import PRESETS  # noqa: E402
 from laom_core.methods import LAM_METHODS, METHODS  # noqa: E402
+from laom_core.runs.request import TrainRequest, resolve_config, train_argv, validate_train_request  # noqa: E402
 
 
 
@@ -47,6 +48,46 @@ def _datasets(folder: str) -> list[dict]:
         except (LaomError, OSError):
             continue
     return out
+
+
+def _backend_choice(prefix: str) -> tuple[str, dict, list[str]]:
+    """Cluster backends: where the runs execute, with the backend's options.
+
+    Returns (backend, options, the matching CLI flags). Defaults come from the workspace's
+    cluster.yaml; the launcher checks that the cluster answers when the runs are queued.
+    """
+    from laom_core.runs.backends import BACKENDS
+
+    with st.expander("Backend: where the runs execute", expanded=False):
+        backend = st.radio("Backend", BACKENDS, horizontal=True, key=f"{prefix}_backend",
+                           help="local: this machine (default). slurm: one Slurm job per run (submitit). "
+                                "ray: one Ray job per run on an existing Ray cluster. The workspace must be on "
+                                "a filesystem the cluster shares.")
+        opts: dict = {}
+        cli: list[str] = [] if backend == "local" else ["--backend", backend]
+        if backend == "slurm":
+            b1, b2, b3 = st.columns(3)
+            partition = b1.text_input("Partition", "", key=f"{prefix}_partition", help="empty: the cluster's default")
+            gpus = b2.number_input("GPUs per run", 0, 16, 0, key=f"{prefix}_gpus")
+            limit = b3.number_input("Time limit (minutes)", 0, 60 * 24 * 14, 0, key=f"{prefix}_time",
+                                    help="0: cluster.yaml's, or a week")
+            if partition.strip():
+                opts["partition"], cli = partition.strip(), cli + ["--partition", partition.strip()]
+            if gpus:
+                opts["gpus"], cli = int(gpus), cli + ["--gpus", str(int(gpus))]
+            if limit:
+                opts["time_limit_min"], cli = int(limit), cli + ["--time-limit", str(int(limit))]
+        elif backend == "ray":
+            b1, b2 = st.columns(2)
+            address = b1.text_input("Ray address", "", key=f"{prefix}_ray_address",
+                                    placeholder="http://127.0.0.1:8265", help="empty: cluster.yaml's, RAY_ADDRESS, "
+                                                                             "or http://127.0.0.1:8265")
+            gpus = b2.number_input("GPUs per run", 0, 16, 0, key=f"{prefix}_ray_gpus")
+            if address.strip():
+                opts["address"], cli = address.strip(), cli + ["--ray-address", address.strip()]
+            if gpus:
+                opts["gpus"], cli = int(gpus), cli + ["--gpus", str(int(gpus))]
+    return backend, opts, cli
 
 
 def _fmt(ds: dict | None) -> str:
@@ -129,40 +170,34 @@ if mode.startswith("Single"):
             problems.append(str(exc))
     if methods.get(method).budget_shapes_model and not labeled:
         problems.append(f"{common.method_label(method)} needs a labeled subset (sample one on Datasets & distractors)")
-    resolved = None
+    # One checked request per seed, by the same validation as the CLI and the launcher.
+    requests: dict[int, TrainRequest] = {}
     if not problems:
         try:
-            resolved, ignored = load_config(preset, method, config_path, parse_set(overrides))
+            for seed in seeds:
+                seed_set = [f"seed={seed}"] if len(seeds) > 1 or seed != 0 else []
+                requests[seed] = validate_train_request(
+                    method, preset=preset, config_path=config_path, sets=[*overrides, *seed_set], data=data,
+                    labeled_data=labeled, eval_data=eval_data, device=device)
+            ignored = requests[seeds[0]].ignored
             if ignored:
                 st.caption(f"Ignored keys of the authors' setup: {', '.join(ignored)}")
         except LaomError as exc:
+            requests = {}
             problems.append(str(exc))
+    resolved = requests[seeds[0]].config if requests else None
+    backend, backend_opts, backend_cli = _backend_choice("tr")  # cluster backends
     for p in problems:
         st.error(p)
 
-    def train_args(seed: int) -> list[str]:
-        args = ["--method", method, "--preset", preset, "--data", data]
-        if labeled:
-            args += ["--labeled-data", labeled]
-        if eval_data:
-            args += ["--eval-data", eval_data]
-        if config_path:
-            args += ["--config", str(config_path)]
-        for item in overrides:
-            args += ["--set", item]
-        if len(seeds) > 1 or seed != 0:
-            args += ["--set", f"seed={seed}"]
-        if device != "auto":
-            args += ["--device", device]
-        return args
-
-    if seeds:
+    if requests:
         extra = []
         if name:
             extra += ["--name", name]
         if group:
             extra += ["--group", group]
-        cmds = [shlex.join(["python", "-m", "laom_core", "launch", *train_args(s), *extra]) for s in seeds]
+        cmds = [shlex.join(["python", "-m", "laom_core", "launch", *train_argv(r), *extra, *backend_cli])
+                for r in requests.values()]
         st.markdown("**Equivalent command**")
         st.code("\n".join(cmds), language="bash")
     if resolved is not None:
@@ -179,8 +214,9 @@ if mode.startswith("Single"):
         ids = []
         for seed in seeds:
             run_name = f"{name or common.method_label(method)}" + (f" s{seed}" if len(seeds) > 1 or name == "" else "")
-            ids.append(launcher.launch(train_args(seed), name=run_name, group=group or None,
-                                       client_token=f"{token}:{seed}", store=common.store()))
+            ids.append(launcher.launch(requests[seed], name=run_name, group=group or None,
+                                       client_token=f"{token}:{seed}", store=common.store(),
+                                       backend=backend, backend_opts=backend_opts))
         st.session_state["last_launched"] = {"ids": ids, "existing": [i for i in ids if i in before]}
 
     if st.button(f"Launch {len(seeds)} run{'s' if len(seeds) != 1 else ''}", type="primary",
@@ -235,11 +271,13 @@ else:
         sw_eval = st.selectbox("Eval dataset (optional)", [None] + [d["path"] for d in datasets], key="sw_eval",
                                index=eval_default, format_func=lambda p: _fmt(by_path.get(p)) if p else "— none —")
         sw_over = st.text_area("Config overrides, one `section.key=value` per line", "", key="sw_over", height=70)
+        sw_backend, sw_backend_opts, sw_backend_cli = _backend_choice("sw")  # cluster backends
         try:
             budgets = [int(b) for b in sw_budgets.replace(" ", "").split(",") if b]
             seeds = [int(s) for s in sw_seeds.replace(" ", "").split(",") if s]
             overrides = [x.strip() for x in sw_over.splitlines() if x.strip()]
-            load_config(sw_preset, None, None, parse_set(overrides))
+            for sw_method in sw_methods:  # the sweep's own check (at launch) is the same validation
+                resolve_config(sw_method, sw_preset, None, overrides)
             ok = bool(budgets and seeds and sw_methods and sw_name.strip())
         except (ValueError, LaomError) as exc:
             st.error(f"Sweep settings: {exc}")
@@ -252,6 +290,7 @@ else:
         for item in sw_over.splitlines():
             if item.strip():
                 cmd += ["--set", item.strip()]
+        cmd += sw_backend_cli
         st.markdown("**Equivalent command**")
         st.code(shlex.join(cmd), language="bash")
         func = getattr(sweeps, "launch_sweep", None) or getattr(sweeps, "start_sweep", None)
@@ -264,6 +303,8 @@ else:
                           "preset": sw_preset, "data": sw_data, "labeled_source": sw_labeled_src,
                           "eval_data": sw_eval,
                           "overrides": overrides, "store": common.store()}
+                if sw_backend != "local":  # cluster backends
+                    kwargs.update(backend=sw_backend, backend_opts=sw_backend_opts)
                 result = func(**{k: v for k, v in kwargs.items() if k in params})
                 n = len(result.get("run_ids", [])) if isinstance(result, dict) else "?"
                 st.success(f"Sweep {sw_name} queued: {n} runs. Follow it on **Runs** (group {sw_name}).")

@@ -2,6 +2,8 @@
 under failures and Ctrl-C, CLI exit codes."""
 from __future__ import annotations
 
+import json
+
 import os
 import signal
 import subprocess
@@ -124,6 +126,9 @@ def test_shipped_expert_and_default_name(workspace):
         (["--policy", "/nonexistent/expert"], "unknown policy"),
         (["--episodes", "0"], "--episodes must be >= 1"),
         (["--steps", "100001"], "--steps must be in 1..100000"),
+        (["--env", "camera=1"], "unknown environment option 'camera'"),
+        (["--env", "camera_scale"], "KEY=VALUE"),
+        (["--env", "camera_scale=fast"], "expected a number"),
     ],
 )
 def test_cli_errors_are_one_line(argv, message, capsys, tmp_path):
@@ -263,3 +268,21 @@ def test_steps_past_dm_control_limit_are_honoured(tmp_path, monkeypatch):
     out = collect_dataset(policy_spec="random", difficulty="vanilla", episodes=1, steps=8,
                           out=tmp_path / "long.hdf5", **dict(SMALL, img_size=8))
     assert validate_dataset(out).total_steps == 8
+
+
+def test_env_options_are_recorded_and_rebuilt_by_evaluation(tmp_path):
+    """``--env camera_scale=0 --env color_scale=0`` on "easy" (the fidelity study's D1): the
+    camera and colour stay put, the file records the options, and evaluation's env spec
+    (which rebuilds the environment from the eval file) carries them."""
+    from laom_core.training.evaluate import eval_env_spec
+
+    out = tmp_path / "d1.hdf5"
+    rc = main(["collect", "--difficulty", "easy", "--env", "camera_scale=0", "--env", "color_scale=0",
+               "--episodes", "1", "--steps", "6", "--img-size", "16", "--fast-render", "--out", str(out)])
+    assert rc == 0
+    with h5py.File(out, "r") as f:
+        assert json.loads(f.attrs["collect_env_options"]) == {"camera_scale": 0, "color_scale": 0}
+        signals = {k: f["0"][f"distractor/{k}"][()] for k in f["0/distractor"]}
+    moving = [k for k, v in signals.items() if k.startswith(("camera", "color")) and np.ptp(v, axis=0).max() > 0]
+    assert not moving, moving
+    assert eval_env_spec(out)["options"] == {"camera_scale": 0, "color_scale": 0}

@@ -1,5 +1,5 @@
 """A small crash matrix: SIGKILL in the middle of a file write (a labeled subset, a training
-checkpoint), then a rerun or resume. After each kill: no process of the killed command is
+checkpoint, a collected dataset) or of a sweep's queueing, then a rerun or resume. After each kill: no process of the killed command is
 left, every file under a final name is complete, and the rerun/resume ends as an
 uninterrupted run does.
 
@@ -171,3 +171,70 @@ def test_sigkill_during_checkpoint_write_then_resume(tmp_path, after, capsys):
     assert {k: flat(v) for k, v in got.items() if isinstance(v, dict)} == \
         {k: flat(v) for k, v in want.items() if isinstance(v, dict)}
     assert not (run_dir / "checkpoints" / "bc" / "last.pt").exists()
+
+
+def test_sigkill_during_collect_then_rerun(tmp_path):
+    """collect killed after two episodes are written: nothing under the final name, no worker
+    left, and the rerun (no --overwrite, no cleanup) writes what an uninterrupted collect does."""
+    argv = ["collect", "--task", "cheetah-run", "--episodes", "3", "--steps", "12", "--img-size", "16",
+            "--fast-render", "--seed", "3"]
+    ref = tmp_path / "ref.hdf5"
+    assert main([*argv, "--out", str(ref)]) == 0
+    out = tmp_path / "out" / "collected.hdf5"
+    _run_killed(SUBSET_HOOK, 2, [*argv, "--out", str(out)], tmp_path)
+    assert not out.exists()
+    _final_files_are_complete(tmp_path)
+    (partial,) = out.parent.iterdir()  # the killed process's temp file, removed once it is a minute old
+    old = time.time() - 120
+    os.utime(partial, (old, old))
+    assert main([*argv, "--out", str(out)]) == 0
+    assert _arrays(out) == _arrays(ref)
+    assert [p.name for p in out.parent.iterdir()] == [out.name]
+
+
+SWEEP_HOOK = """
+import os, signal, sys
+from laom_core.runs import launcher
+calls = 0
+real_launch = launcher.launch_argv
+def launch(*args, **kwargs):
+    global calls
+    calls += 1
+    out = real_launch(*args, **kwargs)
+    if calls == {after}:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return out
+launcher.launch_argv = launch
+from laom_core.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_sigkill_while_a_sweep_is_queued_then_rerun(tmp_path, monkeypatch):
+    """A sweep killed after queueing 3 of its 8 runs: the same command again queues the other
+    five, each cell exactly once, with the subsets it would have had."""
+    from laom_core.data.toy import make_toy_dataset
+    from laom_core.runs.store import RunStore
+    from laom_core.runs.sweeps import create_sweep, make_spec
+
+    ws = tmp_path / "ws"
+    monkeypatch.setenv("LAOM_STUDIO_WORKSPACE", str(ws))
+    data = make_toy_dataset(tmp_path / "unlabeled.hdf5", trajectories=6, steps=12, img_size=16, seed=0)
+    labeled = make_toy_dataset(tmp_path / "labeled.hdf5", trajectories=8, steps=12, img_size=16, seed=1)
+    argv = ["sweep", "--name", "crash", "--methods", "lapo,laom-labels", "--budgets", "2,4", "--seeds", "0,1",
+            "--task", "toy-move", "--data", str(data), "--labeled-data", str(labeled), "--preset", "smoke"]
+    _run_killed(SWEEP_HOOK, 3, argv, tmp_path)
+    with RunStore() as store:
+        assert len(store.list_runs(group="crash")) == 3
+        spec = make_spec("crash", "lapo,laom-labels", "2,4", "0,1", "toy-move", str(data),
+                         labeled_data=str(labeled), preset="smoke")
+        ids = create_sweep(spec, store, start_scheduler=False)
+        runs = store.list_runs(group="crash")
+    assert len(ids) == len(set(ids)) == len(runs) == 8
+    assert {(r["method"], r["labeled_budget"], r["seed"]) for r in runs} == \
+        {(m, b, s) for m in ("lapo", "laom-labels") for b in (2, 4) for s in (0, 1)}
+    subsets = {(r["labeled_budget"], r["seed"]): set() for r in runs}
+    for r in runs:
+        subsets[(r["labeled_budget"], r["seed"])].add(r["argv"][r["argv"].index("--labeled-data") + 1])
+    assert all(len(paths) == 1 for paths in subsets.values())  # both methods of a cell share one subset
+    _final_files_are_complete(ws / "datasets")

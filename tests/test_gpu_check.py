@@ -80,7 +80,8 @@ def test_tiny_runs_all_four_parts_on_cpu(tmp_path):
     assert throughput["speedup_vs_fp32"]["fp32"] == 1.0
 
     comparison = parts["comparison"]
-    assert comparison["collect"]["distracted"]["trajectories"] == comparison["episodes"]
+    assert comparison["collect"]["D1"]["trajectories"] == comparison["episodes"]
+    assert comparison["settings"]["D1"] == {"difficulty": "easy", "env": {"camera_scale": 0.0, "color_scale": 0.0}}
     assert comparison["updates"] >= 1
-    ratio = comparison["lapo_over_laom"]["distracted"]
+    ratio = comparison["lapo_over_laom"]["D1"]
     assert ratio["probe_mse"] > 0 and ratio["online_probe_mse"] > 0

@@ -23,12 +23,12 @@ def test_registry_names_labels_and_pipelines():
 
 def test_every_layer_reads_the_registry():
     from laom_core import config
-    from laom_core.runs import launcher, sweeps
+    from laom_core.runs import request, sweeps
     from laom_core.training import stages
     from laom_core.viz import budgets, curves
 
     assert config.METHODS is methods.METHODS
-    assert launcher.METHODS is methods.METHODS and sweeps.METHODS is methods.METHODS
+    assert request.METHODS is methods.METHODS and sweeps.METHODS is methods.METHODS
     assert stages.PIPELINES is methods.PIPELINES and stages.USES_LABELED is methods.USES_LABELED
     assert budgets.LABELS is methods.LABELS and curves.METHOD_COLORS is methods.COLORS
     assert set(config.METHOD_DEFAULTS) == set(methods.METHODS)

@@ -1,14 +1,17 @@
 """Where a run is: its stages (from ``stages.json``) and the current stage's progress and ETA.
 
-Training prints a tqdm bar per stage (``lam:  45%|####  | 450/1000 [00:10<00:12, ...]``)
-into ``log.txt``; the last bar of the current stage gives updates done, total and the
-remaining time tqdm estimates. Finished stages come from ``stages.json``.
+Each training stage writes its progress as a record, ``progress.json`` (updates done,
+total, ETA; :func:`laom_core.procs.write_progress`). Finished stages come from
+``stages.json``. Only where no record exists (runs from before it, the eval loop) the last
+tqdm bar in ``log.txt`` (``lam:  45%|####  | 450/1000 [00:10<00:12, ...]``) is read instead.
 """
 from __future__ import annotations
 
 import json
 import re
 from pathlib import Path
+
+from laom_core.procs import read_progress, tail
 
 _BAR = re.compile(r"(?P<stage>[\w-]+):\s+(?P<pct>\d+)%\|[^|]*\|\s*(?P<n>\d+)/(?P<total>\d+)\s*"
                   r"\[(?P<elapsed>[\d:]+)<(?P<remaining>[\d:?]+)")
@@ -25,14 +28,8 @@ def _seconds(text: str) -> float | None:
 
 
 def _tail(path: Path, size: int = 32768) -> str:
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, 2)
-            end = fh.tell()
-            fh.seek(max(0, end - size))
-            return fh.read().decode("utf-8", errors="replace")
-    except OSError:
-        return ""
+    """The last ``size`` bytes of a log (:func:`laom_core.procs.tail`, the one log reader)."""
+    return tail(path, lines=None, max_bytes=size)
 
 
 def last_bars(log_text: str) -> dict[str, dict]:
@@ -60,6 +57,12 @@ def stage_progress(run_dir: str | Path | None, status: str | None = None) -> lis
     planned = [str(s) for s in info.get("planned", [])]
     finished = info.get("finished", {}) or {}
     bars = last_bars(_tail(run_dir / "log.txt"))
+    # A stage's own record (Stage writes it) wins over its tqdm bar: the bar is the fallback
+    # for runs made before the record existed and for loops that only print a bar (eval).
+    record = read_progress(run_dir / "progress.json")
+    if record is not None and record.get("stage") and record.get("total"):
+        bars[str(record["stage"])] = {"n": int(record["done"]), "total": int(record["total"]),
+                                      "elapsed_s": record.get("elapsed_s"), "eta_s": record.get("eta_s")}
     out = []
     current_found = False
     for stage in planned:

@@ -18,13 +18,12 @@ At real size (50,000 latents of 8,192 dims, 1.6 GB) the job:
   (``cache/numba``; UMAP's own kernels are switched to cached ones too), so only the first
   job in a workspace pays the compilation, and with numba's threads on all cores.
 
-Progress is printed as JSON lines ``{"progress": x, "stage": "..."}`` that
-:mod:`laom_core.jobs` reads.
+Progress is reported with :func:`laom_core.procs.report_progress` (the job's
+``progress.json``), which :mod:`laom_core.jobs` reads.
 """
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import sys
 import warnings
@@ -35,6 +34,7 @@ import numpy as np
 
 from laom_core.analysis.latents_file import LatentsFile, open_latents
 from laom_core.errors import LaomError
+from laom_core.procs import report_progress
 from laom_core.workspace import atomic_path, cache_dir
 
 PCA_DIMS = 50
@@ -172,7 +172,7 @@ def project_pca(lf: LatentsFile, dims: int = PCA_DIMS, fit_rows: int = PCA_FIT_R
 
 
 def _progress(value: float, stage: str) -> None:
-    print(json.dumps({"progress": round(value, 3), "stage": stage}), flush=True)
+    report_progress(round(value, 3), None, stage=stage)
 
 
 _NUMBA_MODULES = ("umap.umap_", "umap.layouts", "umap.spectral", "umap.utils", "umap.distances",

@@ -11,6 +11,8 @@ import argparse
 import json
 import sys
 
+from laom_core.procs import report_progress
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("clips", help="distractor video clips (list, generate built-in)")
@@ -65,8 +67,12 @@ def _generate(args) -> int:
         raise ConfigError("--workers must be at least 1")
     source = BuiltinSource()
     missing = len(source.missing())
+    def progress(done: int, total: int) -> None:
+        bar.update(1)
+        report_progress(done, total, stage="built-in clips")  # for a job's progress.json
+
     with tqdm(total=missing, desc="built-in clips", unit="clip", file=sys.stderr) as bar:
-        made = source.generate_all(workers=args.workers, progress=lambda done, total: bar.update(1))
+        made = source.generate_all(workers=args.workers, progress=progress)
     summary = {"folder": str(source.folder), "generated": made, "total": len(source.specs)}
     if args.json:
         print(json.dumps(summary))

@@ -23,17 +23,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.add_argument("--fast-render", action="store_true", help="no shadows/reflections (faster)")
     p.add_argument("--video-source", default=None, help="builtin (default), davis:PATH or a folder of videos")
+    p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                   help="environment option on top of --difficulty (repeatable), e.g. camera_scale=0 "
+                        "or num_videos=4 (the options of envs.suite.OVERRIDES)")
     p.add_argument("--json", action="store_true", help="print the result summary as JSON (last line)")
     p.set_defaults(func=_collect)
 
 
 def _collect(args: argparse.Namespace) -> int:
     from laom_core.collect import collect_dataset
+    from laom_core.envs.suite import parse_env_options
     from laom_core.data.hdf5 import validate_dataset
     from laom_core.workspace import resolve_user_path
 
     out = resolve_user_path(args.out) if args.out else None
-    env_kwargs = {"fast_render": args.fast_render}
+    env_kwargs = {**parse_env_options(args.env), "fast_render": args.fast_render}
     if args.video_source:
         env_kwargs["video_source"] = args.video_source
     start = time.perf_counter()

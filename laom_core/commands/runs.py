@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 from pathlib import Path
 import sys
@@ -56,6 +55,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rm.add_argument("--keep-files", action="store_true", help="keep the run folder")
     rm.set_defaults(func=_delete)
 
+    tag = sub.add_parser("tag", help="add tags to a run (--remove to take them off)")
+    tag.add_argument("run_id")
+    tag.add_argument("tags", nargs="+", help="tags (no commas)")
+    tag.add_argument("--remove", action="store_true", help="remove these tags instead")
+    tag.set_defaults(func=_tag)
+
+    note = sub.add_parser("note", help="set a run's notes ('' clears them)")
+    note.add_argument("run_id")
+    note.add_argument("text")
+    note.set_defaults(func=_note)
+
+    ren = sub.add_parser("rename", help="give a run a new display name (its id and folder stay)")
+    ren.add_argument("run_id")
+    ren.add_argument("name")
+    ren.set_defaults(func=_rename)
+
+    arc = sub.add_parser("archive", help="hide a run from the dashboard's Runs page (--undo brings it back)")
+    arc.add_argument("run_id")
+    arc.add_argument("--undo", action="store_true", help="unarchive")
+    arc.set_defaults(func=_archive)
+
     probe = sub.add_parser("probe", help="probe finished LAMs again, all on the same fit and test trajectories "
                                          "(compare runs trained on different datasets)")
     probe.add_argument("run_ids", nargs="+", help="run ids (or unique prefixes) of LAPO/LAOM/LAOM+supervision runs")
@@ -69,6 +89,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     conc = sub.add_parser("concurrency", help="show or set how many runs may run at once")
     conc.add_argument("n", nargs="?", type=int, default=None, help="new limit (omit to show)")
     conc.add_argument("--default", action="store_true", help="back to 1 per GPU (1 on CPU)")
+    conc.add_argument("--backend", choices=("local", "slurm", "ray"), default="local",
+                      help="whose limit: local runs (default) or jobs submitted to slurm/ray at once (default 64)")
     conc.set_defaults(func=_concurrency)
 
     sched = sub.add_parser("scheduler", help="start queued runs until the queue is empty "
@@ -224,6 +246,10 @@ def _show(args: argparse.Namespace) -> int:
             print(f"{k:15} {v}")
     if run.get("tags"):
         print(f"{'tags':15} {', '.join(run['tags'])}")
+    if run.get("archived"):
+        print(f"{'archived':15} yes")
+    if run.get("notes"):
+        print(f"{'notes':15} {run['notes']}")
     if last:
         print("latest metrics:")
         for k, v in sorted(last.items()):
@@ -290,14 +316,10 @@ def _export(args: argparse.Namespace) -> int:
         raise WorkspaceError(f"{out} exists; refusing to overwrite (use --overwrite)")
     with _store_with_runs(args.run_id) as store:
         run_id = store.find_run(args.run_id)["id"]
-        rows = store.iter_metric_rows(run_id)
+        text = store.metrics_csv(run_id)
     with atomic_path(out, overwrite=args.overwrite) as tmp:
-        with open(tmp, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["run_id", "stage", "key", "step", "value", "wall"])
-            for stage, key, step, value, wall in rows:
-                writer.writerow([run_id, stage, key, step, repr(value), f"{wall:.3f}"])
-    print(f"wrote {len(rows)} rows to {out}")
+        Path(tmp).write_text(text, encoding="utf-8", newline="")
+    print(f"wrote {text.count(chr(10)) - 1} rows to {out}")
     return 0
 
 
@@ -311,11 +333,53 @@ def _delete(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tag(args: argparse.Namespace) -> int:
+    with _store_with_runs(args.run_id) as store:
+        run_id = store.find_run(args.run_id)["id"]
+        tags: list[str] = []
+        for t in args.tags:
+            tags = store.remove_tag(run_id, t) if args.remove else store.add_tag(run_id, t)
+    print(f"{run_id} tags: {', '.join(tags) or '(none)'}")
+    return 0
+
+
+def _note(args: argparse.Namespace) -> int:
+    with _store_with_runs(args.run_id) as store:
+        run_id = store.find_run(args.run_id)["id"]
+        store.set_notes(run_id, args.text)
+    print(f"{run_id} notes {'set' if args.text.strip() else 'cleared'}")
+    return 0
+
+
+def _rename(args: argparse.Namespace) -> int:
+    with _store_with_runs(args.run_id) as store:
+        run_id = store.find_run(args.run_id)["id"]
+        name = store.rename_run(run_id, args.name)
+    print(f"{run_id} is now named {name!r}")
+    return 0
+
+
+def _archive(args: argparse.Namespace) -> int:
+    with _store_with_runs(args.run_id) as store:
+        run_id = store.find_run(args.run_id)["id"]
+        store.set_archived(run_id, not args.undo)
+    print(f"{run_id} {'unarchived' if args.undo else 'archived'}")
+    return 0
+
+
 def _concurrency(args: argparse.Namespace) -> int:
     from laom_core.runs.launcher import ensure_scheduler, max_concurrent, set_max_concurrent
     from laom_core.runs.store import RunStore
 
     with RunStore() as store:
+        if args.backend != "local":  # cluster backends: a limit per backend
+            from laom_core.runs.backends import max_remote, set_max_remote
+
+            if args.default or args.n is not None:
+                set_max_remote(store, args.backend, None if args.default else args.n)
+            print(max_remote(store, args.backend))
+            ensure_scheduler(store)
+            return 0
         if args.default:
             set_max_concurrent(None, store)
         elif args.n is not None:

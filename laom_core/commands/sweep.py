@@ -36,6 +36,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--chunk-size", type=int, default=None,
                         help="steps per sampled labeled trajectory (default: whole trajectories, up to 1000)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON (last line)")
+    from laom_core.runs.backends import add_cli_options  # cluster backends
+
+    add_cli_options(parser)
     parser.set_defaults(func=_sweep)
 
 
@@ -59,6 +62,9 @@ def _sweep(args: argparse.Namespace) -> int:
         else:
             _print_summary(progress, rows)
         return 0
+    from laom_core.runs.backends import check_backend, cli_options
+
+    backend, backend_opts = cli_options(args)  # cluster backends
     with RunStore() as store:
         if not args.data:
             raise ConfigError("--data is required to create a sweep")
@@ -75,7 +81,10 @@ def _sweep(args: argparse.Namespace) -> int:
             bar.refresh()
 
         try:
-            ids = create_sweep(spec, store, progress=tick)
+            backend_kw = {}
+            if backend != "local":
+                backend_kw = {"backend": backend, "backend_opts": check_backend(backend, backend_opts)}
+            ids = create_sweep(spec, store, progress=tick, **backend_kw)
         finally:
             bar.close()
         progress = sweep_progress(spec.name, store)

@@ -74,6 +74,36 @@ OVERRIDES = {
     "offsamples": "MSAA samples of the offscreen buffer (MuJoCo default 4)",
 }
 
+
+
+def parse_env_options(items: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` strings (the CLI's ``--env``) -> :func:`make_env` keyword arguments:
+    numbers, true/false or none; unknown keys are refused."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise EnvError(f"--env expects KEY=VALUE, got {item!r}")
+        if key not in OVERRIDES:
+            raise EnvError(f"unknown environment option {key!r}; known: {', '.join(OVERRIDES)}")
+        low = text.strip().lower()
+        if low in ("true", "false"):
+            value: Any = low == "true"
+        elif low in ("none", "null"):
+            value = None
+        else:
+            try:
+                value = int(low)
+            except ValueError:
+                try:
+                    value = float(low)
+                except ValueError:
+                    raise EnvError(f"--env {key}: expected a number, true/false or none, got {text!r}") from None
+        out[key] = value
+    return out
+
+
 SKYBOX_ASSET = "./common/skybox.xml"
 
 

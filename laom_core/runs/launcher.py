@@ -21,7 +21,6 @@ their runs through the store (pid + process start time), never starting one twic
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import fcntl
 import hashlib
@@ -36,123 +35,70 @@ import time
 from pathlib import Path
 from typing import IO, Iterator, Sequence
 
+from laom_core import procs
 from laom_core.errors import ConfigError, LaomError, RunError
-from laom_core.methods import METHODS
 from laom_core.runs import liveness
+from laom_core.runs.request import REQUEST_FILE, TrainRequest, parse_train_argv, train_command, write_request
 from laom_core.runs.store import RunStore, check_run_id, new_run_id
-from laom_core.workspace import WORKSPACE_ENV, datasets_dir, resolve_user_path, runs_dir, workspace_root
+from laom_core.workspace import runs_dir, workspace_root
 
 DEFAULT_GRACE_S = 10.0
 POLL_S = 0.5
 LOCK_NAME = ".scheduler.lock"
-PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
-
-# Popen handles of schedulers this process spawned, polled so they never linger as zombies.
-_SPAWNED: list[subprocess.Popen] = []
+PACKAGE_PARENT = procs.PACKAGE_PARENT
 
 
 # ---------------------------------------------------------------------- launching
-def train_parser() -> argparse.ArgumentParser:
-    """The arguments of ``python -m laom_core train`` that the launcher reads (not exhaustive)."""
-    p = argparse.ArgumentParser(prog="train", add_help=False)
-    p.add_argument("--method", choices=METHODS, required=True)
-    p.add_argument("--preset", default="cpu-small")
-    p.add_argument("--config", default=None)
-    p.add_argument("--set", action="append", default=[], dest="set")
-    p.add_argument("--data", required=True)
-    p.add_argument("--labeled-data", default=None)
-    p.add_argument("--eval-data", default=None)
-    p.add_argument("--device", default=None)
-    p.add_argument("--resume", action="store_true")
-    p.add_argument("--run-dir", default=None)
-    p.add_argument("--run-id", default=None)
-    return p
-
-
-class _RaisingParser(argparse.ArgumentParser):
-    def error(self, message: str):  # type: ignore[override]
-        raise ConfigError(f"train arguments: {message}")
-
-
-def parse_train_args(train_args: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
-    """Check ``train`` arguments and return them parsed plus the unknown extras (passed on)."""
-    parser = _RaisingParser(prog="train", add_help=False)
-    for action in train_parser()._actions:
-        kwargs = {"dest": action.dest, "default": action.default}
-        if isinstance(action, argparse._StoreTrueAction):
-            kwargs["action"] = "store_true"
-        elif isinstance(action, argparse._AppendAction):
-            kwargs["action"] = "append"
-        else:
-            kwargs["choices"] = action.choices
-            kwargs["required"] = action.required
-        parser.add_argument(*action.option_strings, **kwargs)
-    ns, extra = parser.parse_known_args(list(train_args))
-    return ns, extra
-
-
-def launch(train_args: Sequence[str], *, name: str | None = None, group: str | None = None,
+def launch(train_args: Sequence[str] | TrainRequest, *, name: str | None = None, group: str | None = None,
            tags: Sequence[str] | None = None, client_token: str | None = None,
            labeled_budget: int | None = None, task: str | None = None,
-           store: RunStore | None = None, start_scheduler: bool = True) -> str:
+           store: RunStore | None = None, start_scheduler: bool = True,
+           backend: str | None = None, backend_opts: dict | None = None) -> str:
     """Queue ``python -m laom_core train <train_args>`` and return the run id at once.
 
-    The arguments are checked first (:func:`prepare_launch`), so a typo fails here rather
-    than in the background. With ``client_token`` the request is idempotent: the same
-    arguments and token give the same run.
+    ``train_args`` is a checked :class:`TrainRequest` or its ``train`` argument list, checked
+    here (:func:`prepare_launch`), so a typo fails here rather than in the background. With
+    ``client_token`` the request is idempotent: the same arguments and token give the same run.
     """
     plan = prepare_launch(train_args, labeled_budget=labeled_budget, task=task)
     argv = plan.pop("argv")
+    if backend and backend != "local":  # cluster backends (laom_core.runs.backends)
+        from laom_core.runs.backends import check_backend
+
+        plan.update(backend=backend, backend_opts=check_backend(backend, backend_opts))
     return launch_argv(argv, name=name, group=group, tags=tags, client_token=client_token, store=store,
                        start_scheduler=start_scheduler, **plan)
 
 
-def prepare_launch(train_args: Sequence[str], *, labeled_budget: int | None = None,
+def prepare_launch(train_args: Sequence[str] | TrainRequest, *, labeled_budget: int | None = None,
                    task: str | None = None) -> dict:
-    """Check ``train`` arguments and return :func:`launch_argv`'s arguments; queues nothing.
+    """Check a training request and return :func:`launch_argv`'s arguments; queues nothing.
 
-    Method, preset and ``--set`` values are checked through
-    :func:`laom_core.config.load_config`, data files must exist, paths are made absolute.
+    ``train_args`` is a :class:`TrainRequest` or ``train`` arguments, checked by the one
+    validation of :mod:`laom_core.runs.request` (config, data files; paths made absolute).
     Returns ``{"argv", "method", "task", "config", "labeled_budget", "seed", "datasets",
-    "preset", "device"}``. Sweeps prepare every cell before queueing any.
+    "preset", "device", "request"}``. The queued command is the request's ``train`` arguments
+    plus ``--request <run_dir>/request.json``: the run trains with the request as checked here
+    (its config is not reloaded from a YAML file that may have changed while it was queued).
+    Sweeps prepare every cell before queueing any.
     """
-    from laom_core.config import load_config
-
-    ns, extra = parse_train_args(train_args)
-    if ns.run_dir or ns.run_id:
+    request = train_args if isinstance(train_args, TrainRequest) else parse_train_argv(train_args)
+    if request.run_dir is not None or request.run_id is not None:
         raise ConfigError("--run-dir and --run-id are chosen by the launcher; leave them out")
-    config_path = str(resolve_user_path(ns.config, must_exist=True)) if ns.config else None
-    config, _ignored = load_config(ns.preset, ns.method, config_path, list(ns.set))
-    datasets: dict[str, str] = {}
-    for flag, key in (("data", "data"), ("labeled_data", "labeled_data"), ("eval_data", "eval_data")):
-        value = getattr(ns, flag)
-        if value:
-            datasets[key] = str(resolve_user_path(value, must_exist=True, kind="file", base=datasets_dir()))
+    # The run's row holds its name and group; the command holds only what trains.
+    request = request.replace(name=None, group=None)
+    datasets = request.datasets()
     info = _dataset_summary(datasets.get("data"))
     if task is None:
         task = info.get("task")
     if labeled_budget is None and "labeled_data" in datasets:
         labeled_budget = _dataset_summary(datasets["labeled_data"]).get("num_trajectories")
-
-    args: list[str] = ["--method", ns.method, "--preset", ns.preset]
-    if config_path:
-        args += ["--config", config_path]
-    for item in ns.set:
-        args += ["--set", item]
-    args += ["--data", datasets["data"]]
-    if "labeled_data" in datasets:
-        args += ["--labeled-data", datasets["labeled_data"]]
-    if "eval_data" in datasets:
-        args += ["--eval-data", datasets["eval_data"]]
-    if ns.device:
-        args += ["--device", ns.device]
-    if ns.resume:
-        args.append("--resume")
-    args += extra
-    argv = [sys.executable, "-m", "laom_core", "train", *args, "--run-dir", "{run_dir}", "--run-id", "{run_id}"]
-    return {"argv": argv, "method": ns.method, "task": task, "config": config.to_dict(),
-            "labeled_budget": labeled_budget, "seed": config.seed, "datasets": datasets, "preset": ns.preset,
-            "device": ns.device or ("cpu" if not visible_gpus() else "cuda")}
+    argv = [*train_command(request), "--request", f"{{run_dir}}/{REQUEST_FILE}", "--run-dir", "{run_dir}",
+            "--run-id", "{run_id}"]
+    device = request.device if request.device != "auto" else ("cpu" if not visible_gpus() else "cuda")
+    return {"argv": argv, "method": request.method, "task": task, "config": request.config.to_dict(),
+            "labeled_budget": labeled_budget, "seed": request.seed, "datasets": datasets,
+            "preset": request.preset, "device": device, "request": request}
 
 
 def launch_argv(argv: Sequence[str], *, name: str | None = None, method: str | None = None,
@@ -160,8 +106,14 @@ def launch_argv(argv: Sequence[str], *, name: str | None = None, method: str | N
                 labeled_budget: int | None = None, seed: int = 0, datasets: dict | None = None,
                 tags: Sequence[str] | None = None, client_token: str | None = None,
                 store: RunStore | None = None, start_scheduler: bool = True, preset: str | None = None,
-                device: str | None = None) -> str:
-    """Queue any command as a run (``{run_id}`` and ``{run_dir}`` in ``argv`` are filled in)."""
+                device: str | None = None, request: TrainRequest | None = None,
+                backend: str | None = None, backend_opts: dict | None = None) -> str:
+    """Queue any command as a run (``{run_id}`` and ``{run_dir}`` in ``argv`` are filled in).
+
+    With ``request`` (a training run), it is saved in the run folder as ``request.json``
+    before the run is queued, so the scheduler never starts a run whose request is not there.
+    ``backend``: where it runs (None/"local": here; see :mod:`laom_core.runs.backends`).
+    """
     argv = [str(a) for a in argv]
     if not argv:
         raise RunError("empty command")
@@ -172,11 +124,22 @@ def launch_argv(argv: Sequence[str], *, name: str | None = None, method: str | N
         run_dir = runs_dir() / run_id
         full = [a.replace("{run_id}", run_id).replace("{run_dir}", str(run_dir)) for a in argv]
         key = request_key(argv, client_token) if client_token else None
-        got = store.create_run(name, method, task, config, run_dir, group=group, labeled_budget=labeled_budget,
-                               seed=seed, datasets=datasets, tags=tags, status="queued", request_key=key,
-                               run_id=run_id, argv=full, preset=preset, device=device)
+        if request is not None:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            write_request(run_dir / REQUEST_FILE, request.replace(run_dir=run_dir, run_id=run_id))
+        try:
+            got = store.create_run(name, method, task, config, run_dir, group=group, labeled_budget=labeled_budget,
+                                   seed=seed, datasets=datasets, tags=tags, status="queued", request_key=key,
+                                   run_id=run_id, argv=full, preset=preset, device=device,
+                                   backend=backend, backend_opts=backend_opts)
+        except BaseException:
+            if request is not None:
+                shutil.rmtree(run_dir, ignore_errors=True)
+            raise
         if got == run_id:
             run_dir.mkdir(parents=True, exist_ok=True)
+        elif request is not None:  # the same request was queued before: that run is the answer
+            shutil.rmtree(run_dir, ignore_errors=True)
         if start_scheduler:
             ensure_scheduler(store)
         return got
@@ -186,7 +149,15 @@ def launch_argv(argv: Sequence[str], *, name: str | None = None, method: str | N
 
 
 def request_key(argv: Sequence[str], client_token: str) -> str:
-    """Hash of the command template and a client token: equal requests map to one run."""
+    """Hash of the command template and a client token: equal requests map to one run.
+
+    ``--request FILE`` is where a request is kept, not part of it: it is left out, so runs
+    queued before requests were saved are still found by the same launch.
+    """
+    argv = list(argv)
+    if "--request" in argv:
+        i = argv.index("--request")
+        del argv[i:i + 2]
     blob = json.dumps([list(argv), str(client_token)], sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()
 
@@ -292,24 +263,14 @@ def scheduler_alive() -> bool:
 
 def ensure_scheduler(store: RunStore | None = None) -> bool:
     """Start a detached scheduler if runs are queued and none is alive; True if one was started."""
-    for proc in list(_SPAWNED):  # reap schedulers we started earlier
-        if proc.poll() is not None:
-            _SPAWNED.remove(proc)
+    procs.reap()  # schedulers we started earlier
     with _store(store) as s:
-        if not _startable(s):
+        if not _startable(s) and not _remote_running(s):
             return False
     if scheduler_alive():
         return False
-    log = open(workspace_root() / "scheduler.log", "ab")
-    try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "laom_core.runs.scheduler"],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            env=_child_env(), cwd=str(workspace_root()), close_fds=True,
-        )
-    finally:
-        log.close()
-    _SPAWNED.append(proc)
+    procs.start([sys.executable, "-m", "laom_core.runs.scheduler"], log=workspace_root() / "scheduler.log",
+                env=_child_env(), cwd=workspace_root())
     return True
 
 
@@ -324,7 +285,7 @@ def run_scheduler(store: RunStore | None = None, poll_s: float | None = None, lo
         return 1
     own = store is None
     store = store or RunStore()
-    children: dict[str, subprocess.Popen] = {}
+    children: dict[str, procs.Proc] = {}
     gpus = visible_gpus()  # once: nvidia-smi is slow and GPUs do not come and go
     failures = 0
     print(f"scheduler {os.getpid()} started at {_stamp()} (GPUs: {','.join(gpus) or 'none'})", file=log, flush=True)
@@ -356,7 +317,7 @@ def run_scheduler(store: RunStore | None = None, poll_s: float | None = None, lo
             store.close()
 
 
-def _tick(store: RunStore, children: dict[str, subprocess.Popen], gpus: list[str], log: IO) -> bool:
+def _tick(store: RunStore, children: dict[str, procs.Proc], gpus: list[str], log: IO) -> bool:
     """One scheduler pass: reap our children, mark dead runs, start queued runs into free slots.
 
     Returns False when there is nothing left to do (nothing queued, no child of ours alive).
@@ -367,10 +328,16 @@ def _tick(store: RunStore, children: dict[str, subprocess.Popen], gpus: list[str
             _finalize(store, run_id, code)
             del children[run_id]
     liveness.reconcile(store)
-    queued = _startable(store)
+    # --- cluster backends hook (laom_core.runs.backends): remote runs are submitted, watched
+    # and their metrics ingested there; everything below is about local runs only.
+    from laom_core.runs import backends
+
+    remote_busy = backends.tick(store, log)
+    queued = [r for r in _startable(store) if not backends.is_remote(r)]
     if not queued:
-        return bool(children)
-    running = store.list_runs(status="running", reconcile=False)
+        return bool(children) or remote_busy
+    running = [r for r in store.list_runs(status="running", reconcile=False) if not backends.is_remote(r)]
+    # --- end of hook
     free = max_concurrent(store, gpus) - len(running)
     for run in queued[:max(0, free)]:
         proc = _start(store, run, gpus, running)
@@ -390,7 +357,14 @@ def _startable(store: RunStore) -> list[dict]:
     return [r for r in store.list_runs(status="queued", reconcile=False) if r.get("argv")]
 
 
-def _start(store: RunStore, run: dict, gpus: list[str], running: list[dict]) -> subprocess.Popen | None:
+def _remote_running(store: RunStore) -> bool:
+    """Cluster backends hook: running remote runs need a scheduler to watch them."""
+    from laom_core.runs import backends
+
+    return any(backends.is_remote(r) for r in store.list_runs(status="running", reconcile=False))
+
+
+def _start(store: RunStore, run: dict, gpus: list[str], running: list[dict]) -> procs.Proc | None:
     """Claim a queued run (queued -> running) and start its process group."""
     run_id = run["id"]
     argv = run.get("argv")
@@ -416,16 +390,13 @@ def _start(store: RunStore, run: dict, gpus: list[str], running: list[dict]) -> 
     attempt = int(run.get("attempts") or 0) + 1
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
-        with open(run_dir / "log.txt", "ab") as log:
-            log.write(f"=== {_stamp()} attempt {attempt}: {' '.join(argv)}\n".encode())
-            log.flush()
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True, env=env, cwd=str(run_dir), close_fds=True)
+        proc = procs.start(argv, log=run_dir / "log.txt", env=env, cwd=run_dir,
+                           header=f"=== {_stamp()} attempt {attempt}: {' '.join(argv)}")
     except OSError as exc:
         store.transition(run_id, ["running"], "failed", ended_at=time.time(),
                          error=f"cannot start the run's process: {exc}")
         return None
-    store.update_run(run_id, pid=proc.pid, pgid=proc.pid, proc_start=liveness.process_start_time(proc.pid),
+    store.update_run(run_id, pid=proc.pid, pgid=proc.pgid, proc_start=proc.start_time,
                      host=socket.gethostname(), gpu=gpu, attempts=attempt)
     return proc
 
@@ -471,12 +442,7 @@ def _device_of(argv: Sequence[str]) -> str:
 
 
 def _child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env[WORKSPACE_ENV] = str(workspace_root())
-    env["PYTHONUNBUFFERED"] = "1"
-    paths = [PACKAGE_PARENT] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != PACKAGE_PARENT]
-    env["PYTHONPATH"] = os.pathsep.join(paths)
-    return env
+    return procs.child_env(workspace=workspace_root())
 
 
 # ---------------------------------------------------------------------- stop, resume, logs
@@ -494,6 +460,10 @@ def stop(run_id: str, grace_s: float = DEFAULT_GRACE_S, store: RunStore | None =
         if run["status"] != "running":
             raise RunError(f"run {run_id} is {run['status']}; only queued or running runs can be stopped")
         s.update_run(run_id, stop_requested=1)
+        from laom_core.runs import backends  # cluster backends hook: cancel the job there
+
+        if backends.is_remote(run):
+            return backends.stop_remote(s, run, grace_s)
         if run["host"] and run["host"] != socket.gethostname():
             raise RunError(f"run {run_id} runs on host {run['host']}; stop it there")
         pgid = run["pgid"] or run["pid"]
@@ -504,10 +474,7 @@ def stop(run_id: str, grace_s: float = DEFAULT_GRACE_S, store: RunStore | None =
                 run = s.get_run(run_id, reconcile=False)
                 pgid = run["pgid"] or run["pid"]
         if pgid is not None and _ours(run):
-            _signal_group(pgid, signal.SIGTERM)
-            if not _wait_group(pgid, grace_s):
-                _signal_group(pgid, signal.SIGKILL)
-                _wait_group(pgid, 5.0)
+            procs.stop_group(pgid, grace_s)
         s.transition(run_id, ["running", "failed"], "stopped", ended_at=time.time())
         return s.get_run(run_id, reconcile=False)["status"]
 
@@ -538,20 +505,6 @@ def _ours(run: dict) -> bool:
         return True
     # Leader gone: its group may still hold orphans of our run, unless the pid was reused.
     return liveness.process_start_time(pid) is None
-
-
-def _signal_group(pgid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
-
-
-def _wait_group(pgid: int, timeout: float) -> bool:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if not liveness.group_alive(pgid):
-            return True
-        time.sleep(0.05)
-    return not liveness.group_alive(pgid)
 
 
 def resume(run_id: str, store: RunStore | None = None, start_scheduler: bool = True) -> str:
@@ -637,14 +590,9 @@ def read_log(run_id: str, lines: int | None = 200, store: RunStore | None = None
     with _store(store) as s:
         path = log_path(s.get_run(run_id, reconcile=False))
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        return ""
+        return procs.tail(path, lines, max_bytes=None, strict=True)
     except OSError as exc:
         raise RunError(f"cannot read {path}: {exc.strerror}") from exc
-    if lines is None:
-        return text
-    return "\n".join(text.splitlines()[-lines:])
 
 
 def follow_log(run_id: str, poll_s: float = 0.5, store: RunStore | None = None, start: int = 0) -> Iterator[str]:
@@ -653,15 +601,9 @@ def follow_log(run_id: str, poll_s: float = 0.5, store: RunStore | None = None, 
         path = log_path(s.get_run(run_id))
         pos = start
         while True:
-            try:
-                with open(path, "rb") as fh:
-                    fh.seek(pos)
-                    chunk = fh.read()
-                    pos = fh.tell()
-            except FileNotFoundError:
-                chunk = b""
+            chunk, pos = procs.read_from(path, pos)
             if chunk:
-                yield chunk.decode("utf-8", errors="replace")
+                yield chunk
             status = s.get_run(run_id)["status"]
             if status not in ("queued", "running") and not chunk:
                 return

@@ -16,6 +16,12 @@ Layout (schema version :data:`SCHEMA_VERSION`, kept in ``PRAGMA user_version``):
   keeps the value written last.
 - ``sweeps``: a named group's plan (methods x budgets x seeds x tasks).
 - ``settings``: small workspace-wide key/value settings (e.g. the queue's concurrency).
+- v2: ``runs.backend`` / ``job_id`` / ``backend_opts`` / ``ingest_offset`` for runs on a
+  cluster (:mod:`laom_core.runs.backends`); NULL backend means local.
+- v3: ``runs.notes`` (free text) and ``runs.archived`` (0/1: hidden from the Runs page by
+  default) for the dashboard's tracker features; ``tags`` (JSON list) was there from v1.
+  Added columns are added whenever missing (not only below their version), so a store
+  stamped by a line of LAOM Studio that lacked a step still gains them.
 
 Older workspaces are migrated in :func:`_migrate` by stepping ``user_version``.
 """
@@ -40,7 +46,7 @@ from typing import Any, Iterable, Sequence
 
 from laom_core.errors import RunError, WorkspaceError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
 STATUSES = ("queued", "running", "finished", "failed", "stopped")
 TERMINAL = ("finished", "failed", "stopped")
 
@@ -50,8 +56,32 @@ RUN_FIELDS = (
     "status", "pid", "pgid", "proc_start", "host", "device", "gpu", "gpu_name", "created_at",
     "queued_at", "started_at", "ended_at", "updated_at", "exit_code", "error", "tags",
     "request_key", "run_dir", "argv", "attempts", "stop_requested", "preset",
+    # schema v2 (cluster backends, see laom_core.runs.backends)
+    "backend", "job_id", "backend_opts", "ingest_offset",
+    # schema v3 (tracker features: notes, archive)
+    "notes", "archived",
 )
-_JSON_FIELDS = ("datasets", "config", "tags", "argv")
+_JSON_FIELDS = ("datasets", "config", "tags", "argv", "backend_opts")
+
+# Schema v2 (cluster backends): which backend runs a run, its job id there, the backend's
+# options (JSON), and how many bytes of the run's metrics.jsonl are in the store already.
+_V2_COLUMNS = (
+    ("backend", "TEXT"),
+    ("job_id", "TEXT"),
+    ("backend_opts", "TEXT"),
+    ("ingest_offset", "INTEGER NOT NULL DEFAULT 0"),
+)
+
+# Schema v3: a run's notes and whether it is archived (hidden by default, not deleted).
+_V3_COLUMNS = (
+    ("notes", "TEXT"),
+    ("archived", "INTEGER NOT NULL DEFAULT 0"),
+)
+# Every column added to ``runs`` after v1, in order (add new ones here).
+_ADDED_RUN_COLUMNS = (*_V2_COLUMNS, *_V3_COLUMNS)
+MAX_TAG_LEN = 40
+MAX_NAME_LEN = 120
+MAX_NOTES_LEN = 20_000
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -294,12 +324,23 @@ class RunStore:
                 for statement in _SCHEMA_V1.split(";"):
                     if statement.strip():
                         conn.execute(statement)
-            # Future versions: `if version < 2: conn.execute("ALTER TABLE runs ADD ...")`.
+            # Added columns (v2 and later): each is added when missing, whatever the version
+            # says, so a store migrated by a line of LAOM Studio that lacked some step still
+            # gains its columns (old rows: no notes, not archived).
+            have = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+            for column, decl in _ADDED_RUN_COLUMNS:
+                if column not in have:
+                    conn.execute(f"ALTER TABLE runs ADD COLUMN {column} {decl}")
             if version != SCHEMA_VERSION:
                 conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
-        current = self._read(lambda c: c.execute("PRAGMA user_version").fetchone()[0])
-        if current != SCHEMA_VERSION:
+        def needed(c: sqlite3.Connection) -> bool:
+            if c.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                return True
+            have = {row[1] for row in c.execute("PRAGMA table_info(runs)")}
+            return any(column not in have for column, _ in _ADDED_RUN_COLUMNS)
+
+        if self._read(needed):
             self._write(migrate)
 
     @property
@@ -313,7 +354,8 @@ class RunStore:
                    tags: Sequence[str] | None = None, status: str = "queued",
                    request_key: str | None = None, *, run_id: str | None = None,
                    argv: Sequence[str] | None = None, preset: str | None = None,
-                   device: str | None = None) -> str:
+                   device: str | None = None, backend: str | None = None,
+                   backend_opts: dict | None = None) -> str:
         """Record a new run and return its id.
 
         With a ``request_key`` already in the store, nothing is created and the earlier
@@ -333,6 +375,8 @@ class RunStore:
             "run_dir": str(run_dir) if run_dir is not None else None,
             "argv": _dumps(list(argv) if argv is not None else None), "device": device,
         }
+        if backend and backend != "local":  # cluster backends (schema v2); local runs keep NULL
+            row.update(backend=backend, backend_opts=_dumps(backend_opts or {}))
 
         def insert(conn: sqlite3.Connection) -> str:
             if request_key is not None:
@@ -478,6 +522,48 @@ class RunStore:
 
         self._write(delete)
 
+    # ------------------------------------------------------------------ tags, notes, name, archive
+    def rename_run(self, run_id: str, name: str) -> str:
+        """Give a run a new display name (its id and folder stay); returns the cleaned name."""
+        clean = " ".join(str(name or "").split())
+        if not clean:
+            raise RunError("a run name cannot be empty")
+        if len(clean) > MAX_NAME_LEN:
+            raise RunError(f"a run name has at most {MAX_NAME_LEN} characters (got {len(clean)})")
+        self._update(run_id, {"name": clean})
+        return clean
+
+    def set_tags(self, run_id: str, tags: Iterable[str]) -> list[str]:
+        """Replace a run's tags (cleaned, de-duplicated, in the given order); returns them."""
+        out: list[str] = []
+        for tag in tags:
+            clean = check_tag(tag)
+            if clean not in out:
+                out.append(clean)
+        self._update(run_id, {"tags": out})
+        return out
+
+    def add_tag(self, run_id: str, tag: str) -> list[str]:
+        tags = list(self.get_run(run_id, reconcile=False).get("tags") or [])
+        return self.set_tags(run_id, [*tags, tag])
+
+    def remove_tag(self, run_id: str, tag: str) -> list[str]:
+        tags = [t for t in (self.get_run(run_id, reconcile=False).get("tags") or []) if t != tag.strip()]
+        return self.set_tags(run_id, tags)
+
+    def set_notes(self, run_id: str, notes: str | None) -> None:
+        text = (notes or "").strip()
+        if len(text) > MAX_NOTES_LEN:
+            raise RunError(f"notes have at most {MAX_NOTES_LEN} characters (got {len(text)})")
+        self._update(run_id, {"notes": text or None})
+
+    def set_archived(self, run_id: str, archived: bool = True) -> None:
+        """Archive (hide from the Runs page by default) or bring back a run; nothing is deleted."""
+        run = self.get_run(run_id, reconcile=False)
+        if archived and run["status"] in ("queued", "running"):
+            raise RunError(f"run {run_id} is {run['status']}; stop it before archiving")
+        self._update(run_id, {"archived": 1 if archived else 0})
+
     def _maybe_reconcile(self, reconcile: bool | None) -> None:
         """Mark runs whose process died as failed (at most every 0.5 s per store)."""
         if reconcile is None:
@@ -601,6 +687,20 @@ class RunStore:
                 rows.append((st, key, step, value, wall))
         rows.sort(key=lambda r: (r[0], r[1], r[2]))
         return rows
+
+    def metrics_csv(self, run_id: str) -> str:
+        """Every metric row of a run as CSV text (header ``run_id,stage,key,step,value,wall``;
+        ``wall`` is seconds since the epoch). The CLI's ``runs export`` and the Runs page's
+        download write exactly this."""
+        import csv
+        import io
+
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["run_id", "stage", "key", "step", "value", "wall"])
+        for stage, key, step, value, wall in self.iter_metric_rows(run_id):
+            writer.writerow([run_id, stage, key, step, repr(value), f"{wall:.3f}"])
+        return buf.getvalue()
 
     # ------------------------------------------------------------------ sweeps and settings
     def save_sweep(self, name: str, spec: dict) -> None:
@@ -796,8 +896,21 @@ def _row_dict(conn: sqlite3.Connection, cursor: sqlite3.Cursor) -> list[dict]:
         d["group"] = d.get("group_name")
         d.pop("num", None)
         d["stop_requested"] = bool(d.get("stop_requested"))
+        d["archived"] = bool(d.get("archived"))
         out.append(d)
     return out
+
+
+def check_tag(tag: str) -> str:
+    """A tag as stored: trimmed, one line, no comma (the CLI and the page split on commas)."""
+    clean = " ".join(str(tag or "").split())
+    if not clean:
+        raise RunError("a tag cannot be empty")
+    if "," in clean:
+        raise RunError(f"a tag cannot contain a comma: {clean!r}")
+    if len(clean) > MAX_TAG_LEN:
+        raise RunError(f"a tag has at most {MAX_TAG_LEN} characters: {clean!r}")
+    return clean
 
 
 def _group_rows(rows: list) -> dict[tuple[str, str], tuple[bytes, bytes, bytes, int, int, int]]:

@@ -20,6 +20,7 @@ from typing import Any, Callable, Sequence
 
 from laom_core.errors import ConfigError, LaomError, RunError
 from laom_core.methods import METHODS
+from laom_core.runs.request import TrainRequest, validate_train_request
 from laom_core.runs.store import RunStore
 from laom_core.workspace import datasets_dir, resolve_user_path
 
@@ -185,22 +186,12 @@ def labeled_subset(source: Path, budget: int, seed: int, chunk_size: int | None 
     return out, chunk
 
 
-def _cell_args(spec: SweepSpec, cell: dict[str, Any], labeled: Path | None) -> list[str]:
-    """``train`` arguments of one cell (``labeled``: the file it trains with, if any)."""
-    args = ["--method", cell["method"], "--preset", spec.preset, "--data", str(_file(spec.data, cell["task"]))]
-    if spec.config:
-        args += ["--config", spec.config]
-    for item in spec.sets:
-        args += ["--set", item]
-    args += ["--set", f"seed={cell['seed']}"]
-    if labeled is not None:
-        args += ["--labeled-data", str(labeled)]
-    eval_file = _file(spec.eval_data, cell["task"])
-    if eval_file is not None:
-        args += ["--eval-data", str(eval_file)]
-    if spec.device:
-        args += ["--device", spec.device]
-    return args
+def _cell_request(spec: SweepSpec, cell: dict[str, Any], labeled: Path | None) -> TrainRequest:
+    """One cell's checked training request (``labeled``: the file it trains with, if any)."""
+    return validate_train_request(
+        cell["method"], preset=spec.preset, config_path=spec.config, sets=[*spec.sets, f"seed={cell['seed']}"],
+        data=_file(spec.data, cell["task"]), labeled_data=labeled, eval_data=_file(spec.eval_data, cell["task"]),
+        device=spec.device)
 
 
 def _in_cell(exc: LaomError, where: str) -> LaomError:
@@ -248,7 +239,7 @@ def plan_sweep(spec: SweepSpec) -> list[dict[str, Any]]:
                 else:
                     labeled, _ = labeled_subset(labeled_src, int(budget), seed, spec.chunk_size)
                     n_labeled = int(budget)
-            plan = prepare_launch(_cell_args(spec, cell, labeled), labeled_budget=n_labeled, task=task)
+            plan = prepare_launch(_cell_request(spec, cell, labeled), labeled_budget=n_labeled, task=task)
         except LaomError as exc:
             raise _in_cell(exc, where) from exc
         plan["name"] = f"{spec.name}/{task}/{cell['method']}/b{budget}/s{seed}"
@@ -257,7 +248,8 @@ def plan_sweep(spec: SweepSpec) -> list[dict[str, Any]]:
 
 
 def create_sweep(spec: SweepSpec, store: RunStore | None = None, start_scheduler: bool = True,
-                 progress: Callable[[int, int], None] | None = None) -> list[str]:
+                 progress: Callable[[int, int], None] | None = None, backend: str | None = None,
+                 backend_opts: dict | None = None) -> list[str]:
     """Queue every run of ``spec`` (idempotent: existing cells are returned, not repeated).
 
     The whole plan is checked (:func:`plan_sweep`) before the sweep is saved or any run is
@@ -281,7 +273,8 @@ def create_sweep(spec: SweepSpec, store: RunStore | None = None, start_scheduler
             plan = dict(plan)
             argv, name = plan.pop("argv"), plan.pop("name")
             run_id = launch_argv(argv, name=name, group=spec.name, tags=[f"sweep:{spec.name}"],
-                                 client_token=f"sweep:{spec.name}", store=store, start_scheduler=False, **plan)
+                                 client_token=f"sweep:{spec.name}", store=store, start_scheduler=False,
+                                 backend=backend, backend_opts=backend_opts, **plan)  # backend: cluster hook
             ids.append(run_id)
             if progress is not None:
                 progress(i + 1, len(plans))
@@ -298,7 +291,8 @@ def create_sweep(spec: SweepSpec, store: RunStore | None = None, start_scheduler
 def launch_sweep(name: str, methods, budgets, seeds, data: str, labeled_source: str | None = None,
                  tasks=None, eval_data: str | None = None, preset: str = "cpu-small", config: str | None = None,
                  overrides: Sequence[str] = (), device: str | None = None, chunk_size: int | None = None,
-                 store: RunStore | None = None, start_scheduler: bool = True) -> dict[str, Any]:
+                 store: RunStore | None = None, start_scheduler: bool = True, backend: str | None = None,
+                 backend_opts: dict | None = None) -> dict[str, Any]:
     """One call for pages and scripts: check, queue and return ``{"name", "run_ids", "progress"}``.
 
     ``tasks`` defaults to the task recorded in the data file's attributes.
@@ -307,8 +301,13 @@ def launch_sweep(name: str, methods, budgets, seeds, data: str, labeled_source: 
         tasks = task_of(data)
     spec = make_spec(name, methods, budgets, seeds, tasks, data, labeled_data=labeled_source, eval_data=eval_data,
                      preset=preset, config=config, sets=list(overrides), device=device, chunk_size=chunk_size)
+    backend_kw: dict[str, Any] = {}
+    if backend and backend != "local":  # cluster backends hook
+        from laom_core.runs.backends import check_backend
+
+        backend_kw = {"backend": backend, "backend_opts": check_backend(backend, backend_opts)}
     with _store(store) as s:
-        ids = create_sweep(spec, s, start_scheduler=start_scheduler)
+        ids = create_sweep(spec, s, start_scheduler=start_scheduler, **backend_kw)
         return {"name": spec.name, "run_ids": ids, "progress": sweep_progress(spec.name, s)}
 
 

@@ -24,6 +24,7 @@ from torch import nn
 
 from laom_core.config import TrainConfig
 from laom_core.errors import ConfigError, RunError
+from laom_core.procs import write_progress
 from laom_core.runs.system import system_metrics
 from laom_core.workspace import atomic_path, atomic_write_json
 
@@ -256,6 +257,9 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 # ----------------------------------------------------------------------------- stage loop
+PROGRESS_EVERY_S = 2.0  # how often a stage rewrites its progress record
+
+
 class Stage:
     """Resumable update loop of one stage.
 
@@ -317,11 +321,23 @@ class Stage:
                    total=self.total, disable=not self.ctx.progress, mininterval=2.0, dynamic_ncols=True)
         self.t0 = time.perf_counter()
         self._tick = (self.t0, self.samples)
+        last_report = 0.0
         for step in bar:
             yield step
             if (step + 1) % every == 0 and step + 1 < self.total:
                 save_checkpoint(self.dir / "last.pt", self.state(step + 1))
+            now = time.perf_counter()
+            if now - last_report >= PROGRESS_EVERY_S or step + 1 == self.total:
+                last_report = now
+                self._report(step + 1, now)
         bar.close()
+
+    def _report(self, done: int, now: float) -> None:
+        """The stage's progress as a record (what the Runs page shows), not only a tqdm bar."""
+        elapsed = now - self.t0
+        rate = (done - self.start) / elapsed if elapsed > 0 and done > self.start else None
+        write_progress(self.ctx.run_dir / "progress.json", done, self.total, stage=self.name,
+                       elapsed_s=round(elapsed, 3), eta_s=round((self.total - done) / rate, 1) if rate else None)
 
     def should_log(self, step: int) -> bool:
         return step % self.ctx.config.run.log_every == 0 or step == self.total - 1

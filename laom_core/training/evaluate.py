@@ -73,7 +73,21 @@ def eval_env_spec(path: Path) -> dict[str, Any]:
         "action_dim": int(action_dim),
         # files we collected record how they were rendered; released files do not (default render)
         "fast_render": bool(attrs.get("collect_fast_render", False)),
+        # and the environment options on top of the difficulty (D1: camera_scale=0, ...)
+        "options": _env_options(path, attrs.get("collect_env_options")),
     }
+
+
+def _env_options(path: Path, text: Any) -> dict[str, Any]:
+    if text is None:
+        return {}
+    try:
+        options = json.loads(text if isinstance(text, str) else bytes(text).decode())
+    except (ValueError, TypeError) as exc:
+        raise DatasetError(f"{path}: attr collect_env_options is not JSON: {exc}") from exc
+    if not isinstance(options, dict):
+        raise DatasetError(f"{path}: attr collect_env_options must be a JSON object")
+    return options
 
 
 def evaluate(ctx: RunContext, policy: LearnedPolicy, episodes: int, seed: int) -> dict[str, Any]:
@@ -90,7 +104,7 @@ def evaluate(ctx: RunContext, policy: LearnedPolicy, episodes: int, seed: int) -
     try:
         env = make_env(task=spec["task"], difficulty=spec["difficulty"], split="eval", seed=seed,
                        img_size=spec["img_size"], dynamic=spec["dynamic"], max_steps=run.eval_max_steps,
-                       fast_render=spec["fast_render"])
+                       fast_render=spec["fast_render"], **spec["options"])
     except EnvError as exc:
         raise EnvError(f"cannot build the eval environment from {ctx.eval_path}: {exc}") from exc
     records = []

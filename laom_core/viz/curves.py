@@ -157,3 +157,26 @@ def empty_figure(message: str, height: int = 240) -> go.Figure:
     fig.update_yaxes(visible=False)
     fig.update_layout(height=height, template="plotly_white", margin=dict(l=10, r=10, t=10, b=10))
     return fig
+
+
+# x axes of the curves: TensorBoard's STEP / RELATIVE / WALL.
+X_AXES = {"step": "step", "relative": "relative time (h)", "wall": "wall-clock time"}
+
+
+def x_values(step: np.ndarray, wall: np.ndarray, axis: str, start: float | None = None) -> np.ndarray:
+    """The x of each point of a curve on ``axis`` (a key of :data:`X_AXES`).
+
+    ``step``: the logged step. ``relative``: hours since ``start`` (the run's start; the
+    curve's first point when not given). ``wall``: the wall-clock time of the write, as
+    ``datetime64[ms]`` (plotly draws dates; shown in UTC).
+    """
+    if axis == "step":
+        return np.asarray(step)
+    wall = np.asarray(wall, dtype=np.float64)
+    if axis == "relative":
+        origin = start if start is not None and (wall.size == 0 or start <= np.nanmin(wall)) else (
+            float(np.nanmin(wall)) if wall.size else 0.0)
+        return (wall - origin) / 3600.0
+    if axis == "wall":
+        return (wall * 1000.0).astype("datetime64[ms]")
+    raise ValueError(f"unknown x axis {axis!r} (one of {', '.join(X_AXES)})")

@@ -194,3 +194,13 @@ def test_umap_embedding_job_end_to_end(workspace, tmp_path):
     emb = umap_mod.load_embedding(tmp_path / "latents.npz")
     assert emb["embedding"].shape == (n, 2) and emb["probe_error"].shape == (n,)
     assert umap_mod.start_embedding(tmp_path / "latents.npz") == job  # cached, not recomputed
+
+
+def test_stage_progress_prefers_the_stages_own_record(tmp_path):
+    from laom_core.procs import write_progress
+
+    (tmp_path / "stages.json").write_text(json.dumps({"method": "bc", "planned": ["bc", "eval"], "finished": {}}))
+    (tmp_path / "log.txt").write_text("bc:  90%|#  | 18/20 [00:03<00:01, 1.6it/s]")  # stale or garbled text
+    write_progress(tmp_path / "progress.json", 5, 20, stage="bc", eta_s=30.0)
+    stages = stage_progress(tmp_path, "running")
+    assert stages[0]["fraction"] == 0.25 and stages[0]["n"] == 5 and stages[0]["eta_s"] == 30.0
