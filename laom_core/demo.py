@@ -32,6 +32,8 @@ from pathlib import Path
 from typing import Callable
 
 from laom_core import methods
+from laom_core.data import catalog
+from laom_core import rundir
 from laom_core.errors import LaomError
 from laom_core.metrics import has_distractors, is_reference_bc, return_normalizer
 from laom_core.workspace import atomic_write_json, datasets_dir, workspace_root
@@ -84,7 +86,8 @@ class DemoPlan:
         return self.dataset_path("eval")
 
     def labeled_path(self, budget: int) -> Path:
-        return self.dataset_path(f"labeled-{budget}x{self.chunk_size}")
+        """The labeled subset of ``budget`` chunks (named after the train file's content; it must exist)."""
+        return catalog.subset_path(self.train_path, budget, self.chunk_size, self.seed)
 
     @property
     def group(self) -> str:
@@ -258,13 +261,10 @@ def _collect(plan: DemoPlan, status: _Status, name: str, split: str, episodes: i
 
 
 def _step_subsets(plan: DemoPlan, status: _Status) -> str:
-    from laom_core.data.subsets import make_labeled_subset
-
     made = []
     for i, budget in enumerate(plan.budgets):
-        out = plan.labeled_path(budget)
-        if not out.exists():
-            make_labeled_subset(plan.train_path, budget, plan.chunk_size, plan.seed, out)
+        if not plan.labeled_path(budget).exists():
+            catalog.labeled_subset(plan.train_path, budget, plan.chunk_size, plan.seed)
             made.append(budget)
         status.update("labeled-subsets", progress=(i + 1) / len(plan.budgets),
                       message=f"{budget} chunks of {plan.chunk_size} steps")
@@ -397,7 +397,7 @@ def start_demo(smoke: bool = False) -> int:
     import subprocess
 
     repo_root = Path(__file__).resolve().parents[1]
-    log = demo_dir() / "log.txt"
+    log = demo_dir() / rundir.LOG
     env = dict(os.environ)
     env["LAOM_STUDIO_WORKSPACE"] = str(workspace_root())
     env["PYTHONPATH"] = os.pathsep.join([str(repo_root)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
@@ -475,10 +475,7 @@ def finished_run_summary(run: dict | None) -> dict:
     """A finished run's summary.json ({} for any other run or an unreadable file)."""
     if not run or run.get("status") != "finished" or not run.get("run_dir"):
         return {}
-    try:
-        return json.loads((Path(run["run_dir"]) / "summary.json").read_text())
-    except (OSError, ValueError):
-        return {}
+    return rundir.load_summary(run["run_dir"]) or {}
 
 
 def results_markdown(results: dict) -> str:

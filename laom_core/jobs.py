@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from laom_core.errors import LaomError
+from laom_core.rundir import LOG
 from laom_core.workspace import atomic_write_json, workspace_root
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -116,7 +117,7 @@ def start_job(kind: str, argv: Sequence[str], *, label: str = "", key: str | Non
     full_env = dict(os.environ)
     full_env.update(env or {})
     full_env.setdefault("PYTHONPATH", str(REPO_ROOT))
-    with open(folder / "log.txt", "ab") as log:
+    with open(folder / LOG, "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "laom_core.jobs", "run", str(folder)],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -183,7 +184,7 @@ def job_status(job_id: str) -> JobStatus:
     if meta is None:
         raise LaomError(f"no such job: {job_id}")
     result = _read_json(folder / "result.json")
-    tail = _tail(folder / "log.txt")
+    tail = _tail(folder / LOG)
     if result is not None:
         rc = int(result.get("returncode", -1))
         state = "finished" if rc == 0 else ("stopped" if result.get("stopped") else "failed")
@@ -273,7 +274,7 @@ def _run(folder: Path) -> int:
 # Functions a job may call through ``python -m laom_core.jobs call NAME JSON_KWARGS``
 # (work that has no CLI of its own); anything else is refused.
 CALLABLE = {
-    "make_labeled_subset": "laom_core.data.subsets:make_labeled_subset",
+    "labeled_subset": "laom_core.data.catalog:labeled_subset",
     "collect_dataset": "laom_core.collect:collect_dataset",
 }
 

@@ -1,7 +1,6 @@
 """Supervision budgets: probe MSE and normalized return against labeled steps (chunks x C), per method."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import streamlit as st
@@ -11,6 +10,7 @@ from laom_core.analysis.aggregate import (aggregate, average_over, checked_norma
 from laom_core.analysis.leakage import load_run_leakage
 from laom_core.errors import LaomError
 from laom_core.methods import BUDGET_METHODS
+from laom_core.rundir import RunDir, load_summary
 from laom_core.viz.budgets import budget_figure, short_number
 from pages import common
 
@@ -28,10 +28,7 @@ except LaomError as exc:
 
 @st.cache_data(show_spinner=False, max_entries=4096)
 def _summary(path: str, mtime: float) -> dict:
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
+    return load_summary(Path(path).parent) or {}
 
 
 @st.cache_data(show_spinner=False, max_entries=1024)
@@ -56,7 +53,7 @@ for r in runs:
     folder = common.run_dir(r)
     if folder is None:
         continue
-    path = folder / "summary.json"
+    path = RunDir(folder).summary
     try:
         s = _summary(str(path), path.stat().st_mtime)
     except OSError:

@@ -9,6 +9,7 @@ import numpy as np
 import streamlit as st
 
 from laom_core.errors import LaomError
+from laom_core.rundir import RunDir, load_summary
 from laom_core.viz.curves import curve_figure, downsample, empty_figure
 from pages import common
 
@@ -49,10 +50,7 @@ def _keys(store_path: str, run_id: str, marker: str) -> list[str]:
 
 @st.cache_data(show_spinner=False, max_entries=1024)
 def _summary(path: str, mtime: float) -> dict:
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
+    return load_summary(Path(path).parent) or {}
 
 
 def marker(run: dict) -> str:
@@ -66,7 +64,7 @@ def summary_of(run: dict) -> dict:
     folder = common.run_dir(run)
     if folder is None:
         return {}
-    path = folder / "summary.json"
+    path = RunDir(folder).summary
     try:
         mtime = path.stat().st_mtime
     except OSError:
@@ -280,7 +278,7 @@ def body() -> None:
             from laom_core.analysis.progress import _tail
 
             folder = common.run_dir(run)
-            text = _tail(folder / "log.txt", 16384) if folder else ""
+            text = _tail(RunDir(folder).log, 16384) if folder else ""
             # tqdm redraws with carriage returns: keep only the last state of each line.
             lines = [ln.split("\r")[-1] for ln in text.splitlines()][-60:]
             st.code("\n".join(lines) or "(no output yet)", language=None)

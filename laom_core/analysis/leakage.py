@@ -63,6 +63,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from laom_core.errors import LaomError
+from laom_core.rundir import LEAKAGE, load_leakage
 
 MIN_VERSION = "0.1"  # first LAOM Studio release whose collections record distractor/*
 CAMERA_OFFSETS = 4   # the environment's camera record: 4 offsets then 4 velocity columns
@@ -470,7 +471,7 @@ def record_run_leakage(ctx: Any, held: Mapping[str, np.ndarray], stage: str, ste
     """
     from laom_core.workspace import atomic_write_json
 
-    path = Path(ctx.artifacts_dir) / "leakage.json"
+    path = Path(ctx.artifacts_dir) / LEAKAGE
     result: dict[str, Any] = {"definition": "leakage = distractor / (R2(action)+ + distractor); see "
                                             "laom_core/analysis/leakage.py"}
     try:
@@ -495,9 +496,4 @@ def record_run_leakage(ctx: Any, held: Mapping[str, np.ndarray], stage: str, ste
 
 def load_run_leakage(run_dir: str | Path) -> dict[str, Any] | None:
     """A run's ``artifacts/leakage.json`` (None when the run has none or it is unreadable)."""
-    import json
-
-    try:
-        return json.loads((Path(run_dir) / "artifacts" / "leakage.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    return load_leakage(run_dir)

@@ -10,6 +10,8 @@ import json
 import re
 from pathlib import Path
 
+from laom_core.rundir import RunDir, load_stages
+
 _BAR = re.compile(r"(?P<stage>[\w-]+):\s+(?P<pct>\d+)%\|[^|]*\|\s*(?P<n>\d+)/(?P<total>\d+)\s*"
                   r"\[(?P<elapsed>[\d:]+)<(?P<remaining>[\d:?]+)")
 
@@ -52,14 +54,12 @@ def stage_progress(run_dir: str | Path | None, status: str | None = None) -> lis
     ``n``, ``total``, ``eta_s``. Empty when the run has not written ``stages.json`` yet."""
     if not run_dir:
         return []
-    run_dir = Path(run_dir)
-    try:
-        info = json.loads((run_dir / "stages.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    info = load_stages(run_dir)
+    if info is None:
         return []
     planned = [str(s) for s in info.get("planned", [])]
     finished = info.get("finished", {}) or {}
-    bars = last_bars(_tail(run_dir / "log.txt"))
+    bars = last_bars(_tail(RunDir(run_dir).log))
     out = []
     current_found = False
     for stage in planned:

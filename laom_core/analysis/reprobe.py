@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from laom_core.errors import LaomError
+from laom_core.rundir import RunDir, load_config_dict, load_method, load_summary
 
 DEFAULT_SAMPLES = 4096
 
@@ -43,14 +44,9 @@ class ProbeSplit:
 
 
 def _run_config(run_dir: Path):
-    import yaml
-
     from laom_core.config import config_from_dict
 
-    try:
-        return config_from_dict(yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")))
-    except OSError as exc:
-        raise LaomError(f"{run_dir} has no readable config.yaml ({exc.strerror})") from None
+    return config_from_dict(load_config_dict(run_dir))
 
 
 def load_run_lam(run_dir: str | Path, img_hw: int, action_dim: int) -> tuple[torch.nn.Module, Any]:
@@ -60,13 +56,10 @@ def load_run_lam(run_dir: str | Path, img_hw: int, action_dim: int) -> tuple[tor
     from laom_core.training.lam import build_lam
 
     run_dir = Path(run_dir)
-    try:
-        method = json.loads((run_dir / "stages.json").read_text(encoding="utf-8"))["method"]
-    except (OSError, ValueError, KeyError):
-        raise LaomError(f"{run_dir} has no readable stages.json: not a training run folder") from None
+    method = load_method(run_dir)
     if method not in LAM_METHODS:
         raise LaomError(f"run {run_dir.name} is a {method} run; only latent action models have a latent to probe")
-    final = run_dir / "checkpoints" / "lam" / "final.pt"
+    final = RunDir(run_dir).final_checkpoint("lam")
     if not final.exists():
         raise LaomError(f"run {run_dir.name} has not finished stage 1 ({final} is missing)")
     config = _run_config(run_dir)
@@ -139,7 +132,7 @@ def reprobe_run(run_dir: str | Path, split: ProbeSplit, cache: bool = True) -> d
     from laom_core.workspace import atomic_write_json
 
     run_dir = Path(run_dir)
-    cached = run_dir / "artifacts" / f"reprobe-{split.key()}.json"
+    cached = RunDir(run_dir).reprobe(split.key())
     if cache and cached.exists():
         try:
             return json.loads(cached.read_text(encoding="utf-8"))["figures"]
@@ -169,10 +162,7 @@ def run_training_ids(run_dir: str | Path, num_trajectories: int) -> list[int]:
     only a count), the seeded split those runs drew."""
     from laom_core.data.sampler import split_trajectories
 
-    try:
-        held = json.loads((Path(run_dir) / "summary.json").read_text()).get("held_out_trajectories")
-    except (OSError, ValueError):
-        held = None
+    held = (load_summary(run_dir) or {}).get("held_out_trajectories")
     if isinstance(held, list):
         return [i for i in range(num_trajectories) if i not in set(held)]
     config = _run_config(Path(run_dir))

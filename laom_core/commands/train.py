@@ -14,10 +14,11 @@ import sys
 import time
 from pathlib import Path
 
+from laom_core import rundir
 from laom_core.config import PRESETS, load_config
 from laom_core.methods import METHODS, USES_LABELED
 from laom_core.errors import ConfigError, LaomError
-from laom_core.workspace import atomic_write_json, atomic_write_text, datasets_dir, resolve_user_path, runs_dir
+from laom_core.workspace import datasets_dir, resolve_user_path, runs_dir
 
 
 def register(subparsers) -> None:
@@ -149,11 +150,11 @@ def _handler(args: argparse.Namespace) -> int:
     except LaomError as exc:
         _finish(store, run_id, "failed", error=str(exc), exit_code=2)
         raise _Reported(str(exc)) from exc
-    if args.resume and not (run_dir / "stages.json").exists():
+    if args.resume and not rundir.RunDir(run_dir).stages.exists():
         _note(f"nothing to resume in {run_dir}; starting from the beginning")
-    if not (args.resume and (run_dir / ORIGIN).exists()):
-        atomic_write_json(run_dir / ORIGIN, _origin(args.method, info, data, labeled))
-    atomic_write_text(run_dir / "config.yaml", config.to_yaml())
+    if not (args.resume and rundir.RunDir(run_dir).origin.exists()):
+        rundir.write_origin(run_dir, _origin(args.method, info, data, labeled))
+    rundir.write_config(run_dir, config.to_yaml())
     if store is not None and run_id:
         gpu = {"gpu_name": torch.cuda.get_device_name(device)} if device.type == "cuda" else {}
         store.set_status(run_id, "running", run_dir=str(run_dir), device=str(device), preset=args.preset,
@@ -180,19 +181,18 @@ def _handler(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, previous)
         metrics.close()
     summary["preset"] = args.preset
-    atomic_write_json(run_dir / "summary.json", summary)
+    rundir.write_summary(run_dir, summary)
     _finish(store, run_id, "finished", exit_code=0)
     print(json.dumps(summary, default=str))
     return 0
 
 
 def _check_run_dir(run_dir: Path, resume: bool) -> None:
-    if not resume and ((run_dir / "checkpoints").exists() or (run_dir / "stages.json").exists()):
+    if not resume and rundir.RunDir(run_dir).holds_run():
         raise ConfigError(f"run folder {run_dir} already holds a run; pass --resume to continue it or choose "
                           "another --run-dir")
 
 
-ORIGIN = "origin.json"  # what a run folder was made with; a resume must match it
 _ORIGIN_KEYS = ("method", "task", "action_dim", "img_hw", "data", "labeled_data")
 
 
@@ -204,7 +204,7 @@ def _origin(method: str, info: dict, data: Path, labeled: Path | None) -> dict:
 def _check_origin(run_dir: Path, now: dict) -> None:
     """Refuse to resume a run folder with another method or other data than it was made with."""
     before: dict = {}
-    for name in (ORIGIN, "stages.json"):  # stages.json: folders made before origin.json existed
+    for name in (rundir.ORIGIN, rundir.STAGES):  # stages.json: folders made before origin.json existed
         try:
             loaded = json.loads((run_dir / name).read_text(encoding="utf-8"))
         except FileNotFoundError:

@@ -38,6 +38,7 @@ from typing import IO, Iterator, Sequence
 
 from laom_core.errors import ConfigError, LaomError, RunError
 from laom_core.methods import METHODS
+from laom_core.rundir import RunDir
 from laom_core.runs import liveness
 from laom_core.runs.store import RunStore, check_run_id, new_run_id
 from laom_core.workspace import WORKSPACE_ENV, datasets_dir, resolve_user_path, runs_dir, workspace_root
@@ -366,7 +367,7 @@ def _tick(store: RunStore, children: dict[str, subprocess.Popen], gpus: list[str
         if code is not None:
             _finalize(store, run_id, code)
             del children[run_id]
-    liveness.reconcile(store)
+    store.reconcile()
     queued = _startable(store)
     if not queued:
         return bool(children)
@@ -416,7 +417,7 @@ def _start(store: RunStore, run: dict, gpus: list[str], running: list[dict]) -> 
     attempt = int(run.get("attempts") or 0) + 1
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
-        with open(run_dir / "log.txt", "ab") as log:
+        with open(RunDir(run_dir).log, "ab") as log:
             log.write(f"=== {_stamp()} attempt {attempt}: {' '.join(argv)}\n".encode())
             log.flush()
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
@@ -629,7 +630,7 @@ def delete(run_id: str, remove_files: bool = True, store: RunStore | None = None
 
 
 def log_path(run: dict) -> Path:
-    return Path(run["run_dir"] or (runs_dir() / check_run_id(run["id"]))) / "log.txt"
+    return RunDir(run["run_dir"] or (runs_dir() / check_run_id(run["id"]))).log
 
 
 def read_log(run_id: str, lines: int | None = 200, store: RunStore | None = None) -> str:

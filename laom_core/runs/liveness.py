@@ -3,21 +3,18 @@
 A pid alone is not enough: after a crash or a reboot the number may belong to another
 process. Each run records its process start time (``proc_start``) and host; a run is
 alive only if a process with that pid exists on this host, started at that time, and is
-not a zombie. Any read of the store calls :func:`reconcile`, so a run whose process died
-(crash, SIGKILL, reboot) shows as failed, with the tail of its log, within seconds of
-anyone looking.
+not a zombie. Any read of the store calls :meth:`RunStore.reconcile
+<laom_core.runs.store.RunStore.reconcile>`, which asks this module, so a run whose process
+died (crash, SIGKILL, reboot) shows as failed, with the tail of its log, within seconds of
+anyone looking. This module knows processes, not the store.
 """
 from __future__ import annotations
 
 import socket
-import time
 from pathlib import Path
-from typing import TYPE_CHECKING
-
 import psutil
 
-if TYPE_CHECKING:  # pragma: no cover
-    from laom_core.runs.store import RunStore
+from laom_core.rundir import RunDir
 
 # A run claimed by the scheduler must get a pid within this many seconds.
 CLAIM_GRACE_S = 60.0
@@ -74,7 +71,7 @@ def log_tail(run_dir: str | Path | None, lines: int = 20, max_bytes: int = 8192)
     """The last ``lines`` lines of a run's log.txt ('' if there is none)."""
     if not run_dir:
         return ""
-    path = Path(run_dir) / "log.txt"
+    path = RunDir(run_dir).log
     try:
         with open(path, "rb") as fh:
             fh.seek(0, 2)
@@ -84,38 +81,3 @@ def log_tail(run_dir: str | Path | None, lines: int = 20, max_bytes: int = 8192)
     except OSError:
         return ""
     return "\n".join(data.splitlines()[-lines:])
-
-
-def reconcile(store: "RunStore") -> list[str]:
-    """Mark running runs whose process is gone as failed (or stopped, if a stop was asked).
-
-    Returns the ids changed. A training process that finished and set its own status in
-    the meantime is never overwritten (the change is conditional on status 'running').
-    """
-    changed = []
-    rows = store._read(lambda c: c.execute(
-        "SELECT id, pid, proc_start, host, run_dir, started_at, stop_requested, updated_at "
-        "FROM runs WHERE status='running'").fetchall())
-    now = time.time()
-    for run_id, pid, proc_start, host, run_dir, started_at, stop_requested, updated_at in rows:
-        alive = process_alive(pid, proc_start, host)
-        if alive is None:
-            if pid is None and (host in (None, socket.gethostname())) and \
-                    now - (updated_at or started_at or now) > CLAIM_GRACE_S:  # claimed (updated) that long ago
-                reason = "the launcher died before the run's process started"
-            else:
-                continue
-        elif alive:
-            continue
-        else:
-            reason = None
-        tail = log_tail(run_dir)
-        if stop_requested:
-            ok = store.transition(run_id, ["running"], "stopped", ended_at=now)
-        else:
-            summary = reason or f"{NO_REPORT} (crash, kill or reboot)"
-            error = summary + (f"; log tail:\n{tail}" if tail else "")
-            ok = store.transition(run_id, ["running"], "failed", ended_at=now, error=error)
-        if ok:
-            changed.append(run_id)
-    return changed

@@ -10,7 +10,6 @@ runs' ``summary.json``.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
@@ -18,8 +17,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from laom_core.data import catalog
 from laom_core.errors import ConfigError, LaomError, RunError
 from laom_core.methods import METHODS
+from laom_core.rundir import load_summary
 from laom_core.runs.store import RunStore
 from laom_core.workspace import datasets_dir, resolve_user_path
 
@@ -140,24 +141,6 @@ def _file(template: str | None, task: str) -> Path | None:
     return resolve_user_path(template.replace("{task}", task), must_exist=True, kind="file", base=datasets_dir())
 
 
-def source_fingerprint(source: Path) -> str:
-    """A short key of the source file's identity: its resolved path, size, inode and mtime.
-
-    A re-collected file (written under a temp name, then renamed), an edited one or another
-    file of the same name elsewhere gets another key, so its subsets are sampled afresh.
-    """
-    resolved = Path(source).resolve()
-    st = resolved.stat()
-    text = json.dumps([str(resolved), st.st_size, st.st_ino, st.st_mtime_ns])
-    return hashlib.sha1(text.encode()).hexdigest()[:10]
-
-
-def subset_path(source: Path, budget: int, seed: int, chunk_size: int) -> Path:
-    """Where the sampled subset of ``budget`` trajectories of ``source`` is cached (keyed by its identity)."""
-    return (datasets_dir() / "subsets"
-            / f"{source.stem}-{source_fingerprint(source)}-n{budget}-c{chunk_size}-s{seed}.hdf5")
-
-
 def check_budget(source: Path, budget: int, chunk_size: int | None = None) -> int:
     """Raise unless ``budget`` trajectories of ``chunk_size`` steps can come from ``source``; the chunk size."""
     from laom_core.data.hdf5 import open_dataset
@@ -174,15 +157,9 @@ def check_budget(source: Path, budget: int, chunk_size: int | None = None) -> in
 
 
 def labeled_subset(source: Path, budget: int, seed: int, chunk_size: int | None = None) -> tuple[Path, int]:
-    """The cached subset file (made if missing) and its chunk size."""
-    from laom_core.data.subsets import make_labeled_subset
-
+    """The cached subset file (made if missing, named by :mod:`laom_core.data.catalog`) and its chunk size."""
     chunk = check_budget(source, budget, chunk_size)
-    out = subset_path(source, budget, seed, chunk)
-    if not out.exists():
-        out.parent.mkdir(parents=True, exist_ok=True)
-        make_labeled_subset(source, budget, chunk, seed, out)
-    return out, chunk
+    return catalog.labeled_subset(source, budget, chunk, seed), chunk
 
 
 def _cell_args(spec: SweepSpec, cell: dict[str, Any], labeled: Path | None) -> list[str]:
@@ -343,16 +320,7 @@ def sweep_progress(name: str, store: RunStore | None = None) -> dict[str, Any]:
 def run_results(run: dict, store: RunStore) -> dict[str, float | None]:
     """Final metrics of one run: its summary.json, else the last logged values."""
     out: dict[str, float | None] = {k: None for k in RESULT_KEYS}
-    summary = {}
-    if run.get("run_dir"):
-        path = Path(run["run_dir"]) / "summary.json"
-        if path.exists():
-            import json
-
-            try:
-                summary = json.loads(path.read_text())
-            except (OSError, ValueError):
-                summary = {}
+    summary = (load_summary(run["run_dir"]) if run.get("run_dir") else None) or {}
     last = None
     for key, aliases in RESULT_KEYS.items():
         for alias in aliases:

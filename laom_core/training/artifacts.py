@@ -25,6 +25,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from laom_core import rundir
 from laom_core.data.hdf5 import open_dataset
 from laom_core.data.sampler import locate_transitions
 from laom_core.training.common import RunContext, autocast, frames
@@ -162,7 +163,7 @@ def write_probe(ctx: RunContext, train: dict, held: dict, direct_prediction: boo
     if not held or len(held["z"]) == 0:
         result = {"held_out_probe_mse": None, "note": "no held-out trajectories (dataset too small)",
                   "held_out_trajectories": list(ctx.info["held_out_ids"]), **named}
-        atomic_write_json(ctx.artifacts_dir / "probe.json", result)
+        atomic_write_json(rundir.RunDir(ctx.run_dir).probe, result)
         return result
     if direct_prediction:
         err = (held["z"] - held["actions"]) ** 2
@@ -188,7 +189,7 @@ def write_probe(ctx: RunContext, train: dict, held: dict, direct_prediction: boo
         "held_out_trajectories": list(ctx.info["held_out_ids"]),
         **named,
     }
-    atomic_write_json(ctx.artifacts_dir / "probe.json", result)
+    atomic_write_json(rundir.RunDir(ctx.run_dir).probe, result)
     return result
 
 
@@ -221,7 +222,7 @@ def write_latents(ctx: RunContext, held: dict) -> None:
                 arrays["clip_id"] = values.astype(np.int64).reshape(n)
             else:
                 arrays[f"distractor_{key}"] = values
-    with atomic_path(ctx.artifacts_dir / "latents.npz") as tmp:
+    with atomic_path(rundir.RunDir(ctx.run_dir).latents) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
 

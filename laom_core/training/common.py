@@ -23,9 +23,10 @@ import torch
 from torch import nn
 
 from laom_core.config import TrainConfig
+from laom_core import rundir
 from laom_core.errors import ConfigError, RunError
 from laom_core.runs.system import system_metrics
-from laom_core.workspace import atomic_path, atomic_write_json
+from laom_core.workspace import atomic_path
 
 
 # ----------------------------------------------------------------------------- device
@@ -147,7 +148,7 @@ class Metrics:
 
     def __init__(self, run_dir: Path, store=None, run_id: str | None = None) -> None:
         self.writer = store.metric_writer(run_id) if store is not None and run_id else None
-        self.fallback = None if self.writer is not None else open(run_dir / "metrics.jsonl", "a", encoding="utf-8")
+        self.fallback = None if self.writer is not None else open(rundir.RunDir(run_dir).metrics, "a", encoding="utf-8")
         self.last: dict[str, dict[str, float]] = {}
 
     def log(self, stage: str, step: int, values: dict[str, float]) -> None:
@@ -191,11 +192,11 @@ class RunContext:
 
     @property
     def checkpoint_dir(self) -> Path:
-        return self.run_dir / "checkpoints"
+        return rundir.RunDir(self.run_dir).checkpoints
 
     @property
     def artifacts_dir(self) -> Path:
-        return self.run_dir / "artifacts"
+        return rundir.RunDir(self.run_dir).artifacts
 
     def make_sampler(self, path: Path, *, stage: str, traj_ids=None, future_obs_offset: int = 1,
                      start_step: int = 0, frame_stack: int | None = None):
@@ -277,7 +278,7 @@ class Stage:
 
     def restore(self) -> int:
         """Load ``last.pt`` when resuming; returns the first update still to do."""
-        path = self.dir / "last.pt"
+        path = self.dir / rundir.LAST
         if not (self.ctx.resume and path.exists()):
             return 0
         state = load_checkpoint(path, self.ctx.device)
@@ -306,7 +307,7 @@ class Stage:
         for step in bar:
             yield step
             if (step + 1) % every == 0 and step + 1 < self.total:
-                save_checkpoint(self.dir / "last.pt", self.state(step + 1))
+                save_checkpoint(self.dir / rundir.LAST, self.state(step + 1))
         bar.close()
 
     def should_log(self, step: int) -> bool:
@@ -334,9 +335,9 @@ class Stage:
 
     def finish(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         """Write ``final.pt`` (module weights) and return the stage record for stages.json."""
-        save_checkpoint(self.dir / "final.pt", {"stage": self.name, "step": self.total,
+        save_checkpoint(self.dir / rundir.FINAL, {"stage": self.name, "step": self.total,
                                                 "modules": {k: m.state_dict() for k, m in self.modules.items()}})
-        (self.dir / "last.pt").unlink(missing_ok=True)  # final.pt supersedes it; paper-scale states are GBs
+        (self.dir / rundir.LAST).unlink(missing_ok=True)  # final.pt supersedes it; paper-scale states are GBs
         self.ctx.metrics.flush()
         return {"updates": self.total, "samples": int(self.samples),
                 "samples_per_s": None if math.isnan(self.samples_per_s) else round(self.samples_per_s, 2),
@@ -345,10 +346,10 @@ class Stage:
 
 def load_final(ctx: RunContext, stage: str, modules: dict[str, nn.Module]) -> None:
     """Load the weights a finished stage left in ``final.pt``."""
-    state = load_checkpoint(ctx.checkpoint_dir / stage / "final.pt", ctx.device)
+    state = load_checkpoint(rundir.RunDir(ctx.run_dir).final_checkpoint(stage), ctx.device)
     for key, module in modules.items():
         load_module_state(module, state["modules"][key])
 
 
 def write_stages(ctx: RunContext, planned: list[str], finished: dict[str, Any]) -> None:
-    atomic_write_json(ctx.run_dir / "stages.json", {"method": ctx.method, "planned": planned, "finished": finished})
+    rundir.write_stages(ctx.run_dir, ctx.method, planned, finished)

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from laom_core import rundir
 from laom_core.envs.types import EnvStep
 from laom_core.errors import DatasetError, EnvError
 from laom_core.metrics import Normalizer, has_distractors, is_reference_bc, return_normalizer
@@ -85,7 +86,7 @@ def evaluate(ctx: RunContext, policy: LearnedPolicy, episodes: int, seed: int) -
         raise DatasetError(f"eval data {ctx.eval_path} has action dim {spec['action_dim']}, training data "
                            f"{ctx.info['action_dim']}")
     run = ctx.config.run
-    out_dir = ctx.artifacts_dir / "rollouts"
+    out_dir = rundir.RunDir(ctx.run_dir).rollouts
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
         env = make_env(task=spec["task"], difficulty=spec["difficulty"], split="eval", seed=seed,
@@ -120,7 +121,7 @@ def evaluate(ctx: RunContext, policy: LearnedPolicy, episodes: int, seed: int) -
             ctx.metrics.log("eval", ep, {"episode_return": record["return"]})
     finally:
         env.close()
-    atomic_write_json(out_dir / "episodes.json", records)
+    atomic_write_json(rundir.RunDir(ctx.run_dir).episodes, records)
     returns = np.array([r["return"] for r in records], dtype=np.float64)
     result = {"eval_return_mean": float(returns.mean()), "eval_return_std": float(returns.std()),
               "eval_episodes": len(records), "eval_task": spec["task"], "eval_difficulty": spec["difficulty"],
@@ -143,9 +144,8 @@ def reference_return(task: str, difficulty: str, store=None, exclude_run: str | 
         for row in runs:
             if not is_reference_bc(row) or row.get("id") == exclude_run or not row.get("run_dir"):
                 continue
-            try:
-                summary = json.loads((Path(row["run_dir"]) / "summary.json").read_text())
-            except (OSError, ValueError):
+            summary = rundir.load_summary(row["run_dir"])
+            if summary is None:
                 continue
             if summary.get("eval_task") == task and has_distractors(summary.get("eval_difficulty")) == distractors:
                 bc_returns.append(summary.get("eval_return_mean"))
