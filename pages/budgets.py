@@ -7,10 +7,9 @@ import streamlit as st
 
 from laom_core.analysis.aggregate import (aggregate, average_over, checked_normalized_returns,
                                           labeled_file_steps, paper_reference)
-from laom_core.analysis.leakage import load_run_leakage
 from laom_core.errors import LaomError
 from laom_core.methods import BUDGET_METHODS
-from laom_core.rundir import RunDir, load_summary
+from laom_core.rundir import RunDir, load_leakage, load_summary
 from laom_core.viz.budgets import budget_figure, short_number
 from pages import common
 
@@ -69,7 +68,7 @@ for r in runs:
             continue
         steps, chunk = found["steps"], found["chunk_steps"]
     difficulty = s.get("eval_difficulty") or s.get("difficulty")
-    leakage = ((load_run_leakage(folder) or {}).get("figures") or {}).get("leakage")
+    leakage = ((load_leakage(folder) or {}).get("figures") or {}).get("leakage")
     rows.append({"id": r["id"], "method": r.get("method"), "task": s.get("task") or r.get("task"),
                  "labeled_budget": budget, "labeled_steps": steps, "chunk_steps": chunk,
                  "seed": r.get("seed"), "difficulty": difficulty,

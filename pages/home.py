@@ -5,7 +5,7 @@ from collections import Counter
 
 import streamlit as st
 
-from laom_core import demo
+from laom_core.studies import demo
 from laom_core.data import catalog
 from laom_core.errors import LaomError
 from pages import common

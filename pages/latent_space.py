@@ -182,7 +182,7 @@ for r in shown_runs:
 if figures:
     st.plotly_chart(leakage_bars(figures), width="stretch", key="ls_leakage")
     st.caption("Leakage = share of what the latent action linearly explains that is distractor rather than "
-               "agent action (0: only the action, 1: only distractors); see laom_core/analysis/leakage.py.")
+               "agent action (0: only the action, 1: only distractors); see laom_core/training/leakage.py.")
 for reason in reasons:
     st.caption(f"Distractor leakage not available for {reason}")
 

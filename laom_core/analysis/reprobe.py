@@ -23,8 +23,16 @@ from typing import Any
 import numpy as np
 import torch
 
+from laom_core.config import config_from_dict
+from laom_core.data.hdf5 import open_dataset
+from laom_core.data.sampler import locate_transitions, split_trajectories, TrajectorySampler
 from laom_core.errors import LaomError
-from laom_core.rundir import RunDir, load_config_dict, load_method, load_summary
+from laom_core.methods import LAM_METHODS
+from laom_core.rundir import load_config_dict, load_method, load_summary, RunDir
+from laom_core.training.common import frames, load_checkpoint, load_module_state
+from laom_core.training.lam import build_lam
+from laom_core.training.probes import fit_ridge
+from laom_core.workspace import atomic_write_json
 
 DEFAULT_SAMPLES = 4096
 
@@ -44,17 +52,11 @@ class ProbeSplit:
 
 
 def _run_config(run_dir: Path):
-    from laom_core.config import config_from_dict
-
     return config_from_dict(load_config_dict(run_dir))
 
 
 def load_run_lam(run_dir: str | Path, img_hw: int, action_dim: int) -> tuple[torch.nn.Module, Any]:
     """The stage-1 model of a finished LAPO/LAOM/LAOM+supervision run, in eval mode on CPU."""
-    from laom_core.training.common import load_checkpoint, load_module_state
-    from laom_core.methods import LAM_METHODS
-    from laom_core.training.lam import build_lam
-
     run_dir = Path(run_dir)
     method = load_method(run_dir)
     if method not in LAM_METHODS:
@@ -70,8 +72,6 @@ def load_run_lam(run_dir: str | Path, img_hw: int, action_dim: int) -> tuple[tor
 
 def _strided(lengths: np.ndarray, samples: int) -> tuple[np.ndarray, np.ndarray]:
     """(index into the id list, step) of at most ``samples`` transitions, evenly spread."""
-    from laom_core.data.sampler import locate_transitions
-
     total = int(np.maximum(lengths - 1, 0).sum())
     if total == 0:
         raise LaomError("the probe split has no transitions (trajectories shorter than 2 steps)")
@@ -82,9 +82,6 @@ def _strided(lengths: np.ndarray, samples: int) -> tuple[np.ndarray, np.ndarray]
 def lam_features(model: torch.nn.Module, frame_stack: int, data: Path, ids: tuple[int, ...], samples: int,
                  batch_size: int = 256) -> dict[str, np.ndarray]:
     """z = IDM(o_t, o_{t+1}), the embedding of o_t, true action and state of evenly strided transitions."""
-    from laom_core.data.sampler import TrajectorySampler
-    from laom_core.training.common import frames
-
     sampler = TrajectorySampler(data, frame_stack=frame_stack, future_obs_offset=1, traj_ids=list(ids))
     try:
         lengths = sampler.lengths
@@ -109,8 +106,6 @@ def _r2(pred: np.ndarray, y: np.ndarray) -> float:
 
 def probe_features(fit: dict[str, np.ndarray], test: dict[str, np.ndarray], ridge: float = 0.1) -> dict[str, float]:
     """Ridge probes fitted on ``fit`` and scored on ``test``: z -> action and embedding -> state."""
-    from laom_core.training.probes import fit_ridge
-
     for name, part in (("fit", fit), ("test", test)):
         for key in ("z", "emb"):
             if not np.isfinite(part[key]).all():
@@ -128,9 +123,6 @@ def probe_features(fit: dict[str, np.ndarray], test: dict[str, np.ndarray], ridg
 
 def reprobe_run(run_dir: str | Path, split: ProbeSplit, cache: bool = True) -> dict[str, float]:
     """The probe figures of one run on ``split``; cached in ``artifacts/reprobe-<key>.json``."""
-    from laom_core.data.hdf5 import open_dataset
-    from laom_core.workspace import atomic_write_json
-
     run_dir = Path(run_dir)
     cached = RunDir(run_dir).reprobe(split.key())
     if cache and cached.exists():
@@ -160,8 +152,6 @@ def run_training_ids(run_dir: str | Path, num_trajectories: int) -> list[int]:
     """The trajectory ids a run trained on: all but the held-out ones its summary.json
     lists; for runs made before held-out sets were fixed per file (their summary gives
     only a count), the seeded split those runs drew."""
-    from laom_core.data.sampler import split_trajectories
-
     held = (load_summary(run_dir) or {}).get("held_out_trajectories")
     if isinstance(held, list):
         return [i for i in range(num_trajectories) if i not in set(held)]

@@ -19,7 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from laom_core.analysis.probes import fit_linear_probe
 from laom_core.errors import LaomError
+from laom_core.jobs import find_job, start_job
 from laom_core.workspace import atomic_path, cache_dir
 
 MAX_POINTS = 5000
@@ -112,7 +114,6 @@ def compute_embedding(latents_path: str | Path, out: str | Path, seed: int = 0) 
     result: dict[str, Any] = {"index": index, "pca": reduced[:, :2].astype(np.float32)}
     if "actions" in arrays and arrays["actions"].ndim == 2:
         _progress(0.2, "linear probe")
-        from laom_core.analysis.probes import fit_linear_probe
 
         groups = arrays["traj"][index] if "traj" in arrays else None
         try:
@@ -144,8 +145,6 @@ def start_embedding(latents_path: str | Path, retry: bool = False) -> str:
     A running job is reused; a failed one is reported again rather than restarted on every
     page view, unless ``retry``; a finished one whose cache file went missing is redone.
     """
-    from laom_core.jobs import find_job, start_job
-
     latents_path = Path(latents_path).resolve()
     load_latents(latents_path)  # fail fast, with a clear message, on a bad file
     out = cache_path(latents_path)

@@ -36,12 +36,13 @@ import time
 from pathlib import Path
 from typing import IO, Iterator, Sequence
 
+from laom_core.config import load_config
 from laom_core.errors import ConfigError, LaomError, RunError
 from laom_core.methods import METHODS
 from laom_core.rundir import RunDir
 from laom_core.runs import liveness
-from laom_core.runs.store import RunStore, check_run_id, new_run_id
-from laom_core.workspace import WORKSPACE_ENV, datasets_dir, resolve_user_path, runs_dir, workspace_root
+from laom_core.runs.store import check_run_id, new_run_id, RunStore
+from laom_core.workspace import datasets_dir, resolve_user_path, runs_dir, WORKSPACE_ENV, workspace_root
 
 DEFAULT_GRACE_S = 10.0
 POLL_S = 0.5
@@ -117,8 +118,6 @@ def prepare_launch(train_args: Sequence[str], *, labeled_budget: int | None = No
     Returns ``{"argv", "method", "task", "config", "labeled_budget", "seed", "datasets",
     "preset", "device"}``. Sweeps prepare every cell before queueing any.
     """
-    from laom_core.config import load_config
-
     ns, extra = parse_train_args(train_args)
     if ns.run_dir or ns.run_id:
         raise ConfigError("--run-dir and --run-id are chosen by the launcher; leave them out")

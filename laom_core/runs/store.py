@@ -39,7 +39,8 @@ from typing import Any, Iterable, Sequence
 
 
 from laom_core.errors import RunError, WorkspaceError
-from laom_core.runs.liveness import CLAIM_GRACE_S, NO_REPORT, log_tail, process_alive
+from laom_core.runs.liveness import CLAIM_GRACE_S, log_tail, NO_REPORT, process_alive
+from laom_core.workspace import _json_default, store_path
 
 SCHEMA_VERSION = 1
 STATUSES = ("queued", "running", "finished", "failed", "stopped")
@@ -185,8 +186,6 @@ class RunStore:
     def __init__(self, path: str | os.PathLike | None = None, *, busy_timeout_s: float = 5.0,
                  retry_s: float = 120.0, reconcile: bool = True) -> None:
         if path is None:
-            from laom_core.workspace import store_path
-
             path = store_path()
         self.path = Path(path).expanduser().resolve()
         self.retry_s = retry_s
@@ -813,7 +812,6 @@ def _flush_open_writers() -> None:
 def _dumps(value: Any) -> str | None:
     if value is None:
         return None
-    from laom_core.workspace import _json_default
 
     return json.dumps(value, sort_keys=True, default=_json_default)
 

@@ -17,10 +17,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from laom_core.config import check_seed, load_config
 from laom_core.data import catalog
+from laom_core.data.hdf5 import open_dataset
 from laom_core.errors import ConfigError, LaomError, RunError
 from laom_core.methods import METHODS
 from laom_core.rundir import load_summary
+from laom_core.runs import launcher
 from laom_core.runs.store import RunStore
 from laom_core.workspace import datasets_dir, resolve_user_path
 
@@ -95,8 +98,6 @@ def _int_list(text: str | Sequence, what: str) -> list[int]:
 
 
 def _seed_list(text: str | Sequence) -> list[int]:
-    from laom_core.config import check_seed
-
     return [check_seed(s, "seeds") for s in _int_list(text, "seeds")]
 
 
@@ -143,8 +144,6 @@ def _file(template: str | None, task: str) -> Path | None:
 
 def check_budget(source: Path, budget: int, chunk_size: int | None = None) -> int:
     """Raise unless ``budget`` trajectories of ``chunk_size`` steps can come from ``source``; the chunk size."""
-    from laom_core.data.hdf5 import open_dataset
-
     with open_dataset(source) as ds:
         n, shortest = ds.num_trajectories, int(min(ds.lengths))
     if budget > n:
@@ -193,10 +192,6 @@ def plan_sweep(spec: SweepSpec) -> list[dict[str, Any]]:
     prepared exactly as the launcher will queue them. Any problem raises before a run is
     queued, so a sweep is queued whole or not at all.
     """
-    from laom_core.config import load_config
-    from laom_core.data.hdf5 import open_dataset
-    from laom_core.runs.launcher import prepare_launch
-
     cells = spec.cells()
     config_path = str(resolve_user_path(spec.config, must_exist=True)) if spec.config else None
     for cell in cells:  # cheap checks of the whole plan first
@@ -225,7 +220,7 @@ def plan_sweep(spec: SweepSpec) -> list[dict[str, Any]]:
                 else:
                     labeled, _ = labeled_subset(labeled_src, int(budget), seed, spec.chunk_size)
                     n_labeled = int(budget)
-            plan = prepare_launch(_cell_args(spec, cell, labeled), labeled_budget=n_labeled, task=task)
+            plan = launcher.prepare_launch(_cell_args(spec, cell, labeled), labeled_budget=n_labeled, task=task)
         except LaomError as exc:
             raise _in_cell(exc, where) from exc
         plan["name"] = f"{spec.name}/{task}/{cell['method']}/b{budget}/s{seed}"
@@ -241,8 +236,6 @@ def create_sweep(spec: SweepSpec, store: RunStore | None = None, start_scheduler
     queued: a plan whose later cells are wrong leaves nothing behind, and its corrected
     version can use the same name.
     """
-    from laom_core.runs.launcher import launch_argv
-
     own = store is None
     store = store or RunStore()
     try:
@@ -257,15 +250,13 @@ def create_sweep(spec: SweepSpec, store: RunStore | None = None, start_scheduler
         for i, plan in enumerate(plans):
             plan = dict(plan)
             argv, name = plan.pop("argv"), plan.pop("name")
-            run_id = launch_argv(argv, name=name, group=spec.name, tags=[f"sweep:{spec.name}"],
+            run_id = launcher.launch_argv(argv, name=name, group=spec.name, tags=[f"sweep:{spec.name}"],
                                  client_token=f"sweep:{spec.name}", store=store, start_scheduler=False, **plan)
             ids.append(run_id)
             if progress is not None:
                 progress(i + 1, len(plans))
         if start_scheduler:
-            from laom_core.runs.launcher import ensure_scheduler
-
-            ensure_scheduler(store)
+            launcher.ensure_scheduler(store)
         return ids
     finally:
         if own:
@@ -291,12 +282,10 @@ def launch_sweep(name: str, methods, budgets, seeds, data: str, labeled_source: 
 
 def task_of(data: str) -> str:
     """The ``domain-task`` of a dataset file (its attributes)."""
-    from laom_core.runs.launcher import _dataset_summary
-
     if "{task}" in data:
         raise ConfigError("the data path contains {task}: name the task(s)")
     path = resolve_user_path(data, must_exist=True, kind="file", base=datasets_dir())
-    task = _dataset_summary(str(path)).get("task")
+    task = launcher._dataset_summary(str(path)).get("task")
     if not task:
         raise ConfigError(f"cannot tell the task of {path} (no domain_name/task_name attributes); name it")
     return task
@@ -371,9 +360,7 @@ def aggregate_sweep(name: str, store: RunStore | None = None,
 
 
 def _store(store: RunStore | None):
-    from laom_core.runs.launcher import _store as store_ctx
-
-    return store_ctx(store)
+    return launcher._store(store)
 
 
 __all__ = ["SweepSpec", "make_spec", "create_sweep", "launch_sweep", "task_of", "sweep_progress", "aggregate_sweep", "run_results",

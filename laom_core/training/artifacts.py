@@ -28,8 +28,8 @@ import torch
 from laom_core import rundir
 from laom_core.data.hdf5 import open_dataset
 from laom_core.data.sampler import locate_transitions
-from laom_core.training.common import RunContext, autocast, frames
-from laom_core.training.probes import held_out_probe
+from laom_core.training.common import autocast, frames, RunContext
+from laom_core.training.probes import fit_ridge, held_out_probe
 from laom_core.workspace import atomic_path, atomic_write_json
 
 # features(obs, next_obs) -> (latent action or prediction (B, D), observation embedding (B, E))
@@ -130,8 +130,6 @@ def _score(predict, train_y: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[
 
 def named_probes(ctx: RunContext, train: dict, held: dict, eval_feats: dict, direct_prediction: bool) -> dict:
     """``probe_clip_seen`` and ``probe_clip_unseen`` with their chance MSEs (see the module doc)."""
-    from laom_core.training.probes import fit_ridge
-
     predict = (lambda x: x) if direct_prediction else fit_ridge(train["z"], train["actions"], ctx.config.run.probe_ridge)
     seen_ids = clip_seen_trajectories(ctx)
     out: dict = {"clip_seen_trajectories": seen_ids,

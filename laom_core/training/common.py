@@ -22,10 +22,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from laom_core.config import TrainConfig
 from laom_core import rundir
+from laom_core.config import TrainConfig
+from laom_core.data.sampler import to_float, TrajectorySampler
 from laom_core.errors import ConfigError, RunError
-from laom_core.runs.system import system_metrics
+from laom_core.system import system_metrics
+from laom_core.torch_io import load_weights
 from laom_core.workspace import atomic_path
 
 
@@ -111,8 +113,6 @@ def prepare(model: nn.Module, device: torch.device, channels_last: bool | None =
 
 def frames(obs_uint8: torch.Tensor, device: torch.device, channels_last: bool | None = None) -> torch.Tensor:
     """uint8 stacks -> float in [-1, 1] on ``device`` (channels_last when the switch is on)."""
-    from laom_core.data.sampler import to_float
-
     x = to_float(obs_uint8.to(device, non_blocking=True))
     if switch_on(channels_last, device):
         x = x.contiguous(memory_format=torch.channels_last)
@@ -201,8 +201,6 @@ class RunContext:
     def make_sampler(self, path: Path, *, stage: str, traj_ids=None, future_obs_offset: int = 1,
                      start_step: int = 0, frame_stack: int | None = None):
         """A sampler seeded by (run seed, stage, resume step), so a resumed stage draws fresh batches."""
-        from laom_core.data.sampler import TrajectorySampler
-
         seed = (int(self.config.seed) * 1_000_003 + sum(map(ord, stage)) * 7919 + int(start_step)) % 2**32
         return TrajectorySampler(
             path,
@@ -224,8 +222,6 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
 
 
 def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
-    from laom_core.torch_io import load_weights
-
     return load_weights(path, what="checkpoint", map_location=device, error=RunError)
 
 
@@ -331,7 +327,7 @@ class Stage:
                            "datasets for NaN/inf values or lower the learning rate")
         values["samples_per_s"] = self.samples_per_s
         self.ctx.metrics.log(self.name, step, values)
-        self.ctx.metrics.log("system", step, system_metrics())  # laom_core.runs.system: the one monitor
+        self.ctx.metrics.log("system", step, system_metrics())  # laom_core.system: the one monitor
 
     def finish(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         """Write ``final.pt`` (module weights) and return the stage record for stages.json."""

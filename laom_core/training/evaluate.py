@@ -20,10 +20,12 @@ import torch
 from torch import nn
 
 from laom_core import rundir
+from laom_core.data.hdf5 import open_dataset
+from laom_core.envs import make_env
 from laom_core.envs.types import EnvStep
 from laom_core.errors import DatasetError, EnvError
-from laom_core.metrics import Normalizer, has_distractors, is_reference_bc, return_normalizer
-from laom_core.training.common import RunContext, autocast, frames
+from laom_core.metrics import has_distractors, is_reference_bc, Normalizer, return_normalizer
+from laom_core.training.common import autocast, frames, RunContext
 from laom_core.viz.video import write_videos
 from laom_core.workspace import atomic_write_json
 
@@ -58,8 +60,6 @@ class LearnedPolicy:
 
 def eval_env_spec(path: Path) -> dict[str, Any]:
     """make_env arguments from an eval data file's attrs."""
-    from laom_core.data.hdf5 import open_dataset
-
     with open_dataset(path) as ds:
         attrs = ds.attrs
         img_hw = ds.img_hw
@@ -79,8 +79,6 @@ def eval_env_spec(path: Path) -> dict[str, Any]:
 
 def evaluate(ctx: RunContext, policy: LearnedPolicy, episodes: int, seed: int) -> dict[str, Any]:
     """Roll out ``episodes`` episodes; writes artifacts/rollouts/{episodes.json, *.mp4, *.webm}."""
-    from laom_core.envs import make_env
-
     spec = eval_env_spec(ctx.eval_path)
     if spec["action_dim"] != ctx.info["action_dim"]:
         raise DatasetError(f"eval data {ctx.eval_path} has action dim {spec['action_dim']}, training data "

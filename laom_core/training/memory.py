@@ -17,6 +17,7 @@ import os
 from dataclasses import dataclass
 
 from laom_core.errors import ConfigError
+from laom_core.training.stages import planned_stages
 
 SHALLOW_CHANNELS = (16, 32, 32)  # models/encoder.py (not imported: no torch here)
 DEEP_CHANNELS = (16, 32, 64, 128, 256)
@@ -61,8 +62,6 @@ def _stage(stage: str, section: str, cfg, img_hw: int, batch_size: int, passes: 
 
 def estimate(config, method: str, img_hw: int) -> list[StageEstimate]:
     """Per-stage estimates (bytes) for the stages ``method`` runs with encoders."""
-    from laom_core.training.stages import planned_stages
-
     out = []
     for stage in planned_stages(method, config.run.stop_after):
         if stage == "lam":

@@ -16,20 +16,21 @@ from typing import Any, Callable
 
 import json
 
-from laom_core.analysis.leakage import record_run_leakage
 from laom_core import rundir
 from laom_core.data.hdf5 import open_dataset
+from laom_core.data.splits import check_labeled_disjoint, held_out_split
 from laom_core.errors import DatasetError
+from laom_core.methods import LAM_METHODS, USES_LABELED
 from laom_core.training import artifacts
 from laom_core.training.bc import build_policy, train_bc, true_actions
-from laom_core.training.common import RunContext, effective_switches, load_final, write_stages
+from laom_core.training.common import effective_switches, load_final, RunContext, write_stages
 from laom_core.training.decoder import build_decoder, train_decoder
-from laom_core.training.evaluate import LearnedPolicy, evaluate, reference_return
+from laom_core.training.evaluate import evaluate, LearnedPolicy, reference_return
 from laom_core.training.idm import build_idm, train_idm
-from laom_core.methods import LAM_METHODS, USES_LABELED
 from laom_core.training.lam import build_lam, fdm_z_usage, train_lam
-
+from laom_core.training.leakage import record_run_leakage
 from laom_core.training.stages import planned_stages
+
 
 
 # The three probes every LAM run reports (docs/interfaces.md): the paper's online probe on
@@ -47,8 +48,6 @@ def describe_data(data: Path, labeled: Path | None, eval_data: Path | None, meth
     every seed; a labeled file cut from any of them is refused (its labels would leak into
     the held-out probe).
     """
-    from laom_core.data.splits import check_labeled_disjoint, held_out_split
-
     with open_dataset(data) as ds:
         info = {
             "domain_name": ds.attrs.get("domain_name"), "task_name": ds.attrs.get("task_name"),

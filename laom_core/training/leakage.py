@@ -62,8 +62,10 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from laom_core.data.hdf5 import open_dataset
 from laom_core.errors import LaomError
-from laom_core.rundir import LEAKAGE, load_leakage
+from laom_core.rundir import LEAKAGE
+from laom_core.workspace import atomic_write_json
 
 MIN_VERSION = "0.1"  # first LAOM Studio release whose collections record distractor/*
 CAMERA_OFFSETS = 4   # the environment's camera record: 4 offsets then 4 velocity columns
@@ -127,8 +129,6 @@ def read_transition_signals(dataset: Any, traj: np.ndarray, step: np.ndarray) ->
     targets of :func:`signal_targets`; raises :class:`NoDistractorSignals` when the file
     records none.
     """
-    from laom_core.data.hdf5 import open_dataset
-
     if isinstance(dataset, (str, Path)):
         with open_dataset(dataset) as ds:
             return read_transition_signals(ds, traj, step)
@@ -469,11 +469,9 @@ def record_run_leakage(ctx: Any, held: Mapping[str, np.ndarray], stage: str, ste
     figures and nothing is logged (likewise, with a warning on stderr, if the analysis
     itself fails: it must not cost the run its stage 1).
     """
-    from laom_core.workspace import atomic_write_json
-
     path = Path(ctx.artifacts_dir) / LEAKAGE
     result: dict[str, Any] = {"definition": "leakage = distractor / (R2(action)+ + distractor); see "
-                                            "laom_core/analysis/leakage.py"}
+                                            "laom_core/training/leakage.py"}
     try:
         if (not held or len(held.get("z", ())) == 0) and (not train or len(train.get("z", ())) == 0):
             raise LaomError("no transitions to probe (dataset too small)")
@@ -492,8 +490,3 @@ def record_run_leakage(ctx: Any, held: Mapping[str, np.ndarray], stage: str, ste
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(path, result)
     return result
-
-
-def load_run_leakage(run_dir: str | Path) -> dict[str, Any] | None:
-    """A run's ``artifacts/leakage.json`` (None when the run has none or it is unreadable)."""
-    return load_leakage(run_dir)

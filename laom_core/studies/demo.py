@@ -31,12 +31,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from laom_core import methods
+from laom_core import methods, rundir
+from laom_core.collect import collect_dataset
 from laom_core.data import catalog
-from laom_core import rundir
+from laom_core.envs import builtin_clips
+from laom_core.envs.videos import BuiltinSource
 from laom_core.errors import LaomError
+from laom_core.experts.shipped import shipped_tasks
 from laom_core.metrics import has_distractors, is_reference_bc, return_normalizer
-from laom_core.workspace import atomic_write_json, datasets_dir, workspace_root
+from laom_core.runs import launcher
+from laom_core.runs.store import RunStore
+from laom_core.workspace import atomic_write_json, atomic_write_text, datasets_dir, workspace_root
 
 TASK = "cheetah-run"
 
@@ -86,7 +91,8 @@ class DemoPlan:
         return self.dataset_path("eval")
 
     def labeled_path(self, budget: int) -> Path:
-        """The labeled subset of ``budget`` chunks (named after the train file's content; it must exist)."""
+        """The labeled subset of ``budget`` chunks, named after the train file's content
+        (:func:`laom_core.data.catalog.subset_path`)."""
         return catalog.subset_path(self.train_path, budget, self.chunk_size, self.seed)
 
     @property
@@ -209,9 +215,6 @@ def _bar(desc: str, total: int, unit: str):
 
 
 def _step_clips(plan: DemoPlan, status: _Status) -> str:
-    from laom_core.envs import builtin_clips
-    from laom_core.envs.videos import BuiltinSource
-
     source = BuiltinSource()
     specs = source.missing()
     if plan.clips_per_split is not None:
@@ -236,8 +239,6 @@ def _step_clips(plan: DemoPlan, status: _Status) -> str:
 
 
 def _collect(plan: DemoPlan, status: _Status, name: str, split: str, episodes: int, out: Path) -> str:
-    from laom_core.collect import collect_dataset
-
     if out.exists():
         return "skipped"
     total = episodes * plan.steps
@@ -299,9 +300,6 @@ def _use_both_cores() -> None:
     Each training run uses one thread; two runs on two cores finish the demo's headline
     comparison in about half the time of one after the other.
     """
-    from laom_core.runs import launcher
-    from laom_core.runs.store import RunStore
-
     if os.environ.get("LAOM_STUDIO_MAX_RUNS") or launcher.visible_gpus():
         return
     with RunStore() as store:
@@ -345,8 +343,6 @@ def queue_runs(requests: list[dict], tag: str = "demo", token_prefix: str = "dem
 # ----------------------------------------------------------------------------- main
 def run_demo(smoke: bool = False, plan: DemoPlan | None = None) -> dict:
     """Run every step of the demo in this process; returns the final status."""
-    from laom_core.experts.shipped import shipped_tasks
-
     plan = plan or make_plan(smoke)
     status = _Status(plan)
     steps: list[tuple[str, Callable[[], str]]] = [
@@ -396,7 +392,7 @@ def start_demo(smoke: bool = False) -> int:
         return int(current["pid"])
     import subprocess
 
-    repo_root = Path(__file__).resolve().parents[1]
+    repo_root = Path(__file__).resolve().parents[2]
     log = demo_dir() / rundir.LOG
     env = dict(os.environ)
     env["LAOM_STUDIO_WORKSPACE"] = str(workspace_root())
@@ -421,8 +417,6 @@ def demo_results(smoke: bool = False) -> dict:
     (minutes after the demo started): first metric logged, headline runs (LAPO, LAOM,
     LAOM+supervision at the largest budget) finished, every run finished; None until then.
     """
-    from laom_core.runs.store import RunStore
-
     plan = make_plan(smoke)
     requests = run_requests(plan)
     status = demo_status()
@@ -502,8 +496,6 @@ def results_markdown(results: dict) -> str:
 
 def write_readme_block(path: Path, text: str) -> None:
     """Replace the demo-results block of ``path`` (between the markers) with ``text``."""
-    from laom_core.workspace import atomic_write_text
-
     old = Path(path).read_text(encoding="utf-8")
     if README_BEGIN not in old or README_END not in old:
         raise LaomError(f"{path} has no demo-results block: add the two marker lines\n{README_BEGIN}\n{README_END}")
