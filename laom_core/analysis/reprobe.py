@@ -31,7 +31,7 @@ from laom_core.methods import LAM_METHODS
 from laom_core.rundir import load_config_dict, load_method, load_summary, RunDir
 from laom_core.training.common import frames, load_checkpoint, load_module_state
 from laom_core.training.lam import build_lam
-from laom_core.training.probes import fit_ridge
+from laom_core.training.probes import fit_ridge, r2_pooled
 from laom_core.workspace import atomic_write_json
 
 DEFAULT_SAMPLES = 4096
@@ -99,11 +99,6 @@ def lam_features(model: torch.nn.Module, frame_stack: int, data: Path, ids: tupl
     return {k: np.concatenate(v).astype(np.float64) for k, v in out.items()}
 
 
-def _r2(pred: np.ndarray, y: np.ndarray) -> float:
-    var = ((y - y.mean(0)) ** 2).sum()
-    return float(1.0 - ((pred - y) ** 2).sum() / var) if var > 0 else float("nan")
-
-
 def probe_features(fit: dict[str, np.ndarray], test: dict[str, np.ndarray], ridge: float = 0.1) -> dict[str, float]:
     """Ridge probes fitted on ``fit`` and scored on ``test``: z -> action and embedding -> state."""
     for name, part in (("fit", fit), ("test", test)):
@@ -115,8 +110,8 @@ def probe_features(fit: dict[str, np.ndarray], test: dict[str, np.ndarray], ridg
     return {
         "probe_mse": float(((action - test["actions"]) ** 2).mean()),
         "chance_probe_mse": float(((test["actions"] - fit["actions"].mean(0)) ** 2).mean()),
-        "r2_action": _r2(action, test["actions"]),
-        "r2_state": _r2(state, test["states"]),
+        "r2_action": r2_pooled(test["actions"], action),
+        "r2_state": r2_pooled(test["states"], state),
         "fit_samples": int(len(fit["z"])), "test_samples": int(len(test["z"])),
     }
 
