@@ -1,7 +1,7 @@
 """Distractor leakage of LAPO vs LAOM + supervision on one distracted dataset.
 
 Trains stage 1 (the latent action model) of each method with the same config on the same
-data, then measures the held-out leakage figures of ``laom_core.analysis.leakage`` and
+data, then measures the held-out leakage figures of ``laom_core.training.leakage`` and
 prints them with the ratio of LAPO's camera-motion R^2 to LAOM+supervision's (the paper's
 expectation: LAPO's latent actions carry more of the camera motion, ratio > 1) and the
 difference of their action R^2.
@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from laom_core.analysis.leakage import NoDistractorSignals, leakage_from_features, probe_scores  # noqa: E402
+from laom_core.training.leakage import NoDistractorSignals, leakage_from_features, probe_scores  # noqa: E402
 from laom_core.config import load_config  # noqa: E402
 from laom_core.data.toy import make_toy_dataset  # noqa: E402
 from laom_core.training import artifacts  # noqa: E402

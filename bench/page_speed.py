@@ -13,7 +13,6 @@ caches (a first visit) and timed; the target is 2 s per page.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -28,6 +27,7 @@ sys.path.insert(0, str(REPO))
 PAGES = ["pages/home.py", "pages/datasets.py", "pages/train.py", "pages/runs.py", "pages/latent_space.py",
          "pages/budgets.py", "pages/rollouts.py"]
 from laom_core.methods import METHODS  # noqa: E402 - after the sys.path line above
+from laom_core.rundir import ARTIFACTS, write_summary  # noqa: E402
 
 KEYS = {"lam": ["loss", "probe_mse", "samples_per_s", "lr"], "system": ["cpu_percent", "rss_mb"]}
 
@@ -70,12 +70,12 @@ def build_store(root: Path, n_runs: int, n_rows: int, artifacts: Path | None) ->
                        "probe_mse": float(base * 0.3 + rng.normal(0, 0.05)),
                        "eval_return_mean": float(200 * base + rng.normal(0, 10)),
                        "normalized_return": float(0.2 * base + rng.normal(0, 0.02))}
-            (folder / "summary.json").write_text(json.dumps(summary))
+            write_summary(folder, summary)
     if artifacts is not None:
         for folder in newest[-10:]:
-            src = artifacts / "artifacts"
+            src = artifacts / ARTIFACTS
             if src.is_dir():
-                shutil.copytree(src, folder / "artifacts", dirs_exist_ok=True)
+                shutil.copytree(src, folder / ARTIFACTS, dirs_exist_ok=True)
     store.close()
     return time.perf_counter() - t0
 

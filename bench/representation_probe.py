@@ -1,6 +1,6 @@
 """How visible is the agent in a dataset's frames, before any latent action model is trained?
 
-Held-out linear probes (ridge, folds split by trajectory; ``laom_core.analysis.leakage``)
+Held-out linear probes (ridge, folds split by trajectory; ``laom_core.training.leakage``)
 from three untrained representations of each dataset to the agent's state and action:
 
 * ``pixels``: the frame at t, average-pooled to 16x16 RGB (768 features) -> state;
@@ -32,7 +32,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from laom_core.analysis.leakage import probe_scores  # noqa: E402
+from laom_core.training.leakage import probe_scores  # noqa: E402
 from laom_core.data.hdf5 import open_dataset  # noqa: E402
 from laom_core.errors import LaomError  # noqa: E402
 from laom_core.models.encoder import ImpalaEncoder  # noqa: E402

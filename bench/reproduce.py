@@ -12,7 +12,7 @@ tokens (queueing twice queues once; the demo's runs are seed 0 with distractors)
 runs themselves are background processes of the launcher, which survive this script and
 resume with ``python -m laom_core runs resume ID``. Run it again in a later session to
 queue what is missing and refresh the report. The engine is
-``laom_core.analysis.reproduction``; this file only parses arguments and prints.
+``laom_core.studies.reproduction``; this file only parses arguments and prints.
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from laom_core.analysis import reproduction as rp  # noqa: E402
+from laom_core.studies import reproduction as rp  # noqa: E402
 from laom_core.errors import LaomError  # noqa: E402
 from laom_core.workspace import atomic_write_json  # noqa: E402
 

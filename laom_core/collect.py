@@ -32,7 +32,9 @@ from typing import Any, Callable
 import numpy as np
 
 from laom_core.data.hdf5 import DatasetWriter
+from laom_core.envs import make_env
 from laom_core.errors import LaomError
+from laom_core.experts.loading import describe_policy_spec, load_policy
 from laom_core.workspace import datasets_dir
 
 ProgressFn = Callable[[int, int], None]
@@ -92,21 +94,15 @@ def _make_policy(spec: Any, env: Any, seed: int) -> Any:
     if callable(spec):
         return spec(env, seed)
     if spec == "random":
-        from laom_core.experts.loading import load_policy
-
         return load_policy(spec, env, seed=seed)  # fresh, seeded per episode
     key = f"{spec}|{env.domain_name}-{env.task_name}"
     if key not in _POLICY_CACHE:
-        from laom_core.experts.loading import load_policy
-
         _POLICY_CACHE[key] = load_policy(spec, env, seed=seed)
     return _POLICY_CACHE[key]
 
 
 def run_episode(job: dict, report: Callable[[int], None] | None = None) -> dict:
     """Collect one episode described by ``job``; returns arrays and the env's attrs."""
-    from laom_core.envs import make_env
-
     with _defer_signals():
         env = make_env(
             task=job["task"],
@@ -379,15 +375,12 @@ def collect_dataset(
         raise LaomError("video_source must be a spec string (builtin, davis:PATH or a folder) to reach worker processes")
 
     # Check the task and options (and that the policy fits) before any long work.
-    from laom_core.envs import make_env
 
     with _defer_signals():
         probe = make_env(task=task, difficulty=difficulty, split=split, seed=seed, img_size=img_size, **env_kwargs)
     try:
         task = probe.task
         if not callable(policy_spec):
-            from laom_core.experts.loading import describe_policy_spec, load_policy
-
             load_policy(str(policy_spec), probe, seed=seed)
             label = describe_policy_spec(str(policy_spec))
         else:

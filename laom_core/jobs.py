@@ -29,6 +29,7 @@ from typing import Any, Sequence
 
 from laom_core import procs
 from laom_core.errors import LaomError
+from laom_core.rundir import LOG
 from laom_core.workspace import atomic_write_json, workspace_root
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -107,7 +108,7 @@ def start_job(kind: str, argv: Sequence[str], *, label: str = "", key: str | Non
     meta = {"id": job_id, "kind": kind, "label": label or kind, "argv": argv, "key": key,
             "created": time.time(), "pid": None, "start_time": None}
     atomic_write_json(folder / "job.json", meta)
-    proc = procs.start([sys.executable, "-m", "laom_core.jobs", "run", str(folder)], log=folder / "log.txt",
+    proc = procs.start([sys.executable, "-m", "laom_core.jobs", "run", str(folder)], log=folder / LOG,
                        cwd=REPO_ROOT, env=procs.child_env(env), progress_file=folder / PROGRESS_FILE)
     meta["pid"], meta["start_time"] = proc.pid, proc.start_time
     atomic_write_json(folder / "job.json", meta)
@@ -160,7 +161,7 @@ def job_status(job_id: str) -> JobStatus:
     if meta is None:
         raise LaomError(f"no such job: {job_id}")
     result = _read_json(folder / "result.json")
-    tail = procs.tail(folder / "log.txt", lines=None, max_bytes=8192)
+    tail = procs.tail(folder / LOG, lines=None, max_bytes=8192)
     if result is not None:
         rc = int(result.get("returncode", -1))
         state = "finished" if rc == 0 else ("stopped" if result.get("stopped") else "failed")
@@ -245,7 +246,7 @@ def _run(folder: Path) -> int:
 # Functions a job may call through ``python -m laom_core.jobs call NAME JSON_KWARGS``
 # (work that has no CLI of its own); anything else is refused.
 CALLABLE = {
-    "make_labeled_subset": "laom_core.data.subsets:make_labeled_subset",
+    "labeled_subset": "laom_core.data.catalog:labeled_subset",
     "collect_dataset": "laom_core.collect:collect_dataset",
 }
 

@@ -1,16 +1,15 @@
 """Supervision budgets: probe MSE and normalized return against labeled steps (chunks x C), per method."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import streamlit as st
 
 from laom_core.analysis.aggregate import (aggregate, average_over, checked_normalized_returns,
                                           labeled_file_steps, paper_reference)
-from laom_core.analysis.leakage import load_run_leakage
 from laom_core.errors import LaomError
 from laom_core.methods import BUDGET_METHODS
+from laom_core.rundir import RunDir, load_leakage, load_summary
 from laom_core.viz.budgets import budget_figure, short_number
 from pages import common
 
@@ -28,10 +27,7 @@ except LaomError as exc:
 
 @st.cache_data(show_spinner=False, max_entries=4096)
 def _summary(path: str, mtime: float) -> dict:
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
+    return load_summary(Path(path).parent) or {}
 
 
 @st.cache_data(show_spinner=False, max_entries=1024)
@@ -56,7 +52,7 @@ for r in runs:
     folder = common.run_dir(r)
     if folder is None:
         continue
-    path = folder / "summary.json"
+    path = RunDir(folder).summary
     try:
         s = _summary(str(path), path.stat().st_mtime)
     except OSError:
@@ -72,7 +68,7 @@ for r in runs:
             continue
         steps, chunk = found["steps"], found["chunk_steps"]
     difficulty = s.get("eval_difficulty") or s.get("difficulty")
-    leakage = ((load_run_leakage(folder) or {}).get("figures") or {}).get("leakage")
+    leakage = ((load_leakage(folder) or {}).get("figures") or {}).get("leakage")
     rows.append({"id": r["id"], "method": r.get("method"), "task": s.get("task") or r.get("task"),
                  "labeled_budget": budget, "labeled_steps": steps, "chunk_steps": chunk,
                  "seed": r.get("seed"), "difficulty": difficulty,

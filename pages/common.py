@@ -6,7 +6,6 @@ wrong surfaces as a LaomError, shown here with ``st.error`` instead of a traceba
 from __future__ import annotations
 
 import contextlib
-import importlib
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -71,16 +70,6 @@ def run_page(page) -> None:
     traceback. Streamlit's own control flow (st.stop, st.rerun) passes through."""
     with guard():
         page.run()
-
-
-def optional_module(name: str):
-    """Import ``laom_core.<name>`` or return None when that area has not landed."""
-    try:
-        return importlib.import_module(f"laom_core.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("laom_core"):
-            return None
-        raise
 
 
 def workspace() -> Path:

@@ -8,6 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from laom_core.data import catalog
 from laom_core.errors import LaomError
 from pages import common
 
@@ -28,7 +29,7 @@ DIFFICULTIES = ("vanilla", "easy", "medium", "hard", "scale_easy_video_hard")
 
 
 def dataset_files() -> list[Path]:
-    return sorted(p for p in DATA_DIR.rglob("*") if p.suffix in (".h5", ".hdf5") and not p.name.startswith("."))
+    return catalog.dataset_files(DATA_DIR)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -353,12 +354,6 @@ with tab_collect:
                 argv.append("--fast-render")
             if out is not None:
                 argv += ["--out", str(out)]
-            if common.optional_module("commands.collect") is None:
-                kwargs = dict(task=c_task, difficulty=c_diff, split=c_split, policy_spec=c_policy.strip(),
-                              episodes=int(c_eps), steps=int(c_steps), workers=int(c_workers), seed=int(c_seed),
-                              out=str(out) if out else None, show_progress=True, img_size=int(c_img),
-                              fast_render=bool(c_fast), video_source=c_source.strip() or "builtin")
-                argv = jobs.call_argv("collect_dataset", **kwargs)
             key = "collect:" + "|".join(argv[3:])
             jobs.start_job("collect", argv, label=f"collect {c_task} {c_diff} ({int(c_eps)} episodes)", key=key)
             st.success("Collection started.")
@@ -385,12 +380,11 @@ with tab_subset:
             with common.guard("Labeled subset"):
                 from laom_core import jobs
 
-                src_path = Path(src)
-                out = src_path.with_name(f"{src_path.stem}_labeled_{int(n_traj)}x{int(chunk)}_s{int(s_seed)}.hdf5")
+                out = catalog.subset_path(src, int(n_traj), int(chunk), int(s_seed))
                 if out.exists():
-                    raise LaomError(f"{out.name} exists already")
-                argv = jobs.call_argv("make_labeled_subset", src=str(src_path), trajectories=int(n_traj),
-                                      chunk_size=int(chunk), seed=int(s_seed), out=str(out))
+                    raise LaomError(f"this subset exists already: {out.name}")
+                argv = jobs.call_argv("labeled_subset", source=str(src), trajectories=int(n_traj),
+                                      chunk_size=int(chunk), seed=int(s_seed))
                 jobs.start_job("subset", argv, label=f"subset {out.name}", key=f"subset:{out}")
                 st.success(f"Sampling {out.name} in the background.")
         job_panel("subset", "Subset jobs")

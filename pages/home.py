@@ -5,6 +5,8 @@ from collections import Counter
 
 import streamlit as st
 
+from laom_core.studies import demo
+from laom_core.data import catalog
 from laom_core.errors import LaomError
 from pages import common
 
@@ -23,12 +25,7 @@ except LaomError as exc:
 
 @st.cache_data(ttl=5, show_spinner=False)
 def _dataset_files(folder: str) -> list[str]:
-    from pathlib import Path
-
-    base = Path(folder)
-    if not base.is_dir():
-        return []
-    return sorted(str(p) for p in base.rglob("*") if p.suffix in (".h5", ".hdf5") and not p.name.startswith("."))
+    return [str(p) for p in catalog.dataset_files(folder)]
 
 
 from laom_core.workspace import datasets_dir  # noqa: E402
@@ -72,7 +69,6 @@ if groups:
 
 # ---------------------------------------------------------------- demo
 st.subheader("Demo")
-demo = common.optional_module("demo")
 STEP_ICONS = {"done": ":material/check_circle:", "finished": ":material/check_circle:",
               "running": ":material/progress_activity:", "failed": ":material/error:",
               "skipped": ":material/check_circle:"}
@@ -90,45 +86,41 @@ def demo_progress(status: dict) -> None:
             st.markdown(f"{icon} {step.get('title') or step.get('name')}{msg}")
 
 
-if demo is None or not hasattr(demo, "start_demo"):
-    st.info("The one-click demo is not installed yet. Meanwhile follow the steps below, "
-            "or run `python -m laom_core demo` once it is available.")
-else:
-    status: dict = {}
-    with common.guard("Demo status"):
-        status = demo.demo_status() or {}
-    running = status.get("state") == "running"
-    again = status.get("state") in ("finished", "failed")
-    sizes = {"smoke": "Smoke: tiny sizes and the smoke preset, a few minutes; checks the whole pipeline",
-             "full": "Full: a real cheetah-run dataset and the cpu-small preset, about an hour on 2 cores"}
-    # The choice starts at what ran last (a smoke demo is offered as smoke again), else full.
-    previous = "smoke" if status.get("smoke") else "full"
-    size = st.radio("Demo size", list(sizes), index=list(sizes).index(previous), key="demo_size",
-                    format_func=lambda k: sizes[k], disabled=running, horizontal=False)
-    cols = st.columns([1, 3])
-    label = "Demo running…" if running else (f"Run the {size} demo again" if again else f"Run the {size} demo")
-    if cols[0].button(label, type="primary", key="run_demo", icon=":material/play_arrow:", disabled=running):
-        with common.guard("Demo"):
-            demo.start_demo(smoke=size == "smoke")
-            st.toast(f"{size.capitalize()} demo started in the background")
-            st.rerun()
-    cols[1].caption("Generates distractor clips, collects a small distracted cheetah-run dataset with the shipped "
-                    "expert, and queues BC, IDM, LAPO, LAOM and LAOM+supervision (smoke or cpu-small preset). "
-                    "Every step is resumable and skipped when already done.")
+status: dict = {}
+with common.guard("Demo status"):
+    status = demo.demo_status() or {}
+running = status.get("state") == "running"
+again = status.get("state") in ("finished", "failed")
+sizes = {"smoke": "Smoke: tiny sizes and the smoke preset, a few minutes; checks the whole pipeline",
+         "full": "Full: a real cheetah-run dataset and the cpu-small preset, about an hour on 2 cores"}
+# The choice starts at what ran last (a smoke demo is offered as smoke again), else full.
+previous = "smoke" if status.get("smoke") else "full"
+size = st.radio("Demo size", list(sizes), index=list(sizes).index(previous), key="demo_size",
+                format_func=lambda k: sizes[k], disabled=running, horizontal=False)
+cols = st.columns([1, 3])
+label = "Demo running…" if running else (f"Run the {size} demo again" if again else f"Run the {size} demo")
+if cols[0].button(label, type="primary", key="run_demo", icon=":material/play_arrow:", disabled=running):
+    with common.guard("Demo"):
+        demo.start_demo(smoke=size == "smoke")
+        st.toast(f"{size.capitalize()} demo started in the background")
+        st.rerun()
+cols[1].caption("Generates distractor clips, collects a small distracted cheetah-run dataset with the shipped "
+                "expert, and queues BC, IDM, LAPO, LAOM and LAOM+supervision (smoke or cpu-small preset). "
+                "Every step is resumable and skipped when already done.")
 
-    if running:
-        @st.fragment(run_every=3)
-        def _live_demo() -> None:
-            with common.guard("Demo status"):
-                current = demo.demo_status() or {}
-                demo_progress(current)
-                if current.get("state") != "running":
-                    st.rerun()
+if running:
+    @st.fragment(run_every=3)
+    def _live_demo() -> None:
+        with common.guard("Demo status"):
+            current = demo.demo_status() or {}
+            demo_progress(current)
+            if current.get("state") != "running":
+                st.rerun()
 
-        _live_demo()
-    elif status.get("state") not in (None, "not-started"):
-        with st.expander(f"Demo: {status.get('state')}", expanded=status.get("state") == "failed"):
-            demo_progress(status)
+    _live_demo()
+elif status.get("state") not in (None, "not-started"):
+    with st.expander(f"Demo: {status.get('state')}", expanded=status.get("state") == "failed"):
+        demo_progress(status)
 
 # ---------------------------------------------------------------- guidance
 st.subheader("Getting started")

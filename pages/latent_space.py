@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from laom_core.rundir import RunDir, load_leakage, load_probe
 from laom_core.viz.latent import CATEGORICAL, color_options, color_values, leakage_bars, probe_bars, scatter_map
 from pages import common
 
@@ -19,7 +20,7 @@ runs = common.runs_with_folders()
 
 
 def latents_path(run: dict) -> Path:
-    return Path(run["run_dir"]) / "artifacts" / "latents.npz"
+    return RunDir(run["run_dir"]).latents
 
 
 with_latents = [r for r in reversed(runs) if latents_path(r).is_file()]
@@ -115,10 +116,8 @@ def run_panel(run: dict, slot: str) -> dict | None:
         show_frames(run, view, points)
     else:
         st.caption("Tip: pick the lasso or box tool in the chart's toolbar and circle points to see their frames.")
-    probe_path = Path(run["run_dir"]) / "artifacts" / "probe.json"
-    try:
-        probe = json.loads(probe_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    probe = load_probe(run["run_dir"])
+    if probe is None:
         return None
     # The three named probes (README "probes"): which question each number answers.
     shown = [("Probe MSE, clip-seen (held-out episodes, training clips)", "probe_clip_seen", "chance_clip_seen"),
@@ -178,21 +177,19 @@ probes = {k: v for k, v in probes.items() if v and v.get("per_dim")}
 if probes:
     st.plotly_chart(probe_bars(probes), width="stretch", key="ls_probe_bars")
 
-leakage_mod = common.optional_module("analysis.leakage")
-if leakage_mod is not None:
-    figures, reasons = {}, []
-    for r in shown_runs:
-        data = leakage_mod.load_run_leakage(r["run_dir"])
-        if data and data.get("available") and data.get("figures"):
-            figures[shown_names[r["id"]]] = data["figures"]
-        elif data and data.get("reason"):
-            reasons.append(f"{r.get('name')}: {data['reason']}")
-    if figures:
-        st.plotly_chart(leakage_bars(figures), width="stretch", key="ls_leakage")
-        st.caption("Leakage = share of what the latent action linearly explains that is distractor rather than "
-                   "agent action (0: only the action, 1: only distractors); see laom_core/analysis/leakage.py.")
-    for reason in reasons:
-        st.caption(f"Distractor leakage not available for {reason}")
+figures, reasons = {}, []
+for r in shown_runs:
+    data = load_leakage(r["run_dir"])
+    if data and data.get("available") and data.get("figures"):
+        figures[shown_names[r["id"]]] = data["figures"]
+    elif data and data.get("reason"):
+        reasons.append(f"{r.get('name')}: {data['reason']}")
+if figures:
+    st.plotly_chart(leakage_bars(figures), width="stretch", key="ls_leakage")
+    st.caption("Leakage = share of what the latent action linearly explains that is distractor rather than "
+               "agent action (0: only the action, 1: only distractors); see laom_core/training/leakage.py.")
+for reason in reasons:
+    st.caption(f"Distractor leakage not available for {reason}")
 
 
 @st.fragment(run_every=2)

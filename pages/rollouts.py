@@ -1,13 +1,13 @@
 """Rollouts: a run's evaluation episodes as video with returns, beside the expert's data."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
 from laom_core.errors import LaomError
+from laom_core.rundir import RunDir, load_episodes
 from laom_core.viz.rollouts import episode_figure, returns_figure
 from pages import common
 
@@ -19,7 +19,7 @@ runs = common.runs_with_folders()
 
 
 def episodes_path(run: dict) -> Path:
-    return Path(run["run_dir"]) / "artifacts" / "rollouts" / "episodes.json"
+    return RunDir(run["run_dir"]).episodes
 
 
 with_rollouts = [r for r in reversed(runs) if episodes_path(r).is_file()]
@@ -30,13 +30,7 @@ if not with_rollouts:
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _episodes(path: str, mtime: float) -> list[dict]:
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise LaomError(f"cannot read {path}: {exc}") from None
-    if not isinstance(data, list):
-        raise LaomError(f"{path} is not a list of episodes")
-    return data
+    return load_episodes(path)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

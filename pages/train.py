@@ -24,30 +24,18 @@ except LaomError as exc:
 
 from laom_core import methods  # noqa: E402
 from laom_core.config import PRESETS  # noqa: E402
+from laom_core.data import catalog  # noqa: E402
 from laom_core.methods import LAM_METHODS, METHODS  # noqa: E402
 from laom_core.runs.request import TrainRequest, resolve_config, train_argv, validate_train_request  # noqa: E402
+from laom_core.runs.sweeps import launch_sweep  # noqa: E402
 
 
 
 @st.cache_data(ttl=10, show_spinner=False)
 def _datasets(folder: str) -> list[dict]:
-    from laom_core.data.hdf5 import open_dataset
-
-    out = []
-    for p in sorted(Path(folder).rglob("*")):
-        if p.suffix not in (".h5", ".hdf5") or p.name.startswith("."):
-            continue
-        try:
-            with open_dataset(p) as ds:
-                attrs = ds.attrs
-                labeled = ds.num_trajectories > 0 and "original_traj_idx" in ds.trajectory_attrs(0)
-                out.append({"path": str(p), "name": p.name, "trajectories": int(ds.num_trajectories),
-                            "task": f"{attrs.get('domain_name')}-{attrs.get('task_name')}",
-                            "difficulty": attrs.get("difficulty"), "split": attrs.get("split"),
-                            "labeled": labeled})
-        except (LaomError, OSError):
-            continue
-    return out
+    return [{"path": r["path"], "name": r["name"], "trajectories": r["num_trajectories"], "task": r["task"],
+             "difficulty": r["difficulty"], "split": r["split"], "labeled": r["labeled_subset"]}
+            for r in catalog.list_datasets(folder) if r["valid"]]
 
 
 def _backend_choice(prefix: str) -> tuple[str, dict, list[str]]:
@@ -247,64 +235,51 @@ if mode.startswith("Single"):
 
 # -------------------------------------------------------------------------------- sweep
 else:
-    sweeps = common.optional_module("runs.sweeps")
-    if sweeps is None:
-        st.info("Sweeps are not installed yet in this LAOM Studio; launch single methods with several seeds meanwhile.")
-    else:
-        import inspect
-
-        st.markdown("A sweep is a named group of runs: every method × labeled budget × seed. Budgets are subsets "
-                    "of that many trajectory chunks, sampled from the labeled source (or the released files).")
-        c1, c2 = st.columns(2)
-        sw_name = c1.text_input("Sweep name", "sweep-1", key="sw_name")
-        sw_methods = c2.multiselect("Methods", METHODS, default=list(LAM_METHODS), key="sw_methods",
-                                    format_func=common.method_label)
-        c3, c4, c5 = st.columns(3)
-        sw_budgets = c3.text_input("Labeled budgets", "2,8,32", key="sw_budgets")
-        sw_seeds = c4.text_input("Seeds", "0,1,2", key="sw_seeds")
-        sw_preset = c5.selectbox("Preset", PRESETS, index=PRESETS.index("smoke"), key="sw_preset")
-        c6, c7 = st.columns(2)
-        sw_data = c6.selectbox("Unlabeled dataset", unlabeled, key="sw_data",
-                               format_func=lambda p: _fmt(by_path.get(p)))
-        sw_labeled_src = c7.selectbox("Labeled source (subsets are sampled from it)", [d["path"] for d in datasets],
-                                      key="sw_labeled", format_func=lambda p: _fmt(by_path.get(p)))
-        sw_eval = st.selectbox("Eval dataset (optional)", [None] + [d["path"] for d in datasets], key="sw_eval",
-                               index=eval_default, format_func=lambda p: _fmt(by_path.get(p)) if p else "— none —")
-        sw_over = st.text_area("Config overrides, one `section.key=value` per line", "", key="sw_over", height=70)
-        sw_backend, sw_backend_opts, sw_backend_cli = _backend_choice("sw")  # cluster backends
-        try:
-            budgets = [int(b) for b in sw_budgets.replace(" ", "").split(",") if b]
-            seeds = [int(s) for s in sw_seeds.replace(" ", "").split(",") if s]
-            overrides = [x.strip() for x in sw_over.splitlines() if x.strip()]
-            for sw_method in sw_methods:  # the sweep's own check (at launch) is the same validation
-                resolve_config(sw_method, sw_preset, None, overrides)
-            ok = bool(budgets and seeds and sw_methods and sw_name.strip())
-        except (ValueError, LaomError) as exc:
-            st.error(f"Sweep settings: {exc}")
-            ok = False
-        cmd = ["python", "-m", "laom_core", "sweep", "--name", sw_name, "--methods", ",".join(sw_methods),
-               "--budgets", sw_budgets.replace(" ", ""), "--seeds", sw_seeds.replace(" ", ""), "--preset", sw_preset,
-               "--data", sw_data, "--labeled-data", sw_labeled_src]
-        if sw_eval:
-            cmd += ["--eval-data", sw_eval]
-        for item in sw_over.splitlines():
-            if item.strip():
-                cmd += ["--set", item.strip()]
-        cmd += sw_backend_cli
-        st.markdown("**Equivalent command**")
-        st.code(shlex.join(cmd), language="bash")
-        func = getattr(sweeps, "launch_sweep", None) or getattr(sweeps, "start_sweep", None)
-        if func is None:
-            st.info("This installation's sweep module has no launch function the dashboard knows; use the command above.")
-        elif st.button("Launch sweep", type="primary", disabled=not ok, key="sw_launch"):
-            with common.guard("Sweep"):
-                params = inspect.signature(func).parameters
-                kwargs = {"name": sw_name.strip(), "methods": sw_methods, "budgets": budgets, "seeds": seeds,
-                          "preset": sw_preset, "data": sw_data, "labeled_source": sw_labeled_src,
-                          "eval_data": sw_eval,
-                          "overrides": overrides, "store": common.store()}
-                if sw_backend != "local":  # cluster backends
-                    kwargs.update(backend=sw_backend, backend_opts=sw_backend_opts)
-                result = func(**{k: v for k, v in kwargs.items() if k in params})
-                n = len(result.get("run_ids", [])) if isinstance(result, dict) else "?"
-                st.success(f"Sweep {sw_name} queued: {n} runs. Follow it on **Runs** (group {sw_name}).")
+    st.markdown("A sweep is a named group of runs: every method × labeled budget × seed. Budgets are subsets "
+                "of that many trajectory chunks, sampled from the labeled source (or the released files).")
+    c1, c2 = st.columns(2)
+    sw_name = c1.text_input("Sweep name", "sweep-1", key="sw_name")
+    sw_methods = c2.multiselect("Methods", METHODS, default=list(LAM_METHODS), key="sw_methods",
+                                format_func=common.method_label)
+    c3, c4, c5 = st.columns(3)
+    sw_budgets = c3.text_input("Labeled budgets", "2,8,32", key="sw_budgets")
+    sw_seeds = c4.text_input("Seeds", "0,1,2", key="sw_seeds")
+    sw_preset = c5.selectbox("Preset", PRESETS, index=PRESETS.index("smoke"), key="sw_preset")
+    c6, c7 = st.columns(2)
+    sw_data = c6.selectbox("Unlabeled dataset", unlabeled, key="sw_data",
+                           format_func=lambda p: _fmt(by_path.get(p)))
+    sw_labeled_src = c7.selectbox("Labeled source (subsets are sampled from it)", [d["path"] for d in datasets],
+                                  key="sw_labeled", format_func=lambda p: _fmt(by_path.get(p)))
+    sw_eval = st.selectbox("Eval dataset (optional)", [None] + [d["path"] for d in datasets], key="sw_eval",
+                           index=eval_default, format_func=lambda p: _fmt(by_path.get(p)) if p else "— none —")
+    sw_over = st.text_area("Config overrides, one `section.key=value` per line", "", key="sw_over", height=70)
+    sw_backend, sw_backend_opts, sw_backend_cli = _backend_choice("sw")  # cluster backends
+    try:
+        budgets = [int(b) for b in sw_budgets.replace(" ", "").split(",") if b]
+        seeds = [int(s) for s in sw_seeds.replace(" ", "").split(",") if s]
+        overrides = [x.strip() for x in sw_over.splitlines() if x.strip()]
+        for sw_method in sw_methods:  # the sweep's own check (at launch) is the same validation
+            resolve_config(sw_method, sw_preset, None, overrides)
+        ok = bool(budgets and seeds and sw_methods and sw_name.strip())
+    except (ValueError, LaomError) as exc:
+        st.error(f"Sweep settings: {exc}")
+        ok = False
+    cmd = ["python", "-m", "laom_core", "sweep", "--name", sw_name, "--methods", ",".join(sw_methods),
+           "--budgets", sw_budgets.replace(" ", ""), "--seeds", sw_seeds.replace(" ", ""), "--preset", sw_preset,
+           "--data", sw_data, "--labeled-data", sw_labeled_src]
+    if sw_eval:
+        cmd += ["--eval-data", sw_eval]
+    for item in sw_over.splitlines():
+        if item.strip():
+            cmd += ["--set", item.strip()]
+    cmd += sw_backend_cli
+    st.markdown("**Equivalent command**")
+    st.code(shlex.join(cmd), language="bash")
+    if st.button("Launch sweep", type="primary", disabled=not ok, key="sw_launch"):
+        with common.guard("Sweep"):
+            backend_kwargs = {"backend": sw_backend, "backend_opts": sw_backend_opts} if sw_backend != "local" else {}
+            result = launch_sweep(name=sw_name.strip(), methods=sw_methods, budgets=budgets, seeds=seeds,
+                                  preset=sw_preset, data=sw_data, labeled_source=sw_labeled_src, eval_data=sw_eval,
+                                  overrides=overrides, store=common.store(), **backend_kwargs)
+            n = len(result["run_ids"])
+            st.success(f"Sweep {sw_name} queued: {n} runs. Follow it on **Runs** (group {sw_name}).")

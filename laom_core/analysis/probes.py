@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from laom_core.errors import LaomError
-from laom_core.training.probes import fit_ridge
+from laom_core.training.probes import fit_ridge, r2_pooled
 
 
 @dataclass
@@ -62,8 +62,7 @@ def fit_linear_probe(
     sq = (pred - y) ** 2
     per_dim = sq[held].mean(axis=0)
     chance = ((y[held] - y[train].mean(axis=0)) ** 2).mean()
-    var = y[held].var(axis=0).sum()
-    r2 = 1.0 - sq[held].sum(axis=1).mean() / var if var > 0 else float("nan")
+    r2 = r2_pooled(y[held], pred[held])
     return ProbeResult(
         held_out_mse=float(per_dim.mean()), per_dim_mse=per_dim, per_point_error=sq.mean(axis=1),
         held_out=held, r2=float(r2), chance_mse=float(chance),

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 from laom_core.procs import read_progress, tail
+from laom_core.rundir import RunDir, load_stages
 
 _BAR = re.compile(r"(?P<stage>[\w-]+):\s+(?P<pct>\d+)%\|[^|]*\|\s*(?P<n>\d+)/(?P<total>\d+)\s*"
                   r"\[(?P<elapsed>[\d:]+)<(?P<remaining>[\d:?]+)")
@@ -49,17 +50,16 @@ def stage_progress(run_dir: str | Path | None, status: str | None = None) -> lis
     ``n``, ``total``, ``eta_s``. Empty when the run has not written ``stages.json`` yet."""
     if not run_dir:
         return []
-    run_dir = Path(run_dir)
-    try:
-        info = json.loads((run_dir / "stages.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    info = load_stages(run_dir)
+    if info is None:
         return []
     planned = [str(s) for s in info.get("planned", [])]
     finished = info.get("finished", {}) or {}
-    bars = last_bars(_tail(run_dir / "log.txt"))
+    folder = RunDir(run_dir)
+    bars = last_bars(_tail(folder.log))
     # A stage's own record (Stage writes it) wins over its tqdm bar: the bar is the fallback
     # for runs made before the record existed and for loops that only print a bar (eval).
-    record = read_progress(run_dir / "progress.json")
+    record = read_progress(folder.progress)
     if record is not None and record.get("stage") and record.get("total"):
         bars[str(record["stage"])] = {"n": int(record["done"]), "total": int(record["total"]),
                                       "elapsed_s": record.get("elapsed_s"), "eta_s": record.get("eta_s")}

@@ -23,7 +23,16 @@ from typing import Any
 import numpy as np
 import torch
 
+from laom_core.config import config_from_dict
+from laom_core.data.hdf5 import open_dataset
+from laom_core.data.sampler import locate_transitions, split_trajectories, TrajectorySampler
 from laom_core.errors import LaomError
+from laom_core.methods import LAM_METHODS
+from laom_core.rundir import load_config_dict, load_method, load_summary, RunDir
+from laom_core.training.common import frames, load_checkpoint, load_module_state
+from laom_core.training.lam import build_lam
+from laom_core.training.probes import fit_ridge, r2_pooled
+from laom_core.workspace import atomic_write_json
 
 DEFAULT_SAMPLES = 4096
 
@@ -43,30 +52,16 @@ class ProbeSplit:
 
 
 def _run_config(run_dir: Path):
-    import yaml
-
-    from laom_core.config import config_from_dict
-
-    try:
-        return config_from_dict(yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")))
-    except OSError as exc:
-        raise LaomError(f"{run_dir} has no readable config.yaml ({exc.strerror})") from None
+    return config_from_dict(load_config_dict(run_dir))
 
 
 def load_run_lam(run_dir: str | Path, img_hw: int, action_dim: int) -> tuple[torch.nn.Module, Any]:
     """The stage-1 model of a finished LAPO/LAOM/LAOM+supervision run, in eval mode on CPU."""
-    from laom_core.training.common import load_checkpoint, load_module_state
-    from laom_core.methods import LAM_METHODS
-    from laom_core.training.lam import build_lam
-
     run_dir = Path(run_dir)
-    try:
-        method = json.loads((run_dir / "stages.json").read_text(encoding="utf-8"))["method"]
-    except (OSError, ValueError, KeyError):
-        raise LaomError(f"{run_dir} has no readable stages.json: not a training run folder") from None
+    method = load_method(run_dir)
     if method not in LAM_METHODS:
         raise LaomError(f"run {run_dir.name} is a {method} run; only latent action models have a latent to probe")
-    final = run_dir / "checkpoints" / "lam" / "final.pt"
+    final = RunDir(run_dir).final_checkpoint("lam")
     if not final.exists():
         raise LaomError(f"run {run_dir.name} has not finished stage 1 ({final} is missing)")
     config = _run_config(run_dir)
@@ -77,8 +72,6 @@ def load_run_lam(run_dir: str | Path, img_hw: int, action_dim: int) -> tuple[tor
 
 def _strided(lengths: np.ndarray, samples: int) -> tuple[np.ndarray, np.ndarray]:
     """(index into the id list, step) of at most ``samples`` transitions, evenly spread."""
-    from laom_core.data.sampler import locate_transitions
-
     total = int(np.maximum(lengths - 1, 0).sum())
     if total == 0:
         raise LaomError("the probe split has no transitions (trajectories shorter than 2 steps)")
@@ -89,9 +82,6 @@ def _strided(lengths: np.ndarray, samples: int) -> tuple[np.ndarray, np.ndarray]
 def lam_features(model: torch.nn.Module, frame_stack: int, data: Path, ids: tuple[int, ...], samples: int,
                  batch_size: int = 256) -> dict[str, np.ndarray]:
     """z = IDM(o_t, o_{t+1}), the embedding of o_t, true action and state of evenly strided transitions."""
-    from laom_core.data.sampler import TrajectorySampler
-    from laom_core.training.common import frames
-
     sampler = TrajectorySampler(data, frame_stack=frame_stack, future_obs_offset=1, traj_ids=list(ids))
     try:
         lengths = sampler.lengths
@@ -109,15 +99,8 @@ def lam_features(model: torch.nn.Module, frame_stack: int, data: Path, ids: tupl
     return {k: np.concatenate(v).astype(np.float64) for k, v in out.items()}
 
 
-def _r2(pred: np.ndarray, y: np.ndarray) -> float:
-    var = ((y - y.mean(0)) ** 2).sum()
-    return float(1.0 - ((pred - y) ** 2).sum() / var) if var > 0 else float("nan")
-
-
 def probe_features(fit: dict[str, np.ndarray], test: dict[str, np.ndarray], ridge: float = 0.1) -> dict[str, float]:
     """Ridge probes fitted on ``fit`` and scored on ``test``: z -> action and embedding -> state."""
-    from laom_core.training.probes import fit_ridge
-
     for name, part in (("fit", fit), ("test", test)):
         for key in ("z", "emb"):
             if not np.isfinite(part[key]).all():
@@ -127,19 +110,16 @@ def probe_features(fit: dict[str, np.ndarray], test: dict[str, np.ndarray], ridg
     return {
         "probe_mse": float(((action - test["actions"]) ** 2).mean()),
         "chance_probe_mse": float(((test["actions"] - fit["actions"].mean(0)) ** 2).mean()),
-        "r2_action": _r2(action, test["actions"]),
-        "r2_state": _r2(state, test["states"]),
+        "r2_action": r2_pooled(test["actions"], action),
+        "r2_state": r2_pooled(test["states"], state),
         "fit_samples": int(len(fit["z"])), "test_samples": int(len(test["z"])),
     }
 
 
 def reprobe_run(run_dir: str | Path, split: ProbeSplit, cache: bool = True) -> dict[str, float]:
     """The probe figures of one run on ``split``; cached in ``artifacts/reprobe-<key>.json``."""
-    from laom_core.data.hdf5 import open_dataset
-    from laom_core.workspace import atomic_write_json
-
     run_dir = Path(run_dir)
-    cached = run_dir / "artifacts" / f"reprobe-{split.key()}.json"
+    cached = RunDir(run_dir).reprobe(split.key())
     if cache and cached.exists():
         try:
             return json.loads(cached.read_text(encoding="utf-8"))["figures"]
@@ -167,12 +147,7 @@ def run_training_ids(run_dir: str | Path, num_trajectories: int) -> list[int]:
     """The trajectory ids a run trained on: all but the held-out ones its summary.json
     lists; for runs made before held-out sets were fixed per file (their summary gives
     only a count), the seeded split those runs drew."""
-    from laom_core.data.sampler import split_trajectories
-
-    try:
-        held = json.loads((Path(run_dir) / "summary.json").read_text()).get("held_out_trajectories")
-    except (OSError, ValueError):
-        held = None
+    held = (load_summary(run_dir) or {}).get("held_out_trajectories")
     if isinstance(held, list):
         return [i for i in range(num_trajectories) if i not in set(held)]
     config = _run_config(Path(run_dir))

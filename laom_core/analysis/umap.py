@@ -33,7 +33,9 @@ from typing import Any
 import numpy as np
 
 from laom_core.analysis.latents_file import LatentsFile, open_latents
+from laom_core.analysis.probes import fit_linear_probe
 from laom_core.errors import LaomError
+from laom_core.jobs import find_job, start_job
 from laom_core.procs import report_progress
 from laom_core.workspace import atomic_path, cache_dir
 
@@ -245,7 +247,6 @@ def compute_embedding(latents_path: str | Path, out: str | Path, seed: int = 0) 
     actions = lf.columns.get("actions")
     if actions is not None and actions.ndim == 2:
         _progress(0.2, "linear probe")
-        from laom_core.analysis.probes import fit_linear_probe
 
         try:
             probe = fit_linear_probe(reduced, actions, groups=lf.columns.get("traj"))
@@ -275,8 +276,6 @@ def start_embedding(latents_path: str | Path, retry: bool = False) -> str:
     A running job is reused; a failed one is reported again rather than restarted on every
     page view, unless ``retry``; a finished one whose cache file went missing is redone.
     """
-    from laom_core.jobs import find_job, start_job
-
     latents_path = Path(latents_path).resolve()
     open_latents(latents_path)  # fail fast, with a clear message, on a bad file (reads no latents)
     out = cache_path(latents_path)

@@ -7,7 +7,7 @@ import math
 import sys
 from pathlib import Path
 
-from laom_core.errors import LaomError
+from laom_core.data.catalog import labeled_subset, list_datasets
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     subset.add_argument("--trajectories", type=int, required=True, help="number of chunks K")
     subset.add_argument("--chunk-size", type=int, default=1000, help="steps per chunk C (default 1000)")
     subset.add_argument("--seed", type=int, default=0)
-    subset.add_argument("--out", default=None, help="output file (default: <workspace>/datasets/<name>_labeled-CxK_seedS.hdf5)")
+    subset.add_argument("--out", default=None, help="output file (default: the cached subset <workspace>/datasets/subsets/<name>-<content id>-nK-cC-sS.hdf5, reused when it is there)")
     subset.add_argument("--held-out-fraction", type=float, default=None,
                         help="leave out the held-out trajectories of runs with this run.held_out_fraction "
                              "(default: the runs' default, 0.1)")
@@ -89,8 +89,7 @@ def _info(args: argparse.Namespace) -> int:
 
 def _subset(args: argparse.Namespace) -> int:
     from laom_core.data.hdf5 import validate_dataset
-    from laom_core.data.subsets import make_labeled_subset
-    from laom_core.workspace import datasets_dir, resolve_user_path
+    from laom_core.workspace import resolve_user_path
 
     from laom_core.config import check_seed
     from laom_core.errors import ConfigError
@@ -100,47 +99,16 @@ def _subset(args: argparse.Namespace) -> int:
         if value < 1:
             raise ConfigError(f"{flag} must be at least 1, got {value}")
     src = _resolve(args.file)
-    if args.out is None:
-        out = datasets_dir() / f"{src.stem}_labeled-{args.chunk_size}x{args.trajectories}_seed{args.seed}.hdf5"
-    else:
-        out = resolve_user_path(args.out)
+    out = None if args.out is None else resolve_user_path(args.out)
     extra = {} if args.held_out_fraction is None else {"held_out_fraction": args.held_out_fraction}
-    path = make_labeled_subset(src, args.trajectories, args.chunk_size, args.seed, out, overwrite=args.overwrite,
-                               **extra)
+    path = labeled_subset(src, args.trajectories, args.chunk_size, args.seed, out=out, overwrite=args.overwrite,
+                          **extra)
     info = validate_dataset(path, check_values=False).to_dict()
     if args.json:
         print(json.dumps(_json_safe(info)))
     else:
         print(f"wrote {path}: {info['num_trajectories']} chunks of {args.chunk_size} steps")
     return 0
-
-
-def list_datasets() -> list[dict]:
-    """Every .hdf5/.h5 file in the workspace datasets folder with a quick summary.
-
-    Structure only (no NaN scan), so listing stays fast on 60 GB files; an unreadable file
-    is listed with its error instead of failing the listing.
-    """
-    from laom_core.data.hdf5 import validate_dataset
-    from laom_core.workspace import datasets_dir
-
-    rows = []
-    folder = datasets_dir(create=False)
-    if not folder.is_dir():
-        return rows
-    for path in sorted(folder.iterdir()):
-        if path.name.startswith(".") or path.suffix not in (".hdf5", ".h5") or not path.is_file():
-            continue
-        row = {"name": path.name, "path": str(path), "size_bytes": path.stat().st_size}
-        try:
-            info = validate_dataset(path, check_values=False).to_dict()
-            row.update(valid=True, error=None, **{k: info[k] for k in (
-                "task", "difficulty", "split", "num_trajectories", "total_steps", "img_hw",
-                "mean_return", "labeled_subset", "distractor_signals")})
-        except LaomError as exc:
-            row.update(valid=False, error=str(exc))
-        rows.append(row)
-    return rows
 
 
 def _list(args: argparse.Namespace) -> int:

@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handler(args: argparse.Namespace) -> int:
-    from laom_core import demo
+    from laom_core.studies import demo
 
     if args.results:
         results = demo.demo_results(smoke=args.smoke)

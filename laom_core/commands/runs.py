@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 import sys
 import time
+from pathlib import Path
 
 from laom_core.commands.columns import print_columns
+from laom_core.rundir import load_summary
 from laom_core.runs.store import STATUSES
 
 _LIST_FIELDS = ("id", "name", "status", "method", "task", "group", "labeled_budget", "seed", "preset", "device",
@@ -202,12 +203,8 @@ def _split_and_probes(run: dict) -> dict:
     from laom_core.training.methods import NAMED_PROBE_KEYS
 
     out: dict = {}
-    summary_path = Path(run["run_dir"]) / "summary.json" if run.get("run_dir") else None
-    if summary_path is not None and summary_path.is_file():
-        try:
-            summary = json.loads(summary_path.read_text())
-        except (OSError, ValueError):
-            summary = {}
+    summary = load_summary(run["run_dir"]) if run.get("run_dir") else None
+    if summary is not None:
         for key in ("held_out_trajectories", "probe_mse", *NAMED_PROBE_KEYS):
             if key in summary:
                 out[key] = summary[key]

@@ -28,6 +28,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from laom_core.envs.gl import import_suite
 from laom_core.workspace import atomic_path
 
 FORMAT_VERSION = 2
@@ -228,9 +229,7 @@ def _waves(spec: ClipSpec, rng: np.random.Generator) -> np.ndarray:
 
 
 def _bodies(spec: ClipSpec, rng: np.random.Generator) -> np.ndarray:
-    from laom_core.envs.suite import _import_suite
-
-    suite = _import_suite()  # a missing GL backend becomes an EnvError with a hint
+    suite = import_suite()  # a missing GL backend becomes an EnvError with a hint
     import mujoco
     from dm_control.mujoco import engine
 

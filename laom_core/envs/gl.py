@@ -15,3 +15,14 @@ GL_INSTALL_HINT = (
 def gl_error(exc: BaseException) -> EnvError:
     backend = os.environ.get("MUJOCO_GL", "unset")
     return EnvError(GL_INSTALL_HINT.format(backend=backend) + f" ({type(exc).__name__}: {exc})")
+
+
+def import_suite():
+    """``dm_control.suite``, imported on first use (it loads MuJoCo and a GL backend, which
+    most callers of the envs package never need); a missing GL library becomes an EnvError
+    with an install hint."""
+    try:
+        from dm_control import suite  # deferred on purpose: heavy, and needs a GL backend
+    except Exception as exc:  # EGL/OSMesa libraries missing surface here
+        raise gl_error(exc) from None
+    return suite

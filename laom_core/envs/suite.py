@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from laom_core.envs.camera import STATE_SIZE as CAMERA_STATE_SIZE
+from laom_core.envs.gl import import_suite
 from laom_core.envs.types import EnvStep
 from laom_core.errors import EnvError
 
@@ -119,7 +120,7 @@ class DistractorSettings:
 
 def parse_task(task: str) -> tuple[str, str]:
     """"cheetah-run" -> ("cheetah", "run"); raises EnvError for unknown tasks."""
-    suite = _import_suite()
+    suite = import_suite()
 
     if not isinstance(task, str) or "-" not in task:
         raise EnvError(f"task must look like 'domain-task' (e.g. cheetah-run), got {task!r}")
@@ -131,16 +132,6 @@ def parse_task(task: str) -> tuple[str, str]:
         tasks = sorted(t for d, t in suite.ALL_TASKS if d == domain)
         raise EnvError(f"unknown task {task!r}; {domain} tasks: {', '.join(tasks)}")
     return domain, name
-
-
-def _import_suite():
-    try:
-        from dm_control import suite
-    except Exception as exc:  # EGL/OSMesa libraries missing surface here
-        from laom_core.envs.gl import gl_error
-
-        raise gl_error(exc) from None
-    return suite
 
 
 @contextlib.contextmanager
@@ -193,7 +184,7 @@ class DistractingEnv:
         offsamples: int | None,
         video_source=None,
     ):
-        suite = _import_suite()  # first: it turns a missing GL backend into an EnvError
+        suite = import_suite()  # first: it turns a missing GL backend into an EnvError
         self.domain_name = domain_name
         self.task_name = task_name
         self.difficulty = difficulty

@@ -12,6 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from laom_core.errors import LaomError
+from laom_core.experts.sac_policy import load_sac_expert, load_sac_run
+from laom_core.experts.shipped import load_shipped_expert
 from laom_core.workspace import resolve_user_path
 
 
@@ -19,19 +21,13 @@ def load_expert_policy(spec: str | None, env, action_repeat: int | None = None):
     """A Policy for ``env`` (anything with domain_name/task_name/action_dim, e.g. StateEnv)."""
     task = f"{env.domain_name}-{env.task_name}".replace("_", "-")
     if spec is None or str(spec).lower() in ("expert", "shipped"):
-        from laom_core.experts.shipped import load_shipped_expert
-
         return load_shipped_expert(task, action_repeat=action_repeat)
     folder = resolve_user_path(spec, must_exist=True, kind="any")
     if folder.is_file():
         folder = folder.parent
     if (folder / "expert.json").is_file():
-        from laom_core.experts.sac_policy import load_sac_expert
-
         policy = load_sac_expert(folder, action_repeat=action_repeat)
     elif (folder / "checkpoint.pt").is_file() and (folder / "config.json").is_file():
-        from laom_core.experts.sac_policy import load_sac_run
-
         policy = load_sac_run(folder, action_repeat=action_repeat)
     elif (folder / "checkpoint.pt").is_file() and (folder / "config.pt").is_file():
         try:

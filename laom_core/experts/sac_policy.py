@@ -16,7 +16,10 @@ import torch
 
 from laom_core.envs.types import EnvStep
 from laom_core.errors import LaomError
-from laom_core.experts.state_env import flatten_observation
+from laom_core.experts.sac import Actor, BEST_ACTOR, load_checkpoint
+from laom_core.experts.state_env import flatten_observation, StateEnv
+from laom_core.torch_io import load_weights
+from laom_core.workspace import atomic_path, atomic_write_json
 
 FORMAT = "laom-studio-sac-actor"
 ACTOR_FILE = "actor.pt"
@@ -32,8 +35,6 @@ class SACPolicy:
     """
 
     def __init__(self, actor_state: dict, meta: dict, action_repeat: int | None = None) -> None:
-        from laom_core.experts.sac import Actor
-
         self.meta = dict(meta)
         self.task = meta.get("task")
         self.state_dim = int(meta["state_dim"])
@@ -94,7 +95,6 @@ def load_sac_expert(folder: str | os.PathLike, action_repeat: int | None = None)
     meta = _read_json(meta_path)
     if meta.get("format") != FORMAT:
         raise LaomError(f"{meta_path} is not a LAOM Studio SAC expert (format {meta.get('format')!r})")
-    from laom_core.torch_io import load_weights
 
     state = load_weights(actor_path, what="actor weights")
     return SACPolicy(state, meta, action_repeat=action_repeat)
@@ -102,9 +102,6 @@ def load_sac_expert(folder: str | os.PathLike, action_repeat: int | None = None)
 
 def load_sac_run(run: str | os.PathLike, which: str = "final", action_repeat: int | None = None) -> SACPolicy:
     """The actor of a SAC training run folder (``checkpoint.pt`` or ``best_actor.pt``)."""
-    from laom_core.experts.sac import BEST_ACTOR, load_checkpoint
-    from laom_core.experts.state_env import StateEnv
-
     run = Path(run)
     ckpt = load_checkpoint(run)
     cfg = ckpt["config"]
@@ -114,7 +111,6 @@ def load_sac_run(run: str | os.PathLike, which: str = "final", action_repeat: in
         path = run / BEST_ACTOR
         if not path.is_file():
             raise LaomError(f"{run} has no {BEST_ACTOR} yet (no evaluation has run)")
-        from laom_core.torch_io import load_weights
 
         best = load_weights(path, what="best actor weights")
         actor, weights_step = best["actor"], int(best["env_step"])
@@ -158,9 +154,6 @@ def _meta_for(env, cfg: dict, counters: dict) -> dict:
 def export_actor(run: str | os.PathLike, out: str | os.PathLike, which: str = "final",
                  episodes: int = 10, action_repeat: int | None = None, seed: int = 12345) -> dict:
     """Write ``actor.pt`` + ``expert.json`` for a SAC run, with its measured return."""
-    from laom_core.experts.state_env import StateEnv
-    from laom_core.workspace import atomic_path, atomic_write_json
-
     policy = load_sac_run(run, which=which, action_repeat=action_repeat)
     env = StateEnv(policy.task, seed=seed)
     try:

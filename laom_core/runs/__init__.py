@@ -6,7 +6,6 @@
 - :mod:`laom_core.runs.liveness`: which running runs still have a live process.
 - :mod:`laom_core.runs.launcher`: queue, start, stop, resume runs as process groups
   (processes themselves: :mod:`laom_core.procs`).
-- :mod:`laom_core.runs.system`: CPU/memory/GPU figures logged by training processes (the one monitor).
 - :mod:`laom_core.runs.sweeps`: named groups (methods x budgets x seeds x tasks).
 """
 from laom_core.runs.store import STATUSES, TERMINAL, MetricWriter, RunStore

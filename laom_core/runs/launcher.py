@@ -37,6 +37,7 @@ from typing import IO, Iterator, Sequence
 
 from laom_core import procs
 from laom_core.errors import ConfigError, LaomError, RunError
+from laom_core.rundir import RunDir
 from laom_core.runs import liveness
 from laom_core.runs.request import REQUEST_FILE, TrainRequest, parse_train_argv, train_command, write_request
 from laom_core.runs.store import RunStore, check_run_id, new_run_id
@@ -327,7 +328,7 @@ def _tick(store: RunStore, children: dict[str, procs.Proc], gpus: list[str], log
         if code is not None:
             _finalize(store, run_id, code)
             del children[run_id]
-    liveness.reconcile(store)
+    store.reconcile()
     # --- cluster backends hook (laom_core.runs.backends): remote runs are submitted, watched
     # and their metrics ingested there; everything below is about local runs only.
     from laom_core.runs import backends
@@ -390,7 +391,7 @@ def _start(store: RunStore, run: dict, gpus: list[str], running: list[dict]) -> 
     attempt = int(run.get("attempts") or 0) + 1
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
-        proc = procs.start(argv, log=run_dir / "log.txt", env=env, cwd=run_dir,
+        proc = procs.start(argv, log=RunDir(run_dir).log, env=env, cwd=run_dir,
                            header=f"=== {_stamp()} attempt {attempt}: {' '.join(argv)}")
     except OSError as exc:
         store.transition(run_id, ["running"], "failed", ended_at=time.time(),
@@ -582,7 +583,7 @@ def delete(run_id: str, remove_files: bool = True, store: RunStore | None = None
 
 
 def log_path(run: dict) -> Path:
-    return Path(run["run_dir"] or (runs_dir() / check_run_id(run["id"]))) / "log.txt"
+    return RunDir(run["run_dir"] or (runs_dir() / check_run_id(run["id"]))).log
 
 
 def read_log(run_id: str, lines: int | None = 200, store: RunStore | None = None) -> str:

@@ -45,6 +45,8 @@ from typing import Any, Iterable, Sequence
 
 
 from laom_core.errors import RunError, WorkspaceError
+from laom_core.runs.liveness import CLAIM_GRACE_S, log_tail, NO_REPORT, process_alive
+from laom_core.workspace import _json_default, store_path
 
 SCHEMA_VERSION = 3
 STATUSES = ("queued", "running", "finished", "failed", "stopped")
@@ -214,12 +216,10 @@ class RunStore:
     def __init__(self, path: str | os.PathLike | None = None, *, busy_timeout_s: float = 5.0,
                  retry_s: float = 120.0, reconcile: bool = True) -> None:
         if path is None:
-            from laom_core.workspace import store_path
-
             path = store_path()
         self.path = Path(path).expanduser().resolve()
         self.retry_s = retry_s
-        # Reads of running runs check their process (see launcher.reconcile); off inside
+        # Reads of running runs check their process (see reconcile below); off inside
         # training processes, which only write.
         self.reconcile_on_read = reconcile
         self._last_reconcile = 0.0
@@ -571,9 +571,43 @@ class RunStore:
         if not reconcile or _now() - self._last_reconcile < 0.5:
             return
         self._last_reconcile = _now()
-        from laom_core.runs.liveness import reconcile as _reconcile
+        self.reconcile()
 
-        _reconcile(self)
+    def reconcile(self) -> list[str]:
+        """Mark running runs whose process is gone as failed (or stopped, if a stop was asked).
+
+        Returns the ids changed. A training process that finished and set its own status in
+        the meantime is never overwritten (the change is conditional on status 'running').
+        """
+        changed = []
+        rows = self._read(lambda c: c.execute(
+            "SELECT id, pid, proc_start, host, run_dir, started_at, stop_requested, updated_at, backend "
+            "FROM runs WHERE status='running'").fetchall())
+        now = time.time()
+        for run_id, pid, proc_start, host, run_dir, started_at, stop_requested, updated_at, backend in rows:
+            if backend and backend != "local":
+                continue  # a cluster job: the scheduler watches it through its backend (runs/backends)
+            alive = process_alive(pid, proc_start, host)
+            if alive is None:
+                if pid is None and (host in (None, socket.gethostname())) and \
+                        now - (updated_at or started_at or now) > CLAIM_GRACE_S:  # claimed (updated) that long ago
+                    reason = "the launcher died before the run's process started"
+                else:
+                    continue
+            elif alive:
+                continue
+            else:
+                reason = None
+            tail = log_tail(run_dir)
+            if stop_requested:
+                ok = self.transition(run_id, ["running"], "stopped", ended_at=now)
+            else:
+                summary = reason or f"{NO_REPORT} (crash, kill or reboot)"
+                error = summary + (f"; log tail:\n{tail}" if tail else "")
+                ok = self.transition(run_id, ["running"], "failed", ended_at=now, error=error)
+            if ok:
+                changed.append(run_id)
+        return changed
 
     # ------------------------------------------------------------------ metrics
     def metric_writer(self, run_id: str, *, flush_rows: int = 512, flush_s: float = 2.0) -> "MetricWriter":
@@ -880,7 +914,6 @@ def _flush_open_writers() -> None:
 def _dumps(value: Any) -> str | None:
     if value is None:
         return None
-    from laom_core.workspace import _json_default
 
     return json.dumps(value, sort_keys=True, default=_json_default)
 

@@ -10,7 +10,6 @@ runs' ``summary.json``.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
@@ -18,9 +17,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from laom_core.config import check_seed, load_config
+from laom_core.data import catalog
+from laom_core.data.hdf5 import open_dataset
 from laom_core.errors import ConfigError, LaomError, RunError
 from laom_core.methods import METHODS
 from laom_core.runs.request import TrainRequest, validate_train_request
+from laom_core.rundir import load_summary
+from laom_core.runs import launcher
 from laom_core.runs.store import RunStore
 from laom_core.workspace import datasets_dir, resolve_user_path
 
@@ -95,8 +99,6 @@ def _int_list(text: str | Sequence, what: str) -> list[int]:
 
 
 def _seed_list(text: str | Sequence) -> list[int]:
-    from laom_core.config import check_seed
-
     return [check_seed(s, "seeds") for s in _int_list(text, "seeds")]
 
 
@@ -141,28 +143,8 @@ def _file(template: str | None, task: str) -> Path | None:
     return resolve_user_path(template.replace("{task}", task), must_exist=True, kind="file", base=datasets_dir())
 
 
-def source_fingerprint(source: Path) -> str:
-    """A short key of the source file's identity: its resolved path, size, inode and mtime.
-
-    A re-collected file (written under a temp name, then renamed), an edited one or another
-    file of the same name elsewhere gets another key, so its subsets are sampled afresh.
-    """
-    resolved = Path(source).resolve()
-    st = resolved.stat()
-    text = json.dumps([str(resolved), st.st_size, st.st_ino, st.st_mtime_ns])
-    return hashlib.sha1(text.encode()).hexdigest()[:10]
-
-
-def subset_path(source: Path, budget: int, seed: int, chunk_size: int) -> Path:
-    """Where the sampled subset of ``budget`` trajectories of ``source`` is cached (keyed by its identity)."""
-    return (datasets_dir() / "subsets"
-            / f"{source.stem}-{source_fingerprint(source)}-n{budget}-c{chunk_size}-s{seed}.hdf5")
-
-
 def check_budget(source: Path, budget: int, chunk_size: int | None = None) -> int:
     """Raise unless ``budget`` trajectories of ``chunk_size`` steps can come from ``source``; the chunk size."""
-    from laom_core.data.hdf5 import open_dataset
-
     with open_dataset(source) as ds:
         n, shortest = ds.num_trajectories, int(min(ds.lengths))
     if budget > n:
@@ -175,15 +157,9 @@ def check_budget(source: Path, budget: int, chunk_size: int | None = None) -> in
 
 
 def labeled_subset(source: Path, budget: int, seed: int, chunk_size: int | None = None) -> tuple[Path, int]:
-    """The cached subset file (made if missing) and its chunk size."""
-    from laom_core.data.subsets import make_labeled_subset
-
+    """The cached subset file (made if missing, named by :mod:`laom_core.data.catalog`) and its chunk size."""
     chunk = check_budget(source, budget, chunk_size)
-    out = subset_path(source, budget, seed, chunk)
-    if not out.exists():
-        out.parent.mkdir(parents=True, exist_ok=True)
-        make_labeled_subset(source, budget, chunk, seed, out)
-    return out, chunk
+    return catalog.labeled_subset(source, budget, chunk, seed), chunk
 
 
 def _cell_request(spec: SweepSpec, cell: dict[str, Any], labeled: Path | None) -> TrainRequest:
@@ -207,10 +183,6 @@ def plan_sweep(spec: SweepSpec) -> list[dict[str, Any]]:
     prepared exactly as the launcher will queue them. Any problem raises before a run is
     queued, so a sweep is queued whole or not at all.
     """
-    from laom_core.config import load_config
-    from laom_core.data.hdf5 import open_dataset
-    from laom_core.runs.launcher import prepare_launch
-
     cells = spec.cells()
     config_path = str(resolve_user_path(spec.config, must_exist=True)) if spec.config else None
     for cell in cells:  # cheap checks of the whole plan first
@@ -239,7 +211,7 @@ def plan_sweep(spec: SweepSpec) -> list[dict[str, Any]]:
                 else:
                     labeled, _ = labeled_subset(labeled_src, int(budget), seed, spec.chunk_size)
                     n_labeled = int(budget)
-            plan = prepare_launch(_cell_request(spec, cell, labeled), labeled_budget=n_labeled, task=task)
+            plan = launcher.prepare_launch(_cell_request(spec, cell, labeled), labeled_budget=n_labeled, task=task)
         except LaomError as exc:
             raise _in_cell(exc, where) from exc
         plan["name"] = f"{spec.name}/{task}/{cell['method']}/b{budget}/s{seed}"
@@ -256,8 +228,6 @@ def create_sweep(spec: SweepSpec, store: RunStore | None = None, start_scheduler
     queued: a plan whose later cells are wrong leaves nothing behind, and its corrected
     version can use the same name.
     """
-    from laom_core.runs.launcher import launch_argv
-
     own = store is None
     store = store or RunStore()
     try:
@@ -272,16 +242,14 @@ def create_sweep(spec: SweepSpec, store: RunStore | None = None, start_scheduler
         for i, plan in enumerate(plans):
             plan = dict(plan)
             argv, name = plan.pop("argv"), plan.pop("name")
-            run_id = launch_argv(argv, name=name, group=spec.name, tags=[f"sweep:{spec.name}"],
-                                 client_token=f"sweep:{spec.name}", store=store, start_scheduler=False,
-                                 backend=backend, backend_opts=backend_opts, **plan)  # backend: cluster hook
+            run_id = launcher.launch_argv(argv, name=name, group=spec.name, tags=[f"sweep:{spec.name}"],
+                                          client_token=f"sweep:{spec.name}", store=store, start_scheduler=False,
+                                          backend=backend, backend_opts=backend_opts, **plan)  # backend: cluster hook
             ids.append(run_id)
             if progress is not None:
                 progress(i + 1, len(plans))
         if start_scheduler:
-            from laom_core.runs.launcher import ensure_scheduler
-
-            ensure_scheduler(store)
+            launcher.ensure_scheduler(store)
         return ids
     finally:
         if own:
@@ -313,12 +281,10 @@ def launch_sweep(name: str, methods, budgets, seeds, data: str, labeled_source: 
 
 def task_of(data: str) -> str:
     """The ``domain-task`` of a dataset file (its attributes)."""
-    from laom_core.runs.launcher import _dataset_summary
-
     if "{task}" in data:
         raise ConfigError("the data path contains {task}: name the task(s)")
     path = resolve_user_path(data, must_exist=True, kind="file", base=datasets_dir())
-    task = _dataset_summary(str(path)).get("task")
+    task = launcher._dataset_summary(str(path)).get("task")
     if not task:
         raise ConfigError(f"cannot tell the task of {path} (no domain_name/task_name attributes); name it")
     return task
@@ -342,16 +308,7 @@ def sweep_progress(name: str, store: RunStore | None = None) -> dict[str, Any]:
 def run_results(run: dict, store: RunStore) -> dict[str, float | None]:
     """Final metrics of one run: its summary.json, else the last logged values."""
     out: dict[str, float | None] = {k: None for k in RESULT_KEYS}
-    summary = {}
-    if run.get("run_dir"):
-        path = Path(run["run_dir"]) / "summary.json"
-        if path.exists():
-            import json
-
-            try:
-                summary = json.loads(path.read_text())
-            except (OSError, ValueError):
-                summary = {}
+    summary = (load_summary(run["run_dir"]) if run.get("run_dir") else None) or {}
     last = None
     for key, aliases in RESULT_KEYS.items():
         for alias in aliases:
@@ -402,9 +359,7 @@ def aggregate_sweep(name: str, store: RunStore | None = None,
 
 
 def _store(store: RunStore | None):
-    from laom_core.runs.launcher import _store as store_ctx
-
-    return store_ctx(store)
+    return launcher._store(store)
 
 
 __all__ = ["SweepSpec", "make_spec", "create_sweep", "launch_sweep", "task_of", "sweep_progress", "aggregate_sweep", "run_results",

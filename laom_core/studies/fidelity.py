@@ -36,6 +36,11 @@ import statistics
 import subprocess
 from pathlib import Path
 from typing import Any
+from laom_core.runs import launcher
+from laom_core.runs.store import RunStore
+from laom_core.studies import demo
+from laom_core.studies.demo import finished_run_summary
+from laom_core.studies.reproduction import _commit, _NoStatus, resume_interrupted
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -75,8 +80,6 @@ class FidelityPlan:
 
     def data_plan(self, setting: str):
         """The demo's dataset plan for one setting (own file names, fast render)."""
-        from laom_core import demo
-
         difficulty, overrides, _ = SETTINGS[setting]
         return dataclasses.replace(
             demo.make_plan(self.smoke), name=f"fidelity-{setting}", task=self.task, difficulty=difficulty,
@@ -92,9 +95,6 @@ def smoke_plan() -> FidelityPlan:
 
 def build_datasets(plan: FidelityPlan) -> list[Path]:
     """Clips, train and eval sets per setting, labeled subsets of the distracted ones."""
-    from laom_core import demo
-    from laom_core.analysis.reproduction import _NoStatus
-
     status, made = _NoStatus(), []
     for i, setting in enumerate(plan.settings):
         dp = plan.data_plan(setting)
@@ -157,10 +157,6 @@ def choose_supervision_setting(plan: FidelityPlan, rows: list[dict]) -> str | No
 
 def queue(plan: FidelityPlan, max_runs: int | None = None) -> list[dict]:
     """Queue every run that can be planned now (idempotent); resume killed ones."""
-    from laom_core import demo
-    from laom_core.analysis.reproduction import resume_interrupted
-    from laom_core.runs import launcher
-
     if max_runs is not None:
         launcher.set_max_concurrent(max_runs)
     setting = choose_supervision_setting(plan, collect_rows(plan, run_requests(plan, None)))
@@ -173,9 +169,6 @@ def queue(plan: FidelityPlan, max_runs: int | None = None) -> list[dict]:
 
 def collect_rows(plan: FidelityPlan, requests: list[dict]) -> list[dict]:
     """One row per request: its setting, method, seed, budget, status and probe figures."""
-    from laom_core.demo import finished_run_summary
-    from laom_core.runs.store import RunStore
-
     with RunStore() as store:
         by_name = {run["name"]: run for run in store.list_runs()}  # the latest run of a name wins
     rows = []
@@ -277,8 +270,6 @@ def _claim(number: int, setting: str, state: str, detail: str) -> dict:
 
 def commit() -> str | None:
     """The commit of the code this study runs (its worktree's HEAD), marked when tracked files differ."""
-    from laom_core.analysis.reproduction import _commit
-
     head = _commit()
     try:
         dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],

@@ -9,4 +9,5 @@
 - ``common.py``: run context, schedule, resumable step loop, checkpoints, metrics
 - ``methods.py``: the pipelines (``PIPELINES``) and the :class:`Runner` that executes them
 - ``augment.py``: batched image augmentations
+- ``leakage.py``: the distractor-leakage probe of a run's latent (artifacts/leakage.json)
 """

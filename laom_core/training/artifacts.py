@@ -25,10 +25,11 @@ from typing import Callable
 import numpy as np
 import torch
 
+from laom_core import rundir
 from laom_core.data.hdf5 import open_dataset
 from laom_core.data.sampler import locate_transitions
-from laom_core.training.common import RunContext, autocast, frames
-from laom_core.training.probes import held_out_probe
+from laom_core.training.common import autocast, frames, RunContext
+from laom_core.training.probes import fit_ridge, held_out_probe
 from laom_core.workspace import atomic_path, atomic_write_json
 
 # features(obs, next_obs) -> (latent action or prediction (B, D), observation embedding (B, E))
@@ -129,8 +130,6 @@ def _score(predict, train_y: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[
 
 def named_probes(ctx: RunContext, train: dict, held: dict, eval_feats: dict, direct_prediction: bool) -> dict:
     """``probe_clip_seen`` and ``probe_clip_unseen`` with their chance MSEs (see the module doc)."""
-    from laom_core.training.probes import fit_ridge
-
     predict = (lambda x: x) if direct_prediction else fit_ridge(train["z"], train["actions"], ctx.config.run.probe_ridge)
     seen_ids = clip_seen_trajectories(ctx)
     out: dict = {"clip_seen_trajectories": seen_ids,
@@ -162,7 +161,7 @@ def write_probe(ctx: RunContext, train: dict, held: dict, direct_prediction: boo
     if not held or len(held["z"]) == 0:
         result = {"held_out_probe_mse": None, "note": "no held-out trajectories (dataset too small)",
                   "held_out_trajectories": list(ctx.info["held_out_ids"]), **named}
-        atomic_write_json(ctx.artifacts_dir / "probe.json", result)
+        atomic_write_json(rundir.RunDir(ctx.run_dir).probe, result)
         return result
     if direct_prediction:
         err = (held["z"] - held["actions"]) ** 2
@@ -188,7 +187,7 @@ def write_probe(ctx: RunContext, train: dict, held: dict, direct_prediction: boo
         "held_out_trajectories": list(ctx.info["held_out_ids"]),
         **named,
     }
-    atomic_write_json(ctx.artifacts_dir / "probe.json", result)
+    atomic_write_json(rundir.RunDir(ctx.run_dir).probe, result)
     return result
 
 
@@ -221,7 +220,7 @@ def write_latents(ctx: RunContext, held: dict) -> None:
                 arrays["clip_id"] = values.astype(np.int64).reshape(n)
             else:
                 arrays[f"distractor_{key}"] = values
-    with atomic_path(ctx.artifacts_dir / "latents.npz") as tmp:
+    with atomic_path(rundir.RunDir(ctx.run_dir).latents) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
 

@@ -14,9 +14,9 @@ import torch.nn.functional as F
 
 from laom_core.data.sampler import Batch
 from laom_core.models import BCPolicy
-from laom_core.training.common import (
-    RunContext, Stage, autocast, frames, grad_norm, lr_at, maybe_compile, prepare, schedule, set_lr,
-)
+from laom_core.training.augment import augment_batch
+from laom_core.training.common import (autocast, frames, grad_norm, lr_at, maybe_compile, prepare, RunContext,
+                                       schedule, set_lr, Stage)
 
 # label(batch, obs, next_obs) -> target (B, D); obs/next_obs are float frames on the device
 Labeller = Callable[[Batch, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -53,8 +53,6 @@ def train_bc(ctx: RunContext, policy: BCPolicy, label: Labeller, stage_name: str
         with torch.no_grad(), autocast(device, run.bf16):
             target = label(batch, obs, frames(batch.next_obs, device, run.channels_last)).float()
         if cfg.use_aug:
-            from laom_core.training.augment import augment_batch
-
             obs = augment_batch(obs, aug_gen)
         lr = lr_at(step, total, warmup, cfg.learning_rate)
         set_lr(optimizer, lr)

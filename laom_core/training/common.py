@@ -22,11 +22,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from laom_core import rundir
 from laom_core.config import TrainConfig
+from laom_core.data.sampler import to_float, TrajectorySampler
 from laom_core.errors import ConfigError, RunError
 from laom_core.procs import write_progress
-from laom_core.runs.system import system_metrics
-from laom_core.workspace import atomic_path, atomic_write_json
+from laom_core.system import system_metrics
+from laom_core.torch_io import load_weights
+from laom_core.workspace import atomic_path
 
 
 # ----------------------------------------------------------------------------- device
@@ -111,8 +114,6 @@ def prepare(model: nn.Module, device: torch.device, channels_last: bool | None =
 
 def frames(obs_uint8: torch.Tensor, device: torch.device, channels_last: bool | None = None) -> torch.Tensor:
     """uint8 stacks -> float in [-1, 1] on ``device`` (channels_last when the switch is on)."""
-    from laom_core.data.sampler import to_float
-
     x = to_float(obs_uint8.to(device, non_blocking=True))
     if switch_on(channels_last, device):
         x = x.contiguous(memory_format=torch.channels_last)
@@ -151,7 +152,7 @@ class Metrics:
     def __init__(self, run_dir: Path, store=None, run_id: str | None = None, config: TrainConfig | None = None,
                  method: str | None = None) -> None:
         self.writer = store.metric_writer(run_id) if store is not None and run_id else None
-        self.fallback = None if self.writer is not None else open(run_dir / "metrics.jsonl", "a", encoding="utf-8")
+        self.fallback = None if self.writer is not None else open(rundir.RunDir(run_dir).metrics, "a", encoding="utf-8")
         self.last: dict[str, dict[str, float]] = {}
         self.sinks = []
         if config is not None:
@@ -206,17 +207,15 @@ class RunContext:
 
     @property
     def checkpoint_dir(self) -> Path:
-        return self.run_dir / "checkpoints"
+        return rundir.RunDir(self.run_dir).checkpoints
 
     @property
     def artifacts_dir(self) -> Path:
-        return self.run_dir / "artifacts"
+        return rundir.RunDir(self.run_dir).artifacts
 
     def make_sampler(self, path: Path, *, stage: str, traj_ids=None, future_obs_offset: int = 1,
                      start_step: int = 0, frame_stack: int | None = None):
         """A sampler seeded by (run seed, stage, resume step), so a resumed stage draws fresh batches."""
-        from laom_core.data.sampler import TrajectorySampler
-
         seed = (int(self.config.seed) * 1_000_003 + sum(map(ord, stage)) * 7919 + int(start_step)) % 2**32
         return TrajectorySampler(
             path,
@@ -238,8 +237,6 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
 
 
 def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
-    from laom_core.torch_io import load_weights
-
     return load_weights(path, what="checkpoint", map_location=device, error=RunError)
 
 
@@ -295,7 +292,7 @@ class Stage:
 
     def restore(self) -> int:
         """Load ``last.pt`` when resuming; returns the first update still to do."""
-        path = self.dir / "last.pt"
+        path = self.dir / rundir.LAST
         if not (self.ctx.resume and path.exists()):
             return 0
         state = load_checkpoint(path, self.ctx.device)
@@ -325,7 +322,7 @@ class Stage:
         for step in bar:
             yield step
             if (step + 1) % every == 0 and step + 1 < self.total:
-                save_checkpoint(self.dir / "last.pt", self.state(step + 1))
+                save_checkpoint(self.dir / rundir.LAST, self.state(step + 1))
             now = time.perf_counter()
             if now - last_report >= PROGRESS_EVERY_S or step + 1 == self.total:
                 last_report = now
@@ -336,7 +333,7 @@ class Stage:
         """The stage's progress as a record (what the Runs page shows), not only a tqdm bar."""
         elapsed = now - self.t0
         rate = (done - self.start) / elapsed if elapsed > 0 and done > self.start else None
-        write_progress(self.ctx.run_dir / "progress.json", done, self.total, stage=self.name,
+        write_progress(rundir.RunDir(self.ctx.run_dir).progress, done, self.total, stage=self.name,
                        elapsed_s=round(elapsed, 3), eta_s=round((self.total - done) / rate, 1) if rate else None)
 
     def should_log(self, step: int) -> bool:
@@ -360,13 +357,13 @@ class Stage:
                            "datasets for NaN/inf values or lower the learning rate")
         values["samples_per_s"] = self.samples_per_s
         self.ctx.metrics.log(self.name, step, values)
-        self.ctx.metrics.log("system", step, system_metrics())  # laom_core.runs.system: the one monitor
+        self.ctx.metrics.log("system", step, system_metrics())  # laom_core.system: the one monitor
 
     def finish(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         """Write ``final.pt`` (module weights) and return the stage record for stages.json."""
-        save_checkpoint(self.dir / "final.pt", {"stage": self.name, "step": self.total,
+        save_checkpoint(self.dir / rundir.FINAL, {"stage": self.name, "step": self.total,
                                                 "modules": {k: m.state_dict() for k, m in self.modules.items()}})
-        (self.dir / "last.pt").unlink(missing_ok=True)  # final.pt supersedes it; paper-scale states are GBs
+        (self.dir / rundir.LAST).unlink(missing_ok=True)  # final.pt supersedes it; paper-scale states are GBs
         self.ctx.metrics.flush()
         return {"updates": self.total, "samples": int(self.samples),
                 "samples_per_s": None if math.isnan(self.samples_per_s) else round(self.samples_per_s, 2),
@@ -375,10 +372,10 @@ class Stage:
 
 def load_final(ctx: RunContext, stage: str, modules: dict[str, nn.Module]) -> None:
     """Load the weights a finished stage left in ``final.pt``."""
-    state = load_checkpoint(ctx.checkpoint_dir / stage / "final.pt", ctx.device)
+    state = load_checkpoint(rundir.RunDir(ctx.run_dir).final_checkpoint(stage), ctx.device)
     for key, module in modules.items():
         load_module_state(module, state["modules"][key])
 
 
 def write_stages(ctx: RunContext, planned: list[str], finished: dict[str, Any]) -> None:
-    atomic_write_json(ctx.run_dir / "stages.json", {"method": ctx.method, "planned": planned, "finished": finished})
+    rundir.write_stages(ctx.run_dir, ctx.method, planned, finished)

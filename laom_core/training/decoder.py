@@ -11,7 +11,8 @@ import torch
 import torch.nn.functional as F
 
 from laom_core.models import ActionDecoder, BCPolicy
-from laom_core.training.common import RunContext, Stage, autocast, frames, grad_norm, lr_at, prepare, schedule, set_lr
+from laom_core.training.common import (autocast, frames, grad_norm, lr_at, prepare, RunContext, schedule, set_lr,
+                                       Stage)
 
 
 def build_decoder(ctx: RunContext) -> ActionDecoder:

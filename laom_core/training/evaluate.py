@@ -19,10 +19,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from laom_core import rundir
+from laom_core.data.hdf5 import open_dataset
+from laom_core.envs import make_env
 from laom_core.envs.types import EnvStep
 from laom_core.errors import DatasetError, EnvError
-from laom_core.metrics import Normalizer, has_distractors, is_reference_bc, return_normalizer
-from laom_core.training.common import RunContext, autocast, frames
+from laom_core.metrics import has_distractors, is_reference_bc, Normalizer, return_normalizer
+from laom_core.training.common import autocast, frames, RunContext
 from laom_core.viz.video import write_videos
 from laom_core.workspace import atomic_write_json
 
@@ -57,8 +60,6 @@ class LearnedPolicy:
 
 def eval_env_spec(path: Path) -> dict[str, Any]:
     """make_env arguments from an eval data file's attrs."""
-    from laom_core.data.hdf5 import open_dataset
-
     with open_dataset(path) as ds:
         attrs = ds.attrs
         img_hw = ds.img_hw
@@ -92,14 +93,12 @@ def _env_options(path: Path, text: Any) -> dict[str, Any]:
 
 def evaluate(ctx: RunContext, policy: LearnedPolicy, episodes: int, seed: int) -> dict[str, Any]:
     """Roll out ``episodes`` episodes; writes artifacts/rollouts/{episodes.json, *.mp4, *.webm}."""
-    from laom_core.envs import make_env
-
     spec = eval_env_spec(ctx.eval_path)
     if spec["action_dim"] != ctx.info["action_dim"]:
         raise DatasetError(f"eval data {ctx.eval_path} has action dim {spec['action_dim']}, training data "
                            f"{ctx.info['action_dim']}")
     run = ctx.config.run
-    out_dir = ctx.artifacts_dir / "rollouts"
+    out_dir = rundir.RunDir(ctx.run_dir).rollouts
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
         env = make_env(task=spec["task"], difficulty=spec["difficulty"], split="eval", seed=seed,
@@ -134,7 +133,7 @@ def evaluate(ctx: RunContext, policy: LearnedPolicy, episodes: int, seed: int) -
             ctx.metrics.log("eval", ep, {"episode_return": record["return"]})
     finally:
         env.close()
-    atomic_write_json(out_dir / "episodes.json", records)
+    atomic_write_json(rundir.RunDir(ctx.run_dir).episodes, records)
     returns = np.array([r["return"] for r in records], dtype=np.float64)
     result = {"eval_return_mean": float(returns.mean()), "eval_return_std": float(returns.std()),
               "eval_episodes": len(records), "eval_task": spec["task"], "eval_difficulty": spec["difficulty"],
@@ -158,9 +157,8 @@ def reference_return(task: str, difficulty: str, store=None, exclude_run: str | 
         for row in runs:
             if not is_reference_bc(row) or row.get("id") == exclude_run or not row.get("run_dir"):
                 continue
-            try:
-                summary = json.loads((Path(row["run_dir"]) / "summary.json").read_text())
-            except (OSError, ValueError):
+            summary = rundir.load_summary(row["run_dir"])
+            if summary is None:
                 continue
             if summary.get("eval_task") == task and has_distractors(summary.get("eval_difficulty")) == distractors:
                 bc_returns.append(summary.get("eval_return_mean"))

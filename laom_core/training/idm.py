@@ -10,9 +10,9 @@ import torch
 import torch.nn.functional as F
 
 from laom_core.models import ActionIDM
-from laom_core.training.common import (
-    RunContext, Stage, autocast, frames, grad_norm, lr_at, maybe_compile, prepare, schedule, set_lr,
-)
+from laom_core.training.augment import augment_pair
+from laom_core.training.common import (autocast, frames, grad_norm, lr_at, maybe_compile, prepare, RunContext,
+                                       schedule, set_lr, Stage)
 
 
 def build_idm(ctx: RunContext) -> ActionIDM:
@@ -42,8 +42,6 @@ def train_idm(ctx: RunContext, idm: ActionIDM) -> dict[str, Any]:
         obs = frames(batch.obs, device, run.channels_last)
         next_obs = frames(batch.next_obs, device, run.channels_last)
         if cfg.use_aug:
-            from laom_core.training.augment import augment_pair
-
             obs, next_obs = augment_pair(obs, next_obs, generator=aug_gen)
         lr = lr_at(step, total, warmup, cfg.learning_rate)
         set_lr(optimizer, lr)

@@ -17,9 +17,9 @@ from torch import nn
 
 from laom_core.config import LAMConfig
 from laom_core.models import LAOM, LAPO
-from laom_core.training.common import (
-    RunContext, Stage, autocast, ema_update, frames, grad_norm, lr_at, maybe_compile, prepare, schedule, set_lr,
-)
+from laom_core.training.augment import augment_views
+from laom_core.training.common import (autocast, ema_update, frames, grad_norm, lr_at, maybe_compile, prepare,
+                                       RunContext, schedule, set_lr, Stage)
 from laom_core.training.probes import OnlineProbe
 
 
@@ -70,8 +70,6 @@ def _augment(obs: torch.Tensor, next_obs: torch.Tensor, future_obs: torch.Tensor
     0.553; a gap below LAOM's seed-to-seed spread at that scale (0.031). The small presets
     keep the shared mild view, the paper preset has the authors' (see cpu-small.yaml).
     """
-    from laom_core.training.augment import augment_views
-
     return augment_views(obs, next_obs, future_obs, views=cfg.aug_views, generator=generator,
                          shift_pad=cfg.aug_shift_pad, max_rotation_deg=cfg.aug_max_rotation_deg,
                          perspective_distortion=cfg.aug_perspective_distortion,

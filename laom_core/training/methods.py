@@ -16,19 +16,21 @@ from typing import Any, Callable
 
 import json
 
-from laom_core.analysis.leakage import record_run_leakage
+from laom_core import rundir
 from laom_core.data.hdf5 import open_dataset
+from laom_core.data.splits import check_labeled_disjoint, held_out_split
 from laom_core.errors import DatasetError
+from laom_core.methods import LAM_METHODS, USES_LABELED
 from laom_core.training import artifacts
 from laom_core.training.bc import build_policy, train_bc, true_actions
-from laom_core.training.common import RunContext, effective_switches, load_final, write_stages
+from laom_core.training.common import effective_switches, load_final, RunContext, write_stages
 from laom_core.training.decoder import build_decoder, train_decoder
-from laom_core.training.evaluate import LearnedPolicy, evaluate, reference_return
+from laom_core.training.evaluate import evaluate, LearnedPolicy, reference_return
 from laom_core.training.idm import build_idm, train_idm
-from laom_core.methods import LAM_METHODS, USES_LABELED
 from laom_core.training.lam import build_lam, fdm_z_usage, train_lam
-
+from laom_core.training.leakage import record_run_leakage
 from laom_core.training.stages import planned_stages
+
 
 
 # The three probes every LAM run reports (docs/interfaces.md): the paper's online probe on
@@ -46,8 +48,6 @@ def describe_data(data: Path, labeled: Path | None, eval_data: Path | None, meth
     every seed; a labeled file cut from any of them is refused (its labels would leak into
     the held-out probe).
     """
-    from laom_core.data.splits import check_labeled_disjoint, held_out_split
-
     with open_dataset(data) as ds:
         info = {
             "domain_name": ds.attrs.get("domain_name"), "task_name": ds.attrs.get("task_name"),
@@ -83,15 +83,7 @@ def describe_data(data: Path, labeled: Path | None, eval_data: Path | None, meth
 # ----------------------------------------------------------------------------- the run
 def _add_to_probe_file(ctx: RunContext, extra: dict) -> None:
     """Merge ``extra`` into artifacts/probe.json (atomically)."""
-    from laom_core.workspace import atomic_write_json
-
-    path = ctx.artifacts_dir / "probe.json"
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        data = {}
-    data.update(extra)
-    atomic_write_json(path, data)
+    rundir.merge_probe(ctx.run_dir, extra)
 
 
 class _StopAfter(Exception):
@@ -105,12 +97,12 @@ class Runner:
         self.ctx = ctx
         self.planned = planned_stages(ctx.method, ctx.config.run.stop_after)
         self.finished: dict[str, Any] = {}
-        stages_file = ctx.run_dir / "stages.json"
-        if ctx.resume and stages_file.exists():
-            self.finished = json.loads(stages_file.read_text()).get("finished", {})
+        stages = rundir.load_stages(ctx.run_dir) if ctx.resume else None
+        if stages is not None:
+            self.finished = stages.get("finished", {})
 
     def stage(self, name: str, train: Callable[[], dict], modules: dict) -> dict:
-        if name in self.finished and (self.ctx.checkpoint_dir / name / "final.pt").exists():
+        if name in self.finished and rundir.RunDir(self.ctx.run_dir).final_checkpoint(name).exists():
             load_final(self.ctx, name, modules)
             for module in modules.values():
                 module.to(self.ctx.device).eval()

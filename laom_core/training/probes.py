@@ -6,6 +6,9 @@
   map fitted in closed form (ridge on standardized features) on training trajectories and
   measured on held-out ones, per output dimension and overall, next to the MSE of
   predicting the training mean (chance).
+* :func:`ridge_model` and :func:`r2_per_dim` / :func:`r2_pooled`: the one ridge estimator and
+  the one R^2, both scikit-learn's; every probe of the project (the run's probes, the
+  re-probe, the Latent page's per-point probe, the leakage probes) goes through them.
 """
 from __future__ import annotations
 
@@ -14,6 +17,8 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.linear_model import Ridge
+from sklearn.metrics import r2_score
 from torch import nn
 
 
@@ -33,27 +38,43 @@ class OnlineProbe(nn.Module):
         return loss.detach()
 
 
-def fit_ridge(x: np.ndarray, y: np.ndarray, ridge: float = 0.1) -> Callable[[np.ndarray], np.ndarray]:
-    """Closed-form ridge regression with intercept; returns ``predict(x_new)``.
+def ridge_model(x: np.ndarray, y: np.ndarray, penalty: float) -> Ridge:
+    """scikit-learn's ridge regression with an unpenalized intercept, fitted on ``x`` (N, D)
+    -> ``y`` (N, K) with penalty ``penalty`` (sklearn's ``alpha``). Its default solver uses
+    the dual (kernel) form when there are more features than samples."""
+    return Ridge(alpha=float(penalty), fit_intercept=True).fit(x, y)
 
-    Features are standardized with training statistics; the penalty is ``ridge * n``.
-    The dual form is used when there are more features than samples.
-    """
-    x = torch.as_tensor(np.asarray(x, dtype=np.float64))
-    y = torch.as_tensor(np.asarray(y, dtype=np.float64))
-    mu_x, mu_y = x.mean(0), y.mean(0)
-    sd = x.std(0, unbiased=False) + 1e-6
-    xs, yc = (x - mu_x) / sd, y - mu_y
-    n, d = xs.shape
-    lam = max(ridge, 1e-8) * n
-    if d <= n:
-        w = torch.linalg.solve(xs.T @ xs + lam * torch.eye(d, dtype=xs.dtype), xs.T @ yc)
-    else:
-        w = xs.T @ torch.linalg.solve(xs @ xs.T + lam * torch.eye(n, dtype=xs.dtype), yc)
+
+def r2_per_dim(y: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """R^2 of each target column (sklearn's ``r2_score``, baseline: the mean of ``y``);
+    NaN for a column that does not vary."""
+    y, pred = np.asarray(y, dtype=np.float64), np.asarray(pred, dtype=np.float64)
+    if y.ndim == 1:
+        y, pred = y[:, None], pred[:, None]
+    scores = r2_score(y, pred, multioutput="raw_values", force_finite=False)
+    return np.where(y.var(0) > 0, scores, np.nan)
+
+
+def r2_pooled(y: np.ndarray, pred: np.ndarray) -> float:
+    """R^2 over all target columns pooled (sklearn's variance-weighted ``r2_score``:
+    1 - total squared error / total variance); NaN when nothing varies."""
+    y, pred = np.asarray(y, dtype=np.float64), np.asarray(pred, dtype=np.float64)
+    if not (y.var(0) > 0).any():
+        return float("nan")
+    return float(r2_score(y, pred, multioutput="variance_weighted"))
+
+
+def fit_ridge(x: np.ndarray, y: np.ndarray, ridge: float = 0.1) -> Callable[[np.ndarray], np.ndarray]:
+    """The run's probe estimator: :func:`ridge_model` on features standardized with training
+    statistics (std + 1e-6), penalty ``ridge * n``; returns ``predict(x_new)``."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    mu_x, sd = x.mean(0), x.std(0) + 1e-6
+    model = ridge_model((x - mu_x) / sd, y, max(ridge, 1e-8) * len(x))
 
     def predict(x_new: np.ndarray) -> np.ndarray:
-        xn = (torch.as_tensor(np.asarray(x_new, dtype=np.float64)) - mu_x) / sd
-        return (xn @ w + mu_y).numpy()
+        pred = model.predict((np.asarray(x_new, dtype=np.float64) - mu_x) / sd)
+        return pred.reshape(len(pred), *y.shape[1:])  # sklearn flattens a single target column
 
     return predict
 
@@ -66,13 +87,13 @@ def held_out_probe(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray,
     err = (pred - test_y) ** 2
     chance = (test_y - train_y.mean(0)) ** 2
     per_dim = err.mean(0)
-    var = test_y.var(0)
+    r2 = r2_per_dim(test_y, pred)
     return {
         "mse": float(err.mean()),
         "per_dim": [float(v) for v in per_dim],
         "chance_mse": float(chance.mean()),
         "chance_per_dim": [float(v) for v in chance.mean(0)],
-        "r2_per_dim": [float(1 - e / v) if v > 0 else None for e, v in zip(per_dim, var)],
+        "r2_per_dim": [None if np.isnan(v) else float(v) for v in r2],
         "train_samples": int(len(train_x)),
         "held_out_samples": int(len(test_x)),
         "feature_dim": int(train_x.shape[1]),

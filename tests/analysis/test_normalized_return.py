@@ -5,9 +5,10 @@ import json
 
 import pytest
 
-from laom_core import demo, metrics
+from laom_core import metrics
+from laom_core.studies import demo
 from laom_core.analysis import aggregate
-from laom_core.analysis import reproduction as rp
+from laom_core.studies import reproduction as rp
 from laom_core.training.evaluate import reference_return
 
 

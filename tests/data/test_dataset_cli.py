@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from laom_core.cli import main
+from laom_core.data.catalog import subset_path
 from laom_core.data.hdf5 import DatasetWriter
 
 ATTRS = dict(domain_name="hopper", task_name="hop", difficulty="scale_easy_video_hard", dynamic=True, img_hw=8, split="eval")
@@ -72,21 +73,23 @@ def test_subset_and_list(tmp_path, workspace, capsys):
     _write(datasets / "full.hdf5", n=5, T=20)
     (datasets / "broken.hdf5").write_bytes(b"\x89HDF-not-really")
     (datasets / ".full.hdf5.abc.partial").write_bytes(b"in progress")
-    # a bare name is found in the workspace datasets folder; default output goes there too
+    # a bare name is found in the workspace datasets folder; the default output is the cached
+    # subset, named by the source's content (laom_core.data.catalog), reused on a second call
     assert main(["dataset", "subset", "full.hdf5", "--trajectories", "2", "--chunk-size", "10", "--seed", "4"]) == 0
-    out = datasets / "full_labeled-10x2_seed4.hdf5"
-    assert out.exists()
+    out = subset_path(datasets / "full.hdf5", 2, 10, 4)
+    assert out.exists() and out.parent == datasets / "subsets"
+    made = out.stat().st_mtime_ns
     capsys.readouterr()
-    assert main(["dataset", "subset", "full.hdf5", "--trajectories", "2", "--chunk-size", "10", "--seed", "4"]) == 2
-    assert "refusing to overwrite" in _err_line(capsys)
+    assert main(["dataset", "subset", "full.hdf5", "--trajectories", "2", "--chunk-size", "10", "--seed", "4"]) == 0
+    assert str(out) in capsys.readouterr().out and out.stat().st_mtime_ns == made
     assert main(["dataset", "subset", "full.hdf5", "--trajectories", "9", "--chunk-size", "30", "--out", str(tmp_path / "x.hdf5")]) == 2
     assert "no trajectory has 30 steps" in _err_line(capsys)
     assert main(["dataset", "list", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     by_name = {r["name"]: r for r in rows}
-    assert set(by_name) == {"broken.hdf5", "full.hdf5", "full_labeled-10x2_seed4.hdf5"}
+    assert set(by_name) == {"broken.hdf5", "full.hdf5", out.name}
     assert by_name["full.hdf5"]["valid"] and by_name["full.hdf5"]["num_trajectories"] == 5
-    assert by_name["full_labeled-10x2_seed4.hdf5"]["labeled_subset"]
+    assert by_name[out.name]["labeled_subset"]
     assert not by_name["broken.hdf5"]["valid"] and "not an HDF5 file" in by_name["broken.hdf5"]["error"]
     assert main(["dataset", "list"]) == 0
     assert "INVALID" in capsys.readouterr().out

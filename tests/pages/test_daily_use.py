@@ -137,7 +137,7 @@ def test_budgets_page_flags_noise_reference_and_plots_labeled_steps(workspace, t
 def test_home_offers_smoke_or_full_when_running_the_demo_again(workspace, monkeypatch):
     import json
 
-    from laom_core import demo
+    from laom_core.studies import demo
 
     calls = []
     monkeypatch.setattr(demo, "start_demo", lambda smoke=False: calls.append(smoke) or 1)

@@ -56,8 +56,8 @@ def test_job_progress_from_tqdm_and_json_lines():
 def test_call_argv_refuses_unknown_functions():
     with pytest.raises(LaomError):
         jobs.call_argv("os.system", cmd="rm -rf /")
-    argv = jobs.call_argv("make_labeled_subset", src="a", trajectories=2, chunk_size=10, seed=0, out="b")
-    assert argv[1:5] == ["-m", "laom_core.jobs", "call", "make_labeled_subset"]
+    argv = jobs.call_argv("labeled_subset", source="a", trajectories=2, chunk_size=10, seed=0)
+    assert argv[1:5] == ["-m", "laom_core.jobs", "call", "labeled_subset"]
     assert json.loads(argv[5])["trajectories"] == 2
 
 

@@ -256,4 +256,4 @@ def test_a_resumed_run_just_claimed_is_not_taken_for_a_dead_launcher(store):
     long_ago = time.time() - 10 * liveness.CLAIM_GRACE_S
     assert store.transition(run_id, ["queued"], "running", started_at=long_ago, pid=None, pgid=None,
                             proc_start=None, host=socket.gethostname())
-    assert liveness.reconcile(store) == [] and store.get_run(run_id, reconcile=False)["status"] == "running"
+    assert store.reconcile() == [] and store.get_run(run_id, reconcile=False)["status"] == "running"

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from laom_core.data.toy import make_toy_dataset
-from laom_core.training.probes import OnlineProbe, fit_ridge, held_out_probe
+from laom_core.training.probes import OnlineProbe, fit_ridge, held_out_probe, r2_per_dim, r2_pooled
 from train_helpers import train
 
 
@@ -20,6 +20,46 @@ def test_ridge_recovers_a_linear_map_in_primal_and_dual_form():
         predict = fit_ridge(x, x @ w + 0.5, ridge=1e-6)
         err = np.mean((predict(x_test) - (x_test @ w + 0.5)) ** 2)
         assert err < (1e-6 if n > d else 0.9 * np.var(x_test @ w))
+
+
+def test_the_one_ridge_is_sklearns_on_standardized_features():
+    """fit_ridge = sklearn Ridge(alpha = ridge * n) on features standardized with training statistics."""
+    from sklearn.linear_model import Ridge
+
+    rng = np.random.default_rng(3)
+    for n, d in ((200, 6), (30, 80)):  # primal and dual
+        x, y = rng.normal(size=(n, d)) * 3 + 1, rng.normal(size=(n, 2))
+        xs = (x - x.mean(0)) / (x.std(0) + 1e-6)
+        x_new = rng.normal(size=(10, d))
+        expected = Ridge(alpha=0.1 * n).fit(xs, y).predict((x_new - x.mean(0)) / (x.std(0) + 1e-6))
+        np.testing.assert_allclose(fit_ridge(x, y, ridge=0.1)(x_new), expected, rtol=1e-8, atol=1e-10)
+        assert fit_ridge(x, y[:, :1])(x_new).shape == (10, 1)  # one target column stays a column
+        # the closed form it replaced: (X'X + lambda I)^-1 X'y on centred targets
+        w = np.linalg.solve(xs.T @ xs + 0.1 * n * np.eye(d), xs.T @ (y - y.mean(0))) if n > d else \
+            xs.T @ np.linalg.solve(xs @ xs.T + 0.1 * n * np.eye(n), y - y.mean(0))
+        np.testing.assert_allclose(fit_ridge(x, y, ridge=0.1)(x_new),
+                                   (x_new - x.mean(0)) / (x.std(0) + 1e-6) @ w + y.mean(0), rtol=1e-8, atol=1e-10)
+
+
+def test_the_one_r2():
+    y = np.array([[1.0, 5.0, 2.0], [2.0, 5.0, 4.0], [3.0, 5.0, 6.0], [4.0, 5.0, 8.0]])
+    pred = y + np.array([[0.5, 0.0, 0.0], [-0.5, 0.0, 0.0], [0.5, 0.0, 1.0], [-0.5, 0.0, -1.0]])
+    per_dim = r2_per_dim(y, pred)
+    assert per_dim[0] == pytest.approx(1 - 1.0 / 5.0) and np.isnan(per_dim[1]) and per_dim[2] == pytest.approx(0.9)
+    assert r2_pooled(y, pred) == pytest.approx(1 - (1.0 + 2.0) / (5.0 + 20.0))  # total error / total variance
+    assert np.isnan(r2_pooled(np.ones((3, 2)), np.zeros((3, 2))))
+
+
+def test_no_other_module_solves_its_own_ridge_or_r2():
+    """One estimator and one R^2 (training/probes.py, through scikit-learn) for every probe."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "laom_core"
+    own = re.compile(r"linalg\.(solve|eigh|lstsq)|def _r2\b|class _Ridge|sklearn\.linear_model|import r2_score|r2_score\(")
+    offenders = [str(p.relative_to(root)) for p in root.rglob("*.py")
+                 if p.name != "probes.py" and p.name != "augment.py" and own.search(p.read_text(encoding="utf-8"))]
+    assert offenders == []
 
 
 def test_held_out_probe_reports_chance_and_per_dim():

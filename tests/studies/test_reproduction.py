@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from laom_core import demo
-from laom_core.analysis import reproduction as rp
+from laom_core.studies import demo
+from laom_core.studies import reproduction as rp
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -121,7 +121,7 @@ def test_plan_reuses_the_demo_runs_and_orders_headline_first():
         ("lapo", 2, 0), ("laom", 2, 0), ("lapo", 4, 0), ("laom", 4, 0)]
     assert all(f"repro-data{r['data_factor']}x_cheetah-run_train" in r["data"]
                and f"lapo.total_updates={1000 * r['data_factor']}" in r["sets"]
-               and "run.stop_after=lam" in r["sets"] and "demo_cheetah-run_labeled" in r["labeled_data"]
+               and "run.stop_after=lam" in r["sets"] and "subsets/demo_cheetah-run_train-" in r["labeled_data"]
                and rp.is_side_study(r) for r in data)
     assert rp.ReproPlan().scaled_data_plan("cheetah-run", 2).train_episodes == 2 * demo.make_plan(False).train_episodes
     assert not [r for r in rp.run_requests(rp.smoke_plan()) if r.get("data_factor")]

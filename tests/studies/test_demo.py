@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from laom_core import demo
+from laom_core.studies import demo
 from laom_core.errors import LaomError
 from laom_core.experts import shipped
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from laom_core.analysis.leakage import (
+from laom_core.training.leakage import (
     NoDistractorSignals, leakage_figures, probe_scores, read_transition_signals, signal_targets,
 )
 from laom_core.data.hdf5 import DatasetWriter, open_dataset
@@ -180,13 +180,14 @@ def test_record_run_leakage_writes_json_and_metrics(tmp_path):
     def camera_latent(traj, step, actions):
         return _embed(rng, read_transition_signals(path, traj, step)["camera_delta"], dim=16)
 
-    from laom_core.analysis.leakage import load_run_leakage, record_run_leakage
+    from laom_core.rundir import load_leakage
+    from laom_core.training.leakage import record_run_leakage
 
     ctx, run_dir = _ctx(tmp_path, path)
     result = record_run_leakage(ctx, _held_from_file(path, camera_latent), "lam", 30)
     ctx.metrics.close()
     assert result["available"] and result["figures"]["leakage"] > 0.9
-    assert load_run_leakage(run_dir)["figures"]["r2_camera_delta"] > 0.9
+    assert load_leakage(run_dir)["figures"]["r2_camera_delta"] > 0.9
     logged = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert logged[-1]["stage"] == "lam" and logged[-1]["step"] == 30
     assert {"leakage", "r2_action", "r2_camera_delta", "r2_background_step", "clip_accuracy",
@@ -195,7 +196,7 @@ def test_record_run_leakage_writes_json_and_metrics(tmp_path):
 
 def test_record_run_leakage_on_a_released_layout_file(tmp_path):
     path = make_toy_dataset(tmp_path / "plain.h5", trajectories=4, steps=10, img_size=16, distractors=False)
-    from laom_core.analysis.leakage import record_run_leakage
+    from laom_core.training.leakage import record_run_leakage
 
     ctx, run_dir = _ctx(tmp_path, path)
     held = _held_from_file(path, lambda traj, step, actions: actions)
@@ -251,7 +252,7 @@ def test_train_records_leakage_and_vanilla_probes_sit_at_chance(tmp_path, capsys
 
 
 def test_too_few_held_out_trajectories_pool_in_training_ones(tmp_path):
-    from laom_core.analysis.leakage import record_run_leakage
+    from laom_core.training.leakage import record_run_leakage
 
     path = make_toy_dataset(tmp_path / "d.h5", trajectories=8, steps=15, img_size=16, distractors=True, seed=3)
     rng = np.random.default_rng(0)

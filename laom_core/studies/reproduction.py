@@ -37,9 +37,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from laom_core.analysis.reprobe import ProbeSplit, reprobe_run, run_training_ids, unseen_split
+from laom_core.config import load_config
+from laom_core.data.hdf5 import open_dataset
+from laom_core.data.splits import held_out_split
 from laom_core.errors import LaomError
-from laom_core.metrics import is_reference_bc, normalize_rows
 from laom_core.methods import BUDGET_METHODS, LABELS as METHOD_TITLES, LAM_METHODS, METHODS
+from laom_core.metrics import is_reference_bc, normalize_rows
+from laom_core.runs import launcher
+from laom_core.rundir import load_leakage
+from laom_core.runs.store import RunStore
+from laom_core.studies import demo
+from laom_core.studies.demo import finished_run_summary
+from laom_core.viz.svg import bar_chart, line_chart
+from laom_core.workspace import atomic_write_text
 
 REPO = Path(__file__).resolve().parents[2]
 BEGIN, END = "<!-- reproduce.py: generated, do not edit -->", "<!-- reproduce.py: end of generated part -->"
@@ -79,8 +90,6 @@ class ReproPlan:
 
     def data_plan(self, task: str, distractors: bool):
         """The demo's dataset plan for ``task`` (distractors) or its vanilla twin."""
-        from laom_core import demo
-
         base = demo.make_plan(self.smoke)
         plan = dataclasses.replace(base, task=task, budgets=tuple(self.budgets), sweep_budgets=tuple(self.budgets),
                                    preset=self.preset if not self.smoke else base.preset,
@@ -116,8 +125,6 @@ class _NoStatus:
 def build_datasets(plan: ReproPlan) -> list[Path]:
     """Clips, train sets, labeled subsets and eval sets for every task, with and without
     distractors; each step is skipped when its file exists (files are written atomically)."""
-    from laom_core import demo
-
     status = _NoStatus()
     made: list[Path] = []
     first = True
@@ -146,8 +153,6 @@ def run_requests(plan: ReproPlan) -> list[dict]:
     Each request is the demo's request dict plus ``distractors``, ``seed``, ``token``,
     ``tags`` and ``ablation`` (the ablation row's title, or None).
     """
-    from laom_core import demo
-
     out: list[dict] = []
     for seed in plan.seeds:
         for task in plan.tasks:
@@ -174,8 +179,6 @@ def run_requests(plan: ReproPlan) -> list[dict]:
 
 def headline_requests(plan: ReproPlan, task: str, seed: int) -> list[dict]:
     """LAPO and LAOM stage 1 with and without distractors: what claims 1 and 2 need."""
-    from laom_core import demo
-
     main = max(plan.budgets)
     out = []
     for distractors in (True, False):
@@ -209,8 +212,6 @@ def _stage1_variant(template: dict, name: str, sets: list[str], seed: int, **stu
 
 def scale_requests(plan: ReproPlan, dist_plan, dist_reqs: list[dict], seed: int) -> list[dict]:
     """LAPO and LAOM stage 1 with ``factor`` x the preset's LAM updates."""
-    from laom_core.config import load_config
-
     out = []
     for factor in plan.scale_factors:
         for method in ("lapo", "laom"):
@@ -225,8 +226,6 @@ def scale_requests(plan: ReproPlan, dist_plan, dist_reqs: list[dict], seed: int)
 def data_requests(plan: ReproPlan, task: str, dist_plan, dist_reqs: list[dict], seed: int) -> list[dict]:
     """LAPO and LAOM stage 1 on ``factor`` x the training data with ``factor`` x the LAM updates
     (the same number of passes over the data as the preset; labeled and eval sets unchanged)."""
-    from laom_core.config import load_config
-
     out = []
     for factor in plan.data_factors:
         big = plan.scaled_data_plan(task, factor)
@@ -263,8 +262,6 @@ def _for_seed(req: dict, seed: int, distractors: bool, token_prefix: str) -> dic
 
 def ablation_requests(plan: ReproPlan, dist_plan, dist_reqs: list[dict], seed: int) -> list[dict]:
     """Stage-1-only runs for the rows the main runs do not already give."""
-    from laom_core.config import load_config
-
     lam_cfg = load_config(dist_plan.preset, "laom")[0].lapo
     small = ABLATION_SMALL_LATENT.get(dist_plan.preset, max(2, lam_cfg.latent_action_dim // 8))
     base = next(r for r in dist_reqs if r["method"] == "lapo")
@@ -290,9 +287,6 @@ def ablation_requests(plan: ReproPlan, dist_plan, dist_reqs: list[dict], seed: i
 
 def queue(plan: ReproPlan, max_runs: int | None = None) -> list[dict]:
     """Queue every request (idempotent); returns the requests with their ``run_id``."""
-    from laom_core import demo
-    from laom_core.runs import launcher
-
     if max_runs is not None:
         launcher.set_max_concurrent(max_runs)
     requests = run_requests(plan)
@@ -309,9 +303,6 @@ def queue(plan: ReproPlan, max_runs: int | None = None) -> list[dict]:
 def resume_interrupted(run_ids: Sequence[str]) -> list[str]:
     """Re-queue (with ``--resume``) the runs among ``run_ids`` that were stopped or failed,
     e.g. killed when a session ended; their finished stages are kept. Returns their ids."""
-    from laom_core.runs import launcher
-    from laom_core.runs.store import RunStore
-
     resumed = []
     with RunStore() as store:
         for run_id in run_ids:
@@ -324,10 +315,6 @@ def resume_interrupted(run_ids: Sequence[str]) -> list[str]:
 # ----------------------------------------------------------------------------- results
 def collect_results(plan: ReproPlan, requests: list[dict] | None = None) -> dict:
     """The JSON report: one row per planned run (finished or not) plus context."""
-    from laom_core.data.hdf5 import open_dataset
-    from laom_core.demo import finished_run_summary
-    from laom_core.runs.store import RunStore
-
     requests = requests if requests is not None else run_requests(plan)
     with RunStore() as store:
         runs = store.list_runs()
@@ -395,10 +382,6 @@ def add_common_data_probe(plan: ReproPlan, requests: list[dict], rows: list[dict
     trained on and testing on trajectories none of them saw. Adds ``common_<field>`` to
     the rows; returns the split per task (or why there is none).
     """
-    from laom_core.analysis.reprobe import ProbeSplit, reprobe_run, run_training_ids, unseen_split
-    from laom_core.config import load_config
-    from laom_core.data.splits import held_out_split
-
     out: dict[str, dict] = {}
     for task in sorted({r["task"] for r in rows if r.get("data_factor")}):
         seed0 = min(r["seed"] for r in rows if r["task"] == task)
@@ -440,9 +423,7 @@ LEAKAGE_FIELDS = ("r2_action", "obs_r2_state", "leakage")  # of artifacts/leakag
 def run_leakage_figures(run: dict | None) -> dict[str, float | None]:
     """The held-out leakage figures the report uses (None each for a run without them): how much
     of the true action the latent action explains, of the state the encoder's embedding does."""
-    from laom_core.analysis.leakage import load_run_leakage
-
-    found = load_run_leakage(run["run_dir"]) if run and run.get("run_dir") else None
+    found = load_leakage(run["run_dir"]) if run and run.get("run_dir") else None
     figures = (found or {}).get("figures") or {}
     return {k: (float(figures[k]) if _num(figures.get(k)) else None) for k in LEAKAGE_FIELDS}
 
@@ -706,8 +687,6 @@ def scale_table(report: dict) -> list[list[str]]:
     rows = report["runs"]
     out = [["task", "LAM updates", "LAPO probe MSE", "LAOM probe MSE", "LAPO / LAOM"]]
     try:
-        from laom_core.config import load_config
-
         updates = load_config(report["preset"], "laom")[0].lapo.total_updates
     except Exception:  # noqa: BLE001 - an unknown preset only loses the label
         updates = None
@@ -724,8 +703,6 @@ def latent_table(report: dict) -> list[list[str]]:
     rows = report["runs"]
     out = [["task", "latent action dim", "LAPO probe MSE", "LAOM probe MSE", "LAPO / LAOM"]]
     try:
-        from laom_core.config import load_config
-
         preset_dim = load_config(report["preset"], "laom")[0].lapo.latent_action_dim
     except Exception:  # noqa: BLE001 - an unknown preset only loses the preset's row
         preset_dim = None
@@ -780,9 +757,6 @@ def markdown_table(table: list[list[str]]) -> str:
 # ----------------------------------------------------------------------------- report
 def write_report(report: dict, claims: list[dict], out_md: Path, figures_dir: Path) -> None:
     """Write the generated block of ``out_md`` (keeping text outside it) and its SVG figures."""
-    from laom_core.viz.svg import bar_chart, line_chart
-    from laom_core.workspace import atomic_write_text
-
     figures_dir.mkdir(parents=True, exist_ok=True)
     rows = report["runs"]
     figures = []

@@ -5,8 +5,19 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from laom_core.data.toy import make_toy_dataset
-from laom_core.runs.system import system_metrics
+from laom_core.system import system_metrics
+
+
+@pytest.fixture
+def store(workspace):
+    from laom_core.runs.store import RunStore
+
+    s = RunStore()
+    yield s
+    s.close()
 
 
 def _busy(seconds: float) -> None:
@@ -92,7 +103,7 @@ def _page_system_keys() -> list[str]:
     import ast
     from pathlib import Path
 
-    tree = ast.parse((Path(__file__).resolve().parents[2] / "pages" / "runs.py").read_text())
+    tree = ast.parse((Path(__file__).resolve().parents[1] / "pages" / "runs.py").read_text())
     for node in tree.body:
         if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "SYSTEM_KEYS":
             return ast.literal_eval(node.value)
@@ -101,8 +112,8 @@ def _page_system_keys() -> list[str]:
 
 def test_cuda_figures_reach_the_system_stage_the_runs_page_plots(monkeypatch):
     """The Runs page's System tab plots the keys of stage 'system', which training logs
-    through :func:`laom_core.runs.system.system_metrics`."""
-    from laom_core.runs.system import cuda_device_name, cuda_figures
+    through :func:`laom_core.system.system_metrics`."""
+    from laom_core.system import cuda_device_name, cuda_figures
 
     _fake_cuda(monkeypatch)
     expected = {"gpu_mem_mb": 2048.0, "gpu_mem_allocated_mb": 1024.0, "gpu_mem_peak_mb": 1536.0, "gpu_util": 37.0}
@@ -114,7 +125,7 @@ def test_cuda_figures_reach_the_system_stage_the_runs_page_plots(monkeypatch):
 
 
 def test_no_utilisation_without_nvml(monkeypatch):
-    from laom_core.runs.system import cuda_figures
+    from laom_core.system import cuda_figures
 
     _fake_cuda(monkeypatch, util=None)
     monkeypatch.setitem(__import__("sys").modules, "pynvml", None)  # import pynvml -> ImportError

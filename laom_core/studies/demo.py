@@ -31,10 +31,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from laom_core import methods, procs
+from laom_core import methods, procs, rundir
+from laom_core.collect import collect_dataset
+from laom_core.data import catalog
+from laom_core.envs import builtin_clips
+from laom_core.envs.videos import BuiltinSource
 from laom_core.errors import LaomError
+from laom_core.experts.shipped import shipped_tasks
 from laom_core.metrics import has_distractors, is_reference_bc, return_normalizer
-from laom_core.workspace import atomic_write_json, datasets_dir, workspace_root
+from laom_core.runs import launcher
+from laom_core.runs.store import RunStore
+from laom_core.workspace import atomic_write_json, atomic_write_text, datasets_dir, workspace_root
 
 TASK = "cheetah-run"
 
@@ -84,7 +91,9 @@ class DemoPlan:
         return self.dataset_path("eval")
 
     def labeled_path(self, budget: int) -> Path:
-        return self.dataset_path(f"labeled-{budget}x{self.chunk_size}")
+        """The labeled subset of ``budget`` chunks, named after the train file's content
+        (:func:`laom_core.data.catalog.subset_path`)."""
+        return catalog.subset_path(self.train_path, budget, self.chunk_size, self.seed)
 
     @property
     def group(self) -> str:
@@ -202,9 +211,6 @@ def _bar(desc: str, total: int, unit: str):
 
 
 def _step_clips(plan: DemoPlan, status: _Status) -> str:
-    from laom_core.envs import builtin_clips
-    from laom_core.envs.videos import BuiltinSource
-
     source = BuiltinSource()
     specs = source.missing()
     if plan.clips_per_split is not None:
@@ -229,8 +235,6 @@ def _step_clips(plan: DemoPlan, status: _Status) -> str:
 
 
 def _collect(plan: DemoPlan, status: _Status, name: str, split: str, episodes: int, out: Path) -> str:
-    from laom_core.collect import collect_dataset
-
     if out.exists():
         return "skipped"
     total = episodes * plan.steps
@@ -254,13 +258,10 @@ def _collect(plan: DemoPlan, status: _Status, name: str, split: str, episodes: i
 
 
 def _step_subsets(plan: DemoPlan, status: _Status) -> str:
-    from laom_core.data.subsets import make_labeled_subset
-
     made = []
     for i, budget in enumerate(plan.budgets):
-        out = plan.labeled_path(budget)
-        if not out.exists():
-            make_labeled_subset(plan.train_path, budget, plan.chunk_size, plan.seed, out)
+        if not plan.labeled_path(budget).exists():
+            catalog.labeled_subset(plan.train_path, budget, plan.chunk_size, plan.seed)
             made.append(budget)
         status.update("labeled-subsets", progress=(i + 1) / len(plan.budgets),
                       message=f"{budget} chunks of {plan.chunk_size} steps")
@@ -295,9 +296,6 @@ def _use_both_cores() -> None:
     Each training run uses one thread; two runs on two cores finish the demo's headline
     comparison in about half the time of one after the other.
     """
-    from laom_core.runs import launcher
-    from laom_core.runs.store import RunStore
-
     if os.environ.get("LAOM_STUDIO_MAX_RUNS") or launcher.visible_gpus():
         return
     with RunStore() as store:
@@ -340,8 +338,6 @@ def queue_runs(requests: list[dict], tag: str = "demo", token_prefix: str = "dem
 # ----------------------------------------------------------------------------- main
 def run_demo(smoke: bool = False, plan: DemoPlan | None = None) -> dict:
     """Run every step of the demo in this process; returns the final status."""
-    from laom_core.experts.shipped import shipped_tasks
-
     plan = plan or make_plan(smoke)
     status = _Status(plan)
     steps: list[tuple[str, Callable[[], str]]] = [
@@ -390,7 +386,7 @@ def start_demo(smoke: bool = False) -> int:
     if current.get("state") == "running" and _pid_alive(current.get("pid"), current.get("proc_start")):
         return int(current["pid"])
     argv = [sys.executable, "-m", "laom_core", "demo"] + (["--smoke"] if smoke else [])
-    proc = procs.start(argv, log=demo_dir() / "log.txt", cwd=procs.PACKAGE_PARENT,
+    proc = procs.start(argv, log=demo_dir() / rundir.LOG, cwd=procs.PACKAGE_PARENT,
                        env=procs.child_env(workspace=workspace_root()))
     return proc.pid
 
@@ -408,8 +404,6 @@ def demo_results(smoke: bool = False) -> dict:
     (minutes after the demo started): first metric logged, headline runs (LAPO, LAOM,
     LAOM+supervision at the largest budget) finished, every run finished; None until then.
     """
-    from laom_core.runs.store import RunStore
-
     plan = make_plan(smoke)
     requests = run_requests(plan)
     status = demo_status()
@@ -462,10 +456,7 @@ def finished_run_summary(run: dict | None) -> dict:
     """A finished run's summary.json ({} for any other run or an unreadable file)."""
     if not run or run.get("status") != "finished" or not run.get("run_dir"):
         return {}
-    try:
-        return json.loads((Path(run["run_dir"]) / "summary.json").read_text())
-    except (OSError, ValueError):
-        return {}
+    return rundir.load_summary(run["run_dir"]) or {}
 
 
 def results_markdown(results: dict) -> str:
@@ -492,8 +483,6 @@ def results_markdown(results: dict) -> str:
 
 def write_readme_block(path: Path, text: str) -> None:
     """Replace the demo-results block of ``path`` (between the markers) with ``text``."""
-    from laom_core.workspace import atomic_write_text
-
     old = Path(path).read_text(encoding="utf-8")
     if README_BEGIN not in old or README_END not in old:
         raise LaomError(f"{path} has no demo-results block: add the two marker lines\n{README_BEGIN}\n{README_END}")

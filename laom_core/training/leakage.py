@@ -58,11 +58,15 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 
+from laom_core.data.hdf5 import open_dataset
 from laom_core.errors import LaomError
+from laom_core.rundir import LEAKAGE
+from laom_core.training.probes import r2_per_dim, ridge_model
+from laom_core.workspace import atomic_write_json
 
 MIN_VERSION = "0.1"  # first LAOM Studio release whose collections record distractor/*
 CAMERA_OFFSETS = 4   # the environment's camera record: 4 offsets then 4 velocity columns
@@ -126,8 +130,6 @@ def read_transition_signals(dataset: Any, traj: np.ndarray, step: np.ndarray) ->
     targets of :func:`signal_targets`; raises :class:`NoDistractorSignals` when the file
     records none.
     """
-    from laom_core.data.hdf5 import open_dataset
-
     if isinstance(dataset, (str, Path)):
         with open_dataset(dataset) as ds:
             return read_transition_signals(ds, traj, step)
@@ -182,29 +184,12 @@ def _standardise(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
     return [(x - mu) / sd for x in (train, *others)]
 
 
-class _Ridge:
-    """Ridge regression on standardised inputs for a whole grid of strengths at once.
-
-    One eigendecomposition (primal D x D, or dual n x n when D > n) gives the fit for
-    every strength and every target column; ``predict(x, alpha)`` uses strength ``alpha * n``.
-    """
-
-    def __init__(self, x: np.ndarray, y: np.ndarray) -> None:
-        self.mu_y = y.mean(0)
-        self.x, yc = x, y - self.mu_y
-        self.n, d = x.shape
-        self.dual = d > self.n
-        gram = x @ x.T if self.dual else x.T @ x
-        evals, self.vecs = np.linalg.eigh(gram)
-        self.evals = np.clip(evals, 0.0, None)
-        self.proj = self.vecs.T @ (yc if self.dual else x.T @ yc)
-
-    def basis(self, x_new: np.ndarray) -> np.ndarray:
-        """``x_new`` in the eigenbasis: computed once, then every strength is one small product."""
-        return (x_new @ self.x.T if self.dual else x_new) @ self.vecs
-
-    def predict(self, basis: np.ndarray, alpha: float, cols: slice = slice(None)) -> np.ndarray:
-        return basis @ (self.proj[:, cols] / (self.evals + alpha * self.n)[:, None]) + self.mu_y[cols]
+def _ridge_predictions(x_fit: np.ndarray, y_fit: np.ndarray, x_new: np.ndarray,
+                       alphas: Iterable[float]) -> dict[float, np.ndarray]:
+    """Predictions on ``x_new`` of the one ridge (:func:`laom_core.training.probes.ridge_model`)
+    fitted on standardised ``x_fit`` -> every target column, for each strength ``alpha * n``."""
+    # sklearn returns a single target column as a 1-D array: keep (N, columns)
+    return {a: ridge_model(x_fit, y_fit, a * len(x_fit)).predict(x_new).reshape(len(x_new), -1) for a in alphas}
 
 
 class _Target:
@@ -252,16 +237,14 @@ def _cross_fit(x: np.ndarray, groups: np.ndarray, targets: list[_Target], folds:
             val_mask = _folds(groups[tr], min(4, len(inner_groups)), seed + 7)[0]
             fit_rows, val_rows = tr[~val_mask], tr[val_mask]
             xi, xv = _standardise(x[fit_rows], x[val_rows])
-            fit = _Ridge(xi, y[fit_rows])
-            bv = fit.basis(xv)
+            val = _ridge_predictions(xi, y[fit_rows], xv, ALPHAS)
             for t in targets:
-                scores = [t.score(fit.predict(bv, a, t.cols), val_rows, seen[t.cols]) for a in ALPHAS]
+                scores = [t.score(val[a][:, t.cols], val_rows, seen[t.cols]) for a in ALPHAS]
                 alphas[t.name] = ALPHAS[int(np.argmax(scores))]
         xs, xt = _standardise(x[tr], x[te])
-        fit = _Ridge(xs, y[tr])
-        bt = fit.basis(xt)
+        final = _ridge_predictions(xs, y[tr], xt, sorted(set(alphas.values())))
         for t in targets:
-            pred[np.ix_(te, np.arange(y.shape[1])[t.cols])] = fit.predict(bt, alphas[t.name], t.cols)
+            pred[np.ix_(te, np.arange(y.shape[1])[t.cols])] = final[alphas[t.name]][:, t.cols]
         mean[te] = y[tr].mean(0)
     out = {}
     for t in targets:
@@ -289,16 +272,15 @@ def _regression_target(name: str, y: np.ndarray) -> _Target | None:
     return _Target(name, (ys - ys.mean(0)) / ys.std(0), classify=False)
 
 
-def _r2(pred: np.ndarray, y: np.ndarray) -> float:
-    """Mean over dims of 1 - SSE(out-of-fold probe) / SSE(mean of all samples).
+def _mean_r2(pred: np.ndarray, y: np.ndarray) -> float:
+    """Mean over dims of R^2 of the out-of-fold probe (:func:`laom_core.training.probes.r2_per_dim`,
+    sklearn's ``r2_score``), 0 for a dimension that does not vary.
 
     The baseline is the mean over *all* samples, not each training fold's: with held-out
     trajectories a training-fold mean is biased away from the held-out values (a signal
     constant within a trajectory would score R^2 > 0 for predicting nothing at all).
     """
-    sse = ((pred - y) ** 2).sum(0)
-    sst = ((y - y.mean(0)) ** 2).sum(0)
-    return float(np.where(sst > 0, 1.0 - sse / np.maximum(sst, 1e-300), 0.0).mean())
+    return float(np.nan_to_num(r2_per_dim(y, pred), nan=0.0).mean())
 
 
 def probe_scores(x: np.ndarray, groups: np.ndarray, regressions: Mapping[str, np.ndarray],
@@ -346,7 +328,7 @@ def probe_scores(x: np.ndarray, groups: np.ndarray, regressions: Mapping[str, np
             score = max(0.0, (acc - chance) / (1.0 - chance)) if chance < 1.0 else 0.0
             out.update(clip_accuracy=acc, clip_chance=chance, clip_score=score)
         else:
-            out[f"r2_{t.name}"] = _r2(pred[t.name], t.y)
+            out[f"r2_{t.name}"] = _mean_r2(pred[t.name], t.y)
     return out
 
 
@@ -468,11 +450,9 @@ def record_run_leakage(ctx: Any, held: Mapping[str, np.ndarray], stage: str, ste
     figures and nothing is logged (likewise, with a warning on stderr, if the analysis
     itself fails: it must not cost the run its stage 1).
     """
-    from laom_core.workspace import atomic_write_json
-
-    path = Path(ctx.artifacts_dir) / "leakage.json"
+    path = Path(ctx.artifacts_dir) / LEAKAGE
     result: dict[str, Any] = {"definition": "leakage = distractor / (R2(action)+ + distractor); see "
-                                            "laom_core/analysis/leakage.py"}
+                                            "laom_core/training/leakage.py"}
     try:
         if (not held or len(held.get("z", ())) == 0) and (not train or len(train.get("z", ())) == 0):
             raise LaomError("no transitions to probe (dataset too small)")
@@ -491,13 +471,3 @@ def record_run_leakage(ctx: Any, held: Mapping[str, np.ndarray], stage: str, ste
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(path, result)
     return result
-
-
-def load_run_leakage(run_dir: str | Path) -> dict[str, Any] | None:
-    """A run's ``artifacts/leakage.json`` (None when the run has none or it is unreadable)."""
-    import json
-
-    try:
-        return json.loads((Path(run_dir) / "artifacts" / "leakage.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
