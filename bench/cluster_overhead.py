@@ -29,15 +29,17 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from laom_core.rundir import RunDir  # noqa: E402 - after the path
 
 TRAINER = (
-    "import json, sys, time, pathlib\n"
-    "run_dir, steps = pathlib.Path(sys.argv[1]), int(sys.argv[2])\n"
-    "with open(run_dir / 'metrics.jsonl', 'a') as fh:\n"
+    "import json, sys, time\n"
+    "from laom_core.rundir import RunDir\n"
+    "run_dir, steps = RunDir(sys.argv[1]), int(sys.argv[2])\n"
+    "with open(run_dir.metrics, 'a') as fh:\n"
     "    for step in range(steps):\n"
     "        fh.write(json.dumps({'stage': 'bench', 'step': step, 'wall': time.time(), 'loss': 1.0 / (step + 1),"
     " 'lr': 1e-3}) + '\\n')\n"
-    "(run_dir / 'summary.json').write_text(json.dumps({'steps': steps}))\n"
+    "run_dir.summary.write_text(json.dumps({'steps': steps}))\n"
 )
 
 
@@ -108,7 +110,7 @@ def main() -> int:
     runs = [store.get_run(i, reconcile=False) for i in ids]
     own, e2e = [], []
     for run in runs:
-        info = ingest.read_json(Path(run["run_dir"]) / "exit.json") or {}
+        info = ingest.read_json(RunDir(run["run_dir"]).exit) or {}
         if "started_at" in info:
             own.append(info["ended_at"] - info["started_at"])
         e2e.append((run["ended_at"] or 0) - (run["queued_at"] or 0))

@@ -35,6 +35,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from laom_core.rundir import RunDir  # noqa: E402 - after the path
 FIRST_PICTURE_TARGET_S = 2.0
 UMAP_TARGET_S = 30.0
 
@@ -46,7 +47,7 @@ def build(root: Path, n: int, dim: int) -> Path:
     from laom_core.workspace import runs_dir
 
     folder = runs_dir() / "bench-latents"
-    latents = folder / "artifacts" / "latents.npz"
+    latents = RunDir(folder).latents
     try:
         lf = open_latents(latents)
         ok = (lf.n, lf.dim) == (n, dim)

@@ -29,13 +29,13 @@ from typing import Any, Sequence
 
 from laom_core import procs
 from laom_core.errors import LaomError
-from laom_core.rundir import LOG
+from laom_core.rundir import LOG, PROGRESS
 from laom_core.workspace import atomic_write_json, workspace_root
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 _TQDM = re.compile(r"(\d+)/(\d+) \[")
 _PERCENT = re.compile(r"(\d{1,3})%\|")
-PROGRESS_FILE = "progress.json"
+PROGRESS_FILE = PROGRESS  # a job folder reports progress as a run folder does
 
 
 def jobs_dir(create: bool = True) -> Path:

@@ -19,12 +19,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from laom_core import rundir
+from laom_core.rundir import RunDir
 from laom_core.errors import ConfigError, LaomError
 from laom_core.methods import USES_LABELED
 from laom_core.runs.request import TrainRequest
-from laom_core.workspace import atomic_write_json, atomic_write_text, runs_dir
+from laom_core.workspace import atomic_write_json, runs_dir
 
-ORIGIN = "origin.json"  # what a run folder was made with; a resume must match it
+ORIGIN = rundir.ORIGIN  # what a run folder was made with; a resume must match it
 _ORIGIN_KEYS = ("method", "task", "action_dim", "img_hw", "data", "labeled_data")
 
 
@@ -133,11 +135,11 @@ def _run(request: TrainRequest) -> dict[str, Any]:
     except LaomError as exc:
         _finish(store, run_id, "failed", error=str(exc), exit_code=2)
         raise Reported(str(exc)) from exc
-    if request.resume and not (run_dir / "stages.json").exists():
+    if request.resume and not RunDir(run_dir).stages.exists():
         note(f"nothing to resume in {run_dir}; starting from the beginning")
     if not (request.resume and (run_dir / ORIGIN).exists()):
         atomic_write_json(run_dir / ORIGIN, origin(method, info, data, labeled))
-    atomic_write_text(run_dir / "config.yaml", config.to_yaml())
+    rundir.write_config(run_dir, config.to_yaml())
     if store is not None and run_id:
         gpu = {"gpu_name": torch.cuda.get_device_name(device)} if device.type == "cuda" else {}
         store.set_status(run_id, "running", run_dir=str(run_dir), device=str(device), preset=request.preset,
@@ -168,14 +170,14 @@ def _run(request: TrainRequest) -> dict[str, Any]:
             signal.signal(signal.SIGTERM, previous)
         metrics.close()
     summary["preset"] = request.preset
-    atomic_write_json(run_dir / "summary.json", summary)
+    rundir.write_summary(run_dir, summary)
     _finish(store, run_id, "finished", exit_code=0)
     return summary
 
 
 def check_run_dir(run_dir: Path, resume: bool) -> None:
     """Refuse to start a new run over a folder that already holds one (unless resuming)."""
-    if not resume and ((run_dir / "checkpoints").exists() or (run_dir / "stages.json").exists()):
+    if not resume and (RunDir(run_dir).checkpoints.exists() or RunDir(run_dir).stages.exists()):
         raise ConfigError(f"run folder {run_dir} already holds a run; pass --resume to continue it or choose "
                           "another --run-dir")
 
@@ -189,7 +191,7 @@ def origin(method: str, info: dict, data: Path, labeled: Path | None) -> dict:
 def check_origin(run_dir: Path, now: dict) -> None:
     """Refuse to resume a run folder with another method or other data than it was made with."""
     before: dict = {}
-    for name in (ORIGIN, "stages.json"):  # stages.json: folders made before origin.json existed
+    for name in (ORIGIN, rundir.STAGES):  # stages.json: folders made before origin.json existed
         try:
             loaded = json.loads((run_dir / name).read_text(encoding="utf-8"))
         except FileNotFoundError:

@@ -22,9 +22,10 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from laom_core import rundir
 from laom_core.runs.store import RunStore, _group_rows, _run_num
 
-METRICS_FILE = "metrics.jsonl"
+METRICS_FILE = rundir.METRICS
 MAX_CHUNK_BYTES = 8 << 20  # at most this much of the file per call (a long backlog is read in steps)
 _RESERVED = ("stage", "step", "wall")
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from laom_core import rundir
 from laom_core.config import TrainConfig, config_from_dict, load_config
 from laom_core.errors import ConfigError
 from laom_core.methods import METHODS, USES_LABELED
@@ -160,7 +161,7 @@ def validate_train_request(
 
 
 # ---------------------------------------------------------------------- stored form
-REQUEST_FILE = "request.json"  # in a queued run's folder: the request as checked at queue time
+REQUEST_FILE = rundir.REQUEST  # in a queued run's folder: the request as checked at queue time
 
 
 def write_request(path: str | Path, request: TrainRequest) -> None:

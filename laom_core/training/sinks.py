@@ -36,6 +36,7 @@ import sys
 from pathlib import Path
 from typing import Any, Protocol
 
+from laom_core import rundir
 from laom_core.methods import LAM_METHODS
 
 STAGE_PREFIX = {"lam": "lapo", "bc": "bc", "decoder": "decoder", "idm": "idm"}
@@ -51,7 +52,7 @@ RENAMES: dict[str, dict[str, str]] = {
     "eval": {"eval_return_mean": "eval_returns_mean", "eval_return_std": "eval_returns_std",
              "episode_return": "eval_episode_return"},
 }
-TB_FOLDER = "tb"
+TB_FOLDER = rundir.TENSORBOARD
 
 
 def eval_prefix(method: str | None) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from laom_core.rundir import RunDir
 from laom_core.viz.curves import downsample
 from pages import common
 
@@ -54,7 +55,7 @@ def summary_of(run: dict) -> dict:
     folder = common.run_dir(run)
     if folder is None:
         return {}
-    path = folder / "summary.json"
+    path = RunDir(folder).summary
     try:
         mtime = path.stat().st_mtime
     except OSError:

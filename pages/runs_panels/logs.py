@@ -6,6 +6,7 @@ from pathlib import Path
 import streamlit as st
 
 from laom_core.procs import tail
+from laom_core.rundir import RunDir
 from pages import common
 
 FULL_LOG_MAX = 8 * 1024 * 1024  # bytes drawn on the page; the download has the whole file
@@ -56,7 +57,7 @@ def _metrics_csv(store_path: str, run_id: str) -> str:
 
 def log_panel(run: dict) -> None:
     folder = common.run_dir(run)
-    path = folder / "log.txt" if folder else None
+    path = RunDir(folder).log if folder else None
     try:
         size = path.stat().st_size if path else 0
     except OSError:

@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 from typing import IO, Protocol
 
+from laom_core.rundir import RunDir
 from laom_core.errors import ConfigError
 from laom_core.runs import ingest
 from laom_core.runs.store import RunStore
@@ -42,36 +43,7 @@ _LAST_POLL: dict[str, float] = {}
 STORE_ENV = "LAOM_STUDIO_STORE"  # "off": the run writes metrics.jsonl instead of opening the store
 
 
-@dataclasses.dataclass
-class JobState:
-    """A job as its backend sees it: ``pending``, ``running``, ``done``, ``failed``, ``cancelled``
-    or ``gone`` (the backend does not know it, e.g. Slurm forgot a finished job)."""
-
-    state: str
-    exit_code: int | None = None
-    reason: str = ""
-
-    @property
-    def ended(self) -> bool:
-        return self.state in ("done", "failed", "cancelled", "gone")
-
-
-class Backend(Protocol):
-    name: str
-
-    def check(self, opts: dict) -> None:
-        """Raise ConfigError (one clear sentence) if the cluster cannot be reached with ``opts``."""
-
-    def submit(self, run: dict, argv: list[str], env: dict[str, str], opts: dict) -> str:
-        """Submit ``argv`` (the entry wrapper's) as one job; return the backend's job id."""
-
-    def poll(self, run: dict) -> JobState: ...
-
-    def cancel(self, run: dict, grace_s: float) -> None:
-        """SIGTERM the job's processes, kill them after ``grace_s``; return once it is gone."""
-
-    def log(self, run: dict, lines: int = 50) -> str:
-        """The backend's own log of the job (the run's log.txt is the main one)."""
+from laom_core.runs.backends.base import Backend, JobState  # noqa: E402,F401 - the seam
 
 
 def get(name: str | None) -> Backend:
@@ -214,7 +186,7 @@ def remote_active(store: RunStore) -> list[dict]:
 
 def job_env() -> dict[str, str]:
     """Environment of a remote run's process: the workspace, the package, no store."""
-    from laom_core.runs.launcher import PACKAGE_PARENT
+    from laom_core.procs import PACKAGE_PARENT
     from laom_core.workspace import WORKSPACE_ENV, workspace_root
 
     env = {WORKSPACE_ENV: str(workspace_root()), "PYTHONUNBUFFERED": "1", STORE_ENV: "off"}
@@ -292,7 +264,7 @@ def _submit_array(store: RunStore, runs: list[dict], log: IO | None) -> None:
     for run in claimed:
         run_dir = Path(run["run_dir"])
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "exit.json").unlink(missing_ok=True)
+        RunDir(run_dir).exit.unlink(missing_ok=True)
         argvs.append(entry_argv(run_dir, 1, list(run.get("argv") or [])))
     folder = workspace_root() / "slurm-arrays" / claimed[0]["id"]
     try:
@@ -322,7 +294,7 @@ def _submit(store: RunStore, run: dict, log: IO | None) -> bool:
         return False
     run_dir = Path(run["run_dir"])
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "exit.json").unlink(missing_ok=True)
+    RunDir(run_dir).exit.unlink(missing_ok=True)
     try:
         job_id = get(run["backend"]).submit(run, entry_argv(run_dir, attempt, argv), job_env(),
                                             dict(run.get("backend_opts") or {}))
@@ -348,7 +320,7 @@ def _watch(store: RunStore, run: dict, log: IO | None) -> None:
             store.transition(run_id, ["running"], "failed", ended_at=time.time(),
                              error="the scheduler died while submitting the run; resume it")
         return
-    exit_info = ingest.read_json(run_dir / "exit.json")
+    exit_info = ingest.read_jsonRunDir(run_dir).exit
     if exit_info is not None:
         _finish(store, run, int(exit_info.get("exit_code", 1)), "", log)
         return
@@ -360,7 +332,7 @@ def _watch(store: RunStore, run: dict, log: IO | None) -> None:
     if state.ended:
         # The job is over; exit.json may arrive a moment later on a shared filesystem.
         time.sleep(0.2)
-        exit_info = ingest.read_json(run_dir / "exit.json")
+        exit_info = ingest.read_jsonRunDir(run_dir).exit
         code = int(exit_info["exit_code"]) if exit_info is not None else (
             state.exit_code if state.exit_code is not None and state.state != "done" else None)
         _finish(store, run, code, state.reason or f"the {run['backend']} job ended ({state.state})", log)

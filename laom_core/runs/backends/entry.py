@@ -18,7 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-EXIT_FILE = "exit.json"
+from laom_core import rundir
+
+EXIT_FILE = rundir.EXIT
 
 
 def write_json_atomic(path: Path, obj: dict) -> None:
@@ -40,7 +42,7 @@ def main(args: list[str] | None = None) -> int:
     (run_dir / EXIT_FILE).unlink(missing_ok=True)
     started = time.time()
     stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-    with open(run_dir / "log.txt", "ab") as log:
+    with open(run_dir / rundir.LOG, "ab") as log:
         log.write(f"=== {stamp} attempt {attempt} on {socket.gethostname()}: {' '.join(argv)}\n".encode())
         log.flush()
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,

@@ -6,7 +6,7 @@ same face as the cluster backends, for code that talks to any backend.
 """
 from __future__ import annotations
 
-from laom_core.runs.backends import JobState
+from laom_core.runs.backends.base import JobState
 
 
 class LocalBackend:
@@ -27,9 +27,11 @@ class LocalBackend:
         return JobState("running") if alive else JobState("gone", run.get("exit_code"))
 
     def cancel(self, run: dict, grace_s: float) -> None:
-        from laom_core.runs.launcher import stop
+        from laom_core.procs import stop_group
 
-        stop(run["id"], grace_s=grace_s)
+        pgid = run.get("pgid") or run.get("pid")
+        if pgid:  # the launcher's own stop (runs.launcher.stop) also records the request; this is the process side
+            stop_group(int(pgid), grace_s=grace_s)
 
     def log(self, run: dict, lines: int = 50) -> str:
         from laom_core.runs.liveness import log_tail

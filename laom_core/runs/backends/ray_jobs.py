@@ -13,7 +13,7 @@ import shlex
 import time
 
 from laom_core.errors import ConfigError, RunError
-from laom_core.runs.backends import JobState
+from laom_core.runs.backends.base import JobState
 
 DEFAULT_ADDRESS = "http://127.0.0.1:8265"
 OPTION_KEYS = ("address", "gpus", "cpus")

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from laom_core.errors import ConfigError, RunError
-from laom_core.runs.backends import JobState
+from laom_core.runs.backends.base import JobState
 
 _TIMEOUT_S = 20
 _STATES = {
