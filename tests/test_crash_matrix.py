@@ -238,3 +238,61 @@ def test_sigkill_while_a_sweep_is_queued_then_rerun(tmp_path, monkeypatch):
         subsets[(r["labeled_budget"], r["seed"])].add(r["argv"][r["argv"].index("--labeled-data") + 1])
     assert all(len(paths) == 1 for paths in subsets.values())  # both methods of a cell share one subset
     _final_files_are_complete(ws / "datasets")
+
+
+STAGE_HOOK = """
+import io, os, signal, sys
+from pathlib import Path
+import torch
+real_save = torch.save
+def save(obj, f, *args, **kwargs):
+    if Path(str(f)).parent.name == "{stage}":  # checkpoints/<stage>/last.pt or final.pt
+        buf = io.BytesIO()
+        real_save(obj, buf, *args, **kwargs)
+        data = buf.getvalue()
+        with open(f, "wb") as fh:
+            fh.write(data[: len(data) // 2])
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real_save(obj, f, *args, **kwargs)
+torch.save = save
+from laom_core.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.fixture(scope="module")
+def three_stage_reference(tmp_path_factory):
+    """One uninterrupted LAOM+supervision run (stages lam, bc, decoder) on a toy set."""
+    from laom_core.data.toy import make_toy_dataset
+
+    folder = tmp_path_factory.mktemp("stages")
+    data = folder / "toy.h5"
+    make_toy_dataset(data, trajectories=4, steps=24, img_size=32, action_dim=2, seed=0)
+    common = ["train", "--no-progress", "--method", "laom-labels", "--preset", "smoke", "--data", str(data),
+              "--set", "lapo.total_updates=4", "--set", "bc.total_updates=4", "--set", "decoder.total_updates=4",
+              "--set", "run.checkpoint_every=2", "--set", "run.log_every=2"]
+    ref = folder / "ref"
+    assert main([*common, "--run-dir", str(ref)]) == 0
+    return folder, common, ref
+
+
+@pytest.mark.parametrize("stage", ["lam", "decoder"])
+def test_sigkill_during_a_later_stage_checkpoint_then_resume(three_stage_reference, stage, capsys):
+    """The kill lands in the first or the last stage of a three-stage method (the bc stage is
+    the test above): the resume keeps the finished stages and ends as the uninterrupted run."""
+    from laom_core.torch_io import load_weights
+
+    folder, common, ref = three_stage_reference
+    run_dir = folder / f"killed-{stage}"
+    _run_killed(STAGE_HOOK.replace("{stage}", stage), 0, [*common, "--run-dir", str(run_dir)], folder)
+    _final_files_are_complete(run_dir)
+    assert not (run_dir / "checkpoints" / stage / "final.pt").exists()
+    assert main([*common, "--run-dir", str(run_dir), "--resume"]) == 0, capsys.readouterr().err
+    _final_files_are_complete(run_dir)
+    finished = json.loads((run_dir / "stages.json").read_text())["finished"]
+    assert set(finished) == set(json.loads((ref / "stages.json").read_text())["finished"]) >= {"lam", "bc", "decoder"}
+    for s in ("lam", "bc", "decoder"):
+        assert load_weights(run_dir / "checkpoints" / s / "final.pt")["step"] == \
+            load_weights(ref / "checkpoints" / s / "final.pt")["step"]
