@@ -320,7 +320,7 @@ def _watch(store: RunStore, run: dict, log: IO | None) -> None:
             store.transition(run_id, ["running"], "failed", ended_at=time.time(),
                              error="the scheduler died while submitting the run; resume it")
         return
-    exit_info = ingest.read_jsonRunDir(run_dir).exit
+    exit_info = ingest.read_json(RunDir(run_dir).exit)
     if exit_info is not None:
         _finish(store, run, int(exit_info.get("exit_code", 1)), "", log)
         return
@@ -332,7 +332,7 @@ def _watch(store: RunStore, run: dict, log: IO | None) -> None:
     if state.ended:
         # The job is over; exit.json may arrive a moment later on a shared filesystem.
         time.sleep(0.2)
-        exit_info = ingest.read_jsonRunDir(run_dir).exit
+        exit_info = ingest.read_json(RunDir(run_dir).exit)
         code = int(exit_info["exit_code"]) if exit_info is not None else (
             state.exit_code if state.exit_code is not None and state.state != "done" else None)
         _finish(store, run, code, state.reason or f"the {run['backend']} job ended ({state.state})", log)
