@@ -44,15 +44,18 @@ hdf5.DatasetWriter.add_trajectory = add
 from laom_core.cli import main
 sys.exit(main(sys.argv[1:]))
 """
-TRAIN_HOOK = """
+# A torch.save that, at the chosen call, writes half of the file and SIGKILLs its own process.
+# {when} is a Python condition on ``calls`` (the save's number) and ``f`` (its path).
+SAVE_HOOK = """
 import io, os, signal, sys
+from pathlib import Path
 import torch
 calls = 0
 real_save = torch.save
 def save(obj, f, *args, **kwargs):
     global calls
     calls += 1
-    if calls == {after}:
+    if {when}:
         buf = io.BytesIO()
         real_save(obj, buf, *args, **kwargs)
         data = buf.getvalue()
@@ -66,6 +69,8 @@ torch.save = save
 from laom_core.cli import main
 sys.exit(main(sys.argv[1:]))
 """
+TRAIN_HOOK = SAVE_HOOK.replace("{when}", "calls == {after}")  # the n-th checkpoint write
+STAGE_HOOK = SAVE_HOOK.replace("{when}", 'Path(str(f)).parent.name == "{stage}"')  # checkpoints/<stage>/*.pt
 
 
 def _run_killed(hook: str, after: int, argv: list[str], cwd: Path) -> None:
@@ -240,26 +245,6 @@ def test_sigkill_while_a_sweep_is_queued_then_rerun(tmp_path, monkeypatch):
     _final_files_are_complete(ws / "datasets")
 
 
-STAGE_HOOK = """
-import io, os, signal, sys
-from pathlib import Path
-import torch
-real_save = torch.save
-def save(obj, f, *args, **kwargs):
-    if Path(str(f)).parent.name == "{stage}":  # checkpoints/<stage>/last.pt or final.pt
-        buf = io.BytesIO()
-        real_save(obj, buf, *args, **kwargs)
-        data = buf.getvalue()
-        with open(f, "wb") as fh:
-            fh.write(data[: len(data) // 2])
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.kill(os.getpid(), signal.SIGKILL)
-    return real_save(obj, f, *args, **kwargs)
-torch.save = save
-from laom_core.cli import main
-sys.exit(main(sys.argv[1:]))
-"""
 
 
 @pytest.fixture(scope="module")

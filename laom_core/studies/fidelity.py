@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import statistics
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -40,7 +39,8 @@ from laom_core.runs import launcher
 from laom_core.runs.store import RunStore
 from laom_core.studies import demo
 from laom_core.studies.demo import finished_run_summary
-from laom_core.studies.reproduction import _commit, _NoStatus, resume_interrupted
+from laom_core.studies.reproduction import _commit, _NoStatus, matching_values, resume_interrupted
+from laom_core.studies.reproduction import mean_or_none as _mean
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -187,12 +187,7 @@ def collect_rows(plan: FidelityPlan, requests: list[dict]) -> list[dict]:
 def _values(rows: list[dict], key: str, **match: Any) -> list[float]:
     """``key`` of the finished rows matching ``match`` (main rows only unless ``variant`` is given)."""
     match.setdefault("variant", None)
-    return [r[key] for r in rows if all(r.get(k) == v for k, v in match.items())
-            and isinstance(r.get(key), (int, float)) and math.isfinite(r[key])]
-
-
-def _mean(values: list[float]) -> float | None:
-    return statistics.mean(values) if values else None
+    return matching_values(rows, key, **match)
 
 
 def check_claims(rows: list[dict], supervision_setting: str | None) -> list[dict]:

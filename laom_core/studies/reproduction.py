@@ -35,7 +35,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from laom_core.analysis.reprobe import ProbeSplit, reprobe_run, run_training_ids, unseen_split
 from laom_core.config import load_config
@@ -455,18 +455,23 @@ def _commit() -> str | None:
 
 
 # ----------------------------------------------------------------------------- claims
+def matching_values(rows: Iterable[dict], key: str, keep: Callable[[dict], bool] = lambda r: True,
+                    **match: Any) -> list[float]:
+    """The finite numbers under ``key`` of the rows that ``keep`` and whose fields equal ``match``
+    (the studies' one row filter)."""
+    return [float(r[key]) for r in rows
+            if keep(r) and all(r.get(k) == v for k, v in match.items()) and _num(r.get(key))]
+
+
 def _values(rows: Iterable[dict], key: str, **match: Any) -> list[float]:
-    out = []
-    for r in rows:
-        if is_side_study(r):
-            continue
-        if all(r.get(k) == v for k, v in match.items()) and _num(r.get(key)):
-            out.append(float(r[key]))
-    return out
+    return matching_values(rows, key, keep=lambda r: not is_side_study(r), **match)
 
 
-def _mean(values: Sequence[float]) -> float | None:
+def mean_or_none(values: Sequence[float]) -> float | None:
     return statistics.mean(values) if values else None
+
+
+_mean = mean_or_none
 
 
 def check_claims(report: dict) -> list[dict]:
