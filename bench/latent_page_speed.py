@@ -115,6 +115,27 @@ def fresh_job(latents: Path, out: Path) -> tuple[float, float]:
     return time.perf_counter() - t0, cpu
 
 
+def knn_recall(latents: Path, queries: int = 2000) -> float | None:
+    """Share of the exact 15 nearest neighbours (in the job's 50 PCA dims) that the job's
+    faiss search finds, over ``queries`` random points; None without faiss."""
+    import numpy as np
+
+    from laom_core.analysis.latents_file import open_latents
+    from laom_core.analysis.umap import nearest_neighbors, project_pca, sample_rows
+
+    points = project_pca(open_latents(latents))
+    found = nearest_neighbors(points, 15)
+    if found is None:
+        return None
+    import faiss
+
+    rows = sample_rows(len(points), queries, seed=1)
+    exact = faiss.IndexFlatL2(points.shape[1])
+    exact.add(np.ascontiguousarray(points))
+    _, truth = exact.search(np.ascontiguousarray(points[rows]), 15)
+    return float(np.mean([len(set(a) & set(b)) / 15 for a, b in zip(found[0][rows], truth)]))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=50_000)
@@ -140,6 +161,7 @@ def main() -> int:
         warm_s, warm_cpu = fresh_job(latents, root / "cache" / "bench-second.npz")
         again_s, again_title = first_visit()
         load1 = os.getloadavg()[0]
+        recall = knn_recall(latents)
 
         print(f"latents: {args.n} x {args.dim} float32; load average {load0:.1f} -> {load1:.1f} on "
               f"{os.cpu_count()} cores")
@@ -152,6 +174,8 @@ def main() -> int:
         ]
         for label, seconds, target in rows:
             print(f"{label[:58]:58s} {seconds:8.2f} {target:7.0f} {seconds / target:6.2f}x")
+        print("nearest-neighbour recall of the job's search against the exact one: "
+              + (f"{recall:.4f}" if recall is not None else "n/a (faiss not installed: UMAP's own search)"))
         print(f"first picture ratio: {first_s / FIRST_PICTURE_TARGET_S:.2f}x of {FIRST_PICTURE_TARGET_S:.0f} s; "
               f"UMAP end-to-end ratio: {warm_s / UMAP_TARGET_S:.2f}x of {UMAP_TARGET_S:.0f} s")
     finally:

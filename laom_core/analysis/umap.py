@@ -33,7 +33,6 @@ from typing import Any
 import numpy as np
 
 from laom_core.analysis.latents_file import LatentsFile, open_latents
-from laom_core.analysis.probes import fit_linear_probe
 from laom_core.errors import LaomError
 from laom_core.jobs import find_job, start_job
 from laom_core.procs import report_progress
@@ -207,13 +206,50 @@ def cache_numba_kernels() -> None:
                 value.enable_caching()
 
 
+EXACT_KNN_ROWS = 4096  # below this UMAP's own exact search is as fast; above it, faiss
+KNN_PROBES = 16  # inverted lists searched per point (of about 2 sqrt(N))
+
+
+def nearest_neighbors(points: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Every point's ``k`` nearest neighbours (itself first) and euclidean distances, with
+    faiss: an inverted-file index of about 2 sqrt(N) lists, 16 searched per point.
+
+    UMAP's own search (pynndescent) passes its distance function to numba kernels as an
+    argument, and numba cannot cache such kernels: every fresh job recompiled them, 11 s
+    on the 2-core machine, against 0.7 s of search. faiss has nothing to compile; at
+    50,000 x 50 it finds 99.9 % of the exact neighbours in about 1 s (``bench/latent_page_speed.py``
+    prints the recall). Returns None when faiss is not installed: UMAP then searches itself.
+    """
+    try:
+        import faiss
+    except ImportError:
+        return None
+    x = np.ascontiguousarray(points, dtype=np.float32)
+    n, dim = x.shape
+    faiss.omp_set_num_threads(os.cpu_count() or 1)
+    lists = max(1, int(round(2 * np.sqrt(n))))
+    index = faiss.IndexIVFFlat(faiss.IndexFlatL2(dim), dim, lists)
+    train = x[sample_rows(n, 64 * lists)]  # k-means on a sample: faiss asks for >= 39 points per list
+    index.train(train)
+    index.add(x)
+    index.nprobe = min(KNN_PROBES, lists)
+    sq_dists, neighbors = index.search(x, k)
+    missing = (neighbors < 0).any(axis=1)  # probed lists held fewer than k points: search those exactly
+    if missing.any():
+        exact = faiss.IndexFlatL2(dim)
+        exact.add(x)
+        sq_dists[missing], neighbors[missing] = exact.search(x[missing], k)
+    return neighbors.astype(np.int32), np.sqrt(np.maximum(sq_dists, 0)).astype(np.float32)
+
+
 def run_umap(points: np.ndarray, seed: int = 0) -> np.ndarray:
     """UMAP to 2-D of ``points`` (N, d): 15 neighbours, min_dist 0.1, 200 epochs at 50,000
     points, numba threads on all cores.
 
     Initialised from the points' own principal components (``init="pca"``): the default
     spectral initialisation cost 34 s of CPU at 50,000 points on the 2-core machine, more
-    than the whole optimisation (28 s); the nearest-neighbour search took 3.4 s (warm cache)."""
+    than the whole optimisation (28 s). Neighbours come from :func:`nearest_neighbors`
+    above ``EXACT_KNN_ROWS`` points."""
     import umap
 
     cache_numba_kernels()
@@ -221,8 +257,10 @@ def run_umap(points: np.ndarray, seed: int = 0) -> np.ndarray:
     n_neighbors = int(min(15, max(2, n - 1)))
     # A random_state would force one thread; the seed goes to numpy's global generator instead.
     np.random.seed(seed)
+    knn = nearest_neighbors(points, n_neighbors) if n > EXACT_KNN_ROWS else None
     reducer = umap.UMAP(n_components=2, n_neighbors=n_neighbors, min_dist=0.1, n_jobs=-1, low_memory=False,
-                        init="pca" if n > n_neighbors + 2 else "random")
+                        init="pca" if n > n_neighbors + 2 else "random",
+                        precomputed_knn=knn if knn is not None else (None, None, None))
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=UserWarning)
         warnings.filterwarnings("ignore", module="numba")
@@ -232,6 +270,8 @@ def run_umap(points: np.ndarray, seed: int = 0) -> np.ndarray:
 def compute_embedding(latents_path: str | Path, out: str | Path, seed: int = 0) -> Path:
     """PCA (50 dims) -> UMAP of every saved latent, plus probe errors; a PCA-2 preview first."""
     import time
+
+    from laom_core.analysis.probes import fit_linear_probe  # torch and sklearn: the job's, never the page's imports
 
     times: dict[str, float] = {}
     t0 = time.perf_counter()

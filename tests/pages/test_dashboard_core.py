@@ -180,19 +180,25 @@ def test_latents_file_checks_and_pca_preview(tmp_path):
 
 @pytest.mark.slow
 def test_umap_embedding_job_end_to_end(workspace, tmp_path):
-    """The background job computes and caches the map (UMAP's numba compile takes ~30-60 s)."""
+    """The background job computes and caches the map (UMAP's numba compile takes ~30-60 s).
+    With more than EXACT_KNN_ROWS points UMAP runs on the job's faiss neighbours: two far
+    apart clusters of latents stay apart in the map."""
     from laom_core.analysis import umap as umap_mod
 
     rng = np.random.default_rng(0)
-    n = 120
-    np.savez(tmp_path / "latents.npz", latents=rng.normal(size=(n, 16)).astype(np.float32),
-             actions=rng.normal(size=(n, 2)).astype(np.float32), traj=np.repeat(np.arange(6), 20),
-             step=np.tile(np.arange(20), 6))
+    n = umap_mod.EXACT_KNN_ROWS + 904
+    cluster = rng.integers(0, 2, n)
+    np.savez(tmp_path / "latents.npz", latents=(rng.normal(size=(n, 16)) + 30 * cluster[:, None]).astype(np.float32),
+             actions=rng.normal(size=(n, 2)).astype(np.float32), traj=np.repeat(np.arange(n // 20 + 1), 20)[:n],
+             step=np.tile(np.arange(20), n // 20 + 1)[:n])
     job = umap_mod.start_embedding(tmp_path / "latents.npz")
     status = wait(job, timeout=600)
     assert status.state == "finished", status.log_tail
     emb = umap_mod.load_embedding(tmp_path / "latents.npz")
-    assert emb["embedding"].shape == (n, 2) and emb["probe_error"].shape == (n,)
+    xy = emb["embedding"]
+    assert xy.shape == (n, 2) and emb["probe_error"].shape == (n,) and np.isfinite(xy).all()
+    spread = max(xy[cluster == 0].std(0).max(), xy[cluster == 1].std(0).max())
+    assert np.linalg.norm(xy[cluster == 0].mean(0) - xy[cluster == 1].mean(0)) > 3 * spread
     assert umap_mod.start_embedding(tmp_path / "latents.npz") == job  # cached, not recomputed
 
 

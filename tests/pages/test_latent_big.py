@@ -113,3 +113,24 @@ def test_pca_of_every_row_from_a_sampled_basis(tmp_path):
     np.savez(tmp_path / "bad.npz", latents=z)
     with pytest.raises(LaomError, match="row 5555"):
         project_pca(open_latents(tmp_path / "bad.npz"), dims=10, fit_rows=1000)
+
+
+def test_nearest_neighbours_match_the_exact_search(tmp_path):
+    """The UMAP job's faiss search (an inverted-file index, approximate) finds nearly all
+    exact neighbours, each point first, with euclidean (not squared) distances."""
+    from sklearn.neighbors import NearestNeighbors
+
+    from laom_core.analysis.umap import nearest_neighbors
+
+    rng = np.random.default_rng(2)
+    centres = rng.normal(size=(40, 12)) * 5
+    points = (centres[rng.integers(0, 40, 8000)] + rng.normal(size=(8000, 12))).astype(np.float32)
+    neighbors, dists = nearest_neighbors(points, 15)
+    assert neighbors.shape == dists.shape == (8000, 15)
+    assert (neighbors[:, 0] == np.arange(8000)).mean() > 0.999 and np.allclose(dists[:, 0], 0, atol=1e-3)
+    exact_d, exact_i = NearestNeighbors(n_neighbors=15).fit(points).kneighbors(points[:500])
+    recall = np.mean([len(set(a) & set(b)) / 15 for a, b in zip(neighbors[:500], exact_i)])
+    assert recall > 0.97, recall
+    assert np.allclose(np.sort(dists[:500], axis=1)[:, -1], exact_d[:, -1], rtol=0.05)  # same units
+    assert np.all(np.diff(dists, axis=1) >= -1e-5)  # nearest first
+
