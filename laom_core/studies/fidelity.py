@@ -11,7 +11,8 @@ episodes) in four settings, from no distractor to the paper's:
 LAPO and LAOM stage 1 run on each (``run.stop_after=lam``, ``updates`` LAM updates, seeds in
 order: every setting's seed 0 first, so a first reading comes early), and on the first seed
 the :data:`VARIANTS` (LAOM with the authors' augmentation: independent strong views, which
-the small preset replaces by one shared mild view) on every distracted setting. LAOM+supervision and
+the small preset replaces by one shared mild view, on every distracted setting; LAPO with the
+U-Net forward model it had before the fix, on D1). LAOM+supervision and
 the IDM baseline then run at the labeled budgets on one distracted setting: the one where the
 seed-0 LAPO/LAOM gap is largest once known (``supervision_setting`` to choose it yourself).
 
@@ -52,11 +53,15 @@ SETTINGS: dict[str, tuple[str, dict, str]] = {
     "SEVH": ("scale_easy_video_hard", {}, "the paper's setting: scale 0.1, all 60 clips"),
 }
 DISTRACTED = ("D1", "D2", "SEVH")
-# Stage-1 variants run next to the main rows (first seed, every distracted setting): does one
-# of the authors' choices that the small preset departs from move the gap? name -> (method, sets)
-VARIANTS: dict[str, tuple[str, list[str]]] = {
+# Stage-1 variants run next to the main rows (first seed): does one choice move the gap?
+# name -> (method, sets, settings it runs on, what it changes)
+VARIANTS: dict[str, tuple[str, list[str], tuple[str, ...], str]] = {
     "authors-aug": ("laom", ["lapo.aug_views=independent", "lapo.aug_shift_pad=14", "lapo.aug_max_rotation_deg=90",
-                             "lapo.aug_perspective_distortion=0.5", "lapo.aug_perspective_pad=30"]),
+                             "lapo.aug_perspective_distortion=0.5", "lapo.aug_perspective_pad=30"], DISTRACTED,
+                    "the authors' augmentation (independent strong views) instead of the small preset's shared mild view"),
+    "unet-fdm": ("lapo", ["lapo.fdm_arch=unet"], ("D1",),
+                 "LAPO's forward model as a U-Net with skips (ours before the fix) instead of the authors' "
+                 "encoder-decoder"),
 }
 CLAIM_PROBE = "probe_clip_seen"
 PROBE_FIELDS = ("probe_clip_seen", "probe_online", "probe_clip_unseen", "chance_clip_seen", "probe_mse",
@@ -129,8 +134,8 @@ def _request(plan: FidelityPlan, setting: str, method: str, seed: int, budget: i
 def run_requests(plan: FidelityPlan, supervision_setting: str | None) -> list[dict]:
     """LAPO and LAOM per setting and seed (seed-major), then the supervision runs."""
     out = [_request(plan, s, m, seed) for seed in plan.seeds[:1] for s in plan.settings for m in ("lapo", "laom")]
-    out += [_request(plan, s, method, plan.seeds[0], variant=v) for v, (method, _) in VARIANTS.items()
-            for s in plan.settings if s in DISTRACTED]
+    out += [_request(plan, s, spec[0], plan.seeds[0], variant=v) for v, spec in VARIANTS.items()
+            for s in plan.settings if s in spec[2]]
     out += [_request(plan, s, m, seed) for seed in plan.seeds[1:] for s in plan.settings for m in ("lapo", "laom")]
     if supervision_setting is not None:
         out += [_request(plan, supervision_setting, m, seed, b) for seed in plan.seeds
@@ -309,10 +314,11 @@ def markdown(rep: dict) -> str:
                      f"{fmt(cells[('lapo', 'probe_online')])} | {fmt(cells[('laom', 'probe_online')])} | "
                      f"{fmt(cells[('lapo', 'probe_clip_unseen')])} | {fmt(cells[('laom', 'probe_clip_unseen')])} | "
                      f"{fmt(chance)} | {n} |")
-    variant_rows = [(v, s) for v in VARIANTS for s in rep["settings"] if s in DISTRACTED]
+    variant_rows = [(v, s) for v, spec in VARIANTS.items() for s in rep["settings"] if s in spec[2]]
     if variant_rows:
-        lines += ["", "Variants (first seed): the main row's method with one departure undone.", "",
-                  "| variant | setting | clip-seen | online | clip-unseen | main row's clip-seen (same seed) |",
+        lines += ["", "Variants (first seed): the main row's method with one choice changed.", ""]
+        lines += [f"- `{v}` ({spec[0]}): {spec[3]}." for v, spec in VARIANTS.items()]
+        lines += ["", "| variant | setting | clip-seen | online | clip-unseen | main row's clip-seen (same seed) |",
                   "|---|---|---|---|---|---|"]
         for v, s in variant_rows:
             method = VARIANTS[v][0]

@@ -63,6 +63,8 @@ def test_twins_share_seeds_and_differ_only_in_distractors():
     reqs = fs.run_requests(plan, "D2")
     assert [r["name"] for r in reqs[:2]] == ["fidelity_V_lapo_s0", "fidelity_V_laom_s0"]  # seed 0 first
     assert reqs[8]["name"] == "fidelity_D1_laom-authors-aug_s0" and "lapo.aug_views=independent" in reqs[8]["sets"]
+    assert reqs[11]["name"] == "fidelity_D1_lapo-unet-fdm_s0" and "lapo.fdm_arch=unet" in reqs[11]["sets"]
+    assert not any(r["variant"] == "unet-fdm" and r["setting"] != "D1" for r in reqs)
     assert all("run.stop_after=lam" in r["sets"] or "run.stop_after=idm" in r["sets"] for r in reqs)
     sup = [r for r in reqs if r["method"] in ("laom-labels", "idm")]
     assert {r["setting"] for r in sup} == {"D2"} and len(sup) == 2 * 3 * 3
@@ -76,11 +78,12 @@ def test_smoke_study_end_to_end(tmp_path):
                           "--md-out", str(tmp_path / "f.md")], env=env, capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stderr[-3000:]
     rep = json.loads((tmp_path / "f.json").read_text())
-    assert rep["progress"] == {"finished": 9} and rep["supervision_setting"] == "D1"  # 4 + 1 variant + 4
-    assert [r["variant"] for r in rep["runs"]].count("authors-aug") == 1
+    assert rep["progress"] == {"finished": 10} and rep["supervision_setting"] == "D1"  # 4 + 2 variants + 4
+    variants = [r["variant"] for r in rep["runs"]]
+    assert variants.count("authors-aug") == 1 and variants.count("unet-fdm") == 1
     for row in rep["runs"]:
         assert row["probe_clip_seen"] is not None and row["probe_clip_unseen"] is not None
         assert (row["probe_online"] is None) == (row["method"] == "idm")
     results = {(c["claim"], c["setting"]): c["result"] for c in rep["claims"]}
     assert all(results[(n, "D1")] in ("PASS", "FAIL") for n in (1, 2, 3, 4))
-    assert "| D1 |" in (tmp_path / "f.md").read_text()
+    assert "| D1 |" in (tmp_path / "f.md").read_text() and "| lapo unet-fdm | D1 |" in (tmp_path / "f.md").read_text()
