@@ -38,6 +38,15 @@ def processes_of(run_id: str) -> list[psutil.Process]:
     return out
 
 
+def queue(store, backend: str, *extra: object, opts: dict | None = None) -> str:
+    """Launch a fake remote run on ``backend``; its run id."""
+    from laom_core.runs.backends import check_backend
+    from laom_core.runs.launcher import launch_argv
+
+    return launch_argv(fake_argv(*extra), method="fake", store=store, backend=backend,
+                       backend_opts=check_backend(backend, opts or {}))
+
+
 def done(store, run_id: str):
     run = store.get_run(run_id, reconcile=False)
     return run if run["status"] in ("finished", "failed", "stopped") else None

@@ -53,6 +53,12 @@ def ray_cluster():
     return "ray"
 
 
+@pytest.fixture(params=["slurm", "ray"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each remote backend in turn, through its own fixture above (skips or fails when its cluster is not up)."""
+    return request.getfixturevalue({"slurm": "slurm", "ray": "ray_cluster"}[request.param])
+
+
 @pytest.fixture
 def store(workspace, monkeypatch):
     from laom_core.runs.store import RunStore
