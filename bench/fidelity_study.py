@@ -25,6 +25,7 @@ if str(REPO) not in sys.path:
 from laom_core.errors import LaomError  # noqa: E402
 from laom_core.studies import fidelity as fs  # noqa: E402
 from laom_core.workspace import atomic_write_json, atomic_write_text  # noqa: E402
+from _study_options import add_study_options  # noqa: E402 - bench/, this script's folder
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -34,12 +35,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--updates", type=int, default=None, help="LAM (and IDM) updates per run")
     p.add_argument("--supervision-setting", default=None, choices=list(fs.DISTRACTED),
                    help="where LAOM+supervision and IDM run (default: the largest seed-0 gap)")
-    p.add_argument("--smoke", action="store_true", help="tiny datasets and the smoke preset (tests)")
-    p.add_argument("--max-runs", type=int, default=None, help="runs at once (stored as the workspace's limit)")
-    p.add_argument("--wait", action="store_true", help="follow the runs until every one has ended")
-    p.add_argument("--report-only", action="store_true", help="do not build or queue; only read and report")
-    p.add_argument("--json-out", type=Path, default=REPO / "bench" / "results" / "fidelity.json")
-    p.add_argument("--md-out", type=Path, default=REPO / "docs" / "fidelity.md")
+    add_study_options(p, json_out=REPO / "bench" / "results" / "fidelity.json", md_out=REPO / "docs" / "fidelity.md")
     return p.parse_args(argv)
 
 

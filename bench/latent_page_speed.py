@@ -29,13 +29,14 @@ import resource
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from laom_core.rundir import RunDir  # noqa: E402 - after the path
+from _page_render import first_render  # noqa: E402 - bench/, this script's folder
+from _scratch_workspace import scratch_workspace  # noqa: E402
 FIRST_PICTURE_TARGET_S = 2.0
 UMAP_TARGET_S = 30.0
 
@@ -67,15 +68,7 @@ def build(root: Path, n: int, dim: int) -> Path:
 
 def first_visit() -> tuple[float, str]:
     """Seconds for the Latent page's first render with empty caches; the map's title."""
-    import streamlit as st
-    from streamlit.testing.v1 import AppTest
-
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=300).run()
-    t0 = time.perf_counter()
-    at.switch_page("pages/latent_space.py").run()
-    seconds = time.perf_counter() - t0
+    seconds, at = first_render("pages/latent_space.py", timeout=300)
     if at.exception:
         raise SystemExit(f"the page raised: {at.exception[0].value}")
     charts = at.get("plotly_chart")
@@ -144,14 +137,11 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary workspace")
     args = parser.parse_args()
 
-    root = args.workspace or Path(tempfile.mkdtemp(prefix="laom-latent-speed-")) / "workspace"
-    os.environ["LAOM_STUDIO_WORKSPACE"] = str(root)
-    root.mkdir(parents=True, exist_ok=True)
-    # Every measurement starts without a map and without numba's cache (first job in a workspace).
-    shutil.rmtree(root / "cache" / "umap", ignore_errors=True)
-    shutil.rmtree(root / "cache" / "numba", ignore_errors=True)
-    shutil.rmtree(root / "jobs", ignore_errors=True)
-    try:
+    with scratch_workspace(args.workspace, args.keep, prefix="laom-latent-speed-") as root:
+        # Every measurement starts without a map and without numba's cache (first job in a workspace).
+        shutil.rmtree(root / "cache" / "umap", ignore_errors=True)
+        shutil.rmtree(root / "cache" / "numba", ignore_errors=True)
+        shutil.rmtree(root / "jobs", ignore_errors=True)
         latents = build(root, args.n, args.dim)
         load0 = os.getloadavg()[0]
         first_s, first_title = first_visit()
@@ -178,14 +168,6 @@ def main() -> int:
               + (f"{recall:.4f}" if recall is not None else "n/a (faiss not installed: UMAP's own search)"))
         print(f"first picture ratio: {first_s / FIRST_PICTURE_TARGET_S:.2f}x of {FIRST_PICTURE_TARGET_S:.0f} s; "
               f"UMAP end-to-end ratio: {warm_s / UMAP_TARGET_S:.2f}x of {UMAP_TARGET_S:.0f} s")
-    finally:
-        from laom_core import jobs
-
-        for job in jobs.list_jobs():
-            if job.state == "running":
-                jobs.stop_job(job.id, grace_s=2)
-        if args.workspace is None and not args.keep:
-            shutil.rmtree(root.parent, ignore_errors=True)
     return 0
 
 

@@ -13,10 +13,8 @@ caches (a first visit) and timed; the target is 2 s per page.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -28,6 +26,8 @@ PAGES = ["pages/home.py", "pages/datasets.py", "pages/train.py", "pages/runs.py"
          "pages/budgets.py", "pages/rollouts.py"]
 from laom_core.methods import METHODS  # noqa: E402 - after the sys.path line above
 from laom_core.rundir import ARTIFACTS, write_summary  # noqa: E402
+from _page_render import first_render  # noqa: E402 - bench/, this script's folder
+from _scratch_workspace import scratch_workspace  # noqa: E402
 
 KEYS = {"lam": ["loss", "probe_mse", "samples_per_s", "lr"], "system": ["cpu_percent", "rss_mb"]}
 
@@ -81,17 +81,9 @@ def build_store(root: Path, n_runs: int, n_rows: int, artifacts: Path | None) ->
 
 
 def time_pages() -> dict[str, float]:
-    import streamlit as st
-    from streamlit.testing.v1 import AppTest
-
     out = {}
     for page in PAGES:
-        st.cache_data.clear()
-        st.cache_resource.clear()
-        at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120).run()
-        t0 = time.perf_counter()
-        at.switch_page(page).run()
-        out[page] = time.perf_counter() - t0
+        out[page], at = first_render(page, timeout=120)
         if at.exception:
             print(f"  {page}: EXCEPTION {at.exception[0].value}", file=sys.stderr)
     return out
@@ -106,13 +98,10 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary workspace")
     args = parser.parse_args()
 
-    root = args.workspace or Path(tempfile.mkdtemp(prefix="laom-page-speed-")) / "workspace"
-    os.environ["LAOM_STUDIO_WORKSPACE"] = str(root)
-    root.mkdir(parents=True, exist_ok=True)
-    if not (root / "runs.sqlite").exists():
-        built = build_store(root, args.runs, args.rows, args.artifacts)
-        print(f"built store: {args.runs} runs, {args.rows} metric rows in {built:.1f} s ({root})")
-    try:
+    with scratch_workspace(args.workspace, args.keep, prefix="laom-page-speed-") as root:
+        if not (root / "runs.sqlite").exists():
+            built = build_store(root, args.runs, args.rows, args.artifacts)
+            print(f"built store: {args.runs} runs, {args.rows} metric rows in {built:.1f} s ({root})")
         from laom_core.runs.store import RunStore
 
         with RunStore() as store:
@@ -123,14 +112,6 @@ def main() -> int:
         for page, seconds in times.items():
             print(f"{page:28s} {seconds:11.2f}s {seconds / 2.0:12.2f}x")
         print(f"{'slowest':28s} {max(times.values()):11.2f}s {max(times.values()) / 2.0:12.2f}x")
-    finally:
-        from laom_core import jobs
-
-        for job in jobs.list_jobs():
-            if job.state == "running":
-                jobs.stop_job(job.id, grace_s=2)
-        if args.workspace is None and not args.keep:
-            shutil.rmtree(root.parent, ignore_errors=True)
     return 0
 
 

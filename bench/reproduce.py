@@ -30,6 +30,7 @@ if str(REPO) not in sys.path:
 from laom_core.studies import reproduction as rp  # noqa: E402
 from laom_core.errors import LaomError  # noqa: E402
 from laom_core.workspace import atomic_write_json  # noqa: E402
+from _study_options import add_study_options  # noqa: E402 - bench/, this script's folder
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -43,12 +44,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="a second task checked on claims 1-2 only (LAPO and LAOM stage 1, with and without "
                         "distractors, first seed); EXPERT: the collection policy, e.g. a released PPO folder. "
                         "Remembered in the workspace, so later calls (--report-only) keep it; 'none' forgets")
-    p.add_argument("--smoke", action="store_true", help="tiny datasets and the smoke preset (tests)")
-    p.add_argument("--max-runs", type=int, default=None, help="runs at once (stored as the workspace's limit)")
-    p.add_argument("--wait", action="store_true", help="follow the runs until every one has ended")
-    p.add_argument("--report-only", action="store_true", help="do not build or queue; only read and report")
-    p.add_argument("--json-out", type=Path, default=REPO / "bench" / "results" / "reproduce.json")
-    p.add_argument("--md-out", type=Path, default=REPO / "docs" / "results.md")
+    add_study_options(p, json_out=REPO / "bench" / "results" / "reproduce.json", md_out=REPO / "docs" / "results.md")
     p.add_argument("--figures", type=Path, default=None, help="SVG folder (default: <md folder>/results)")
     return p.parse_args(argv)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import streamlit as st
 
@@ -127,6 +127,27 @@ def runs_with_folders() -> list[dict]:
         st.error(f"Run store: {exc}")
         st.stop()
         return []
+
+
+def runs_having(path_of: Callable[[dict], Path], none_yet: str) -> list[dict]:
+    """Runs (newest first) whose file ``path_of(run)`` exists; with none, ``none_yet`` is shown
+    and the page stops."""
+    found = [r for r in reversed(runs_with_folders()) if path_of(r).is_file()]
+    if not found:
+        st.info(none_yet)
+        st.stop()
+    return found
+
+
+def datasets_folder() -> Path:
+    """The workspace's datasets folder; a workspace problem shows st.error and stops the page."""
+    from laom_core.workspace import datasets_dir
+
+    try:
+        return datasets_dir()
+    except LaomError as exc:
+        st.error(f"Workspace problem: {exc}")
+        st.stop()
 
 
 def short_id(run: dict) -> str:

@@ -10,19 +10,14 @@ import streamlit as st
 
 from laom_core.data import catalog
 from laom_core.errors import LaomError
+from laom_core.workspace import cache_dir
 from pages import common
 
 common.page_header("Datasets & distractors",
                    "HDF5 datasets in the released layout, the distractor clip library, and background jobs that "
                    "collect new data or sample labeled subsets.")
 
-try:
-    from laom_core.workspace import cache_dir, datasets_dir
-
-    DATA_DIR = datasets_dir()
-except LaomError as exc:
-    st.error(f"Workspace problem: {exc}")
-    st.stop()
+DATA_DIR = common.datasets_folder()
 
 TASKS = ("cheetah-run", "walker-run", "hopper-hop", "humanoid-walk", "cartpole-swingup", "reacher-easy")
 DIFFICULTIES = ("vanilla", "easy", "medium", "hard", "scale_easy_video_hard")

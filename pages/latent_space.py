@@ -16,18 +16,14 @@ common.page_header("Latent space", "Each point is one held-out transition's late
                                    "latent space encodes the agent, or by a distractor to see whether it encodes "
                                    "the background. Draw a lasso or box to see the frames behind the points.")
 
-runs = common.runs_with_folders()
-
 
 def latents_path(run: dict) -> Path:
     return RunDir(run["run_dir"]).latents
 
 
-with_latents = [r for r in reversed(runs) if latents_path(r).is_file()]
-if not with_latents:
-    st.info("No run has saved latent actions yet. LAPO, LAOM and LAOM+supervision runs write them when their "
-            "first stage (the latent action model) finishes.")
-    st.stop()
+with_latents = common.runs_having(latents_path, "No run has saved latent actions yet. LAPO, LAOM and "
+                                  "LAOM+supervision runs write them when their first stage (the latent action "
+                                  "model) finishes.")
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -15,17 +15,13 @@ common.page_header("Rollouts", "Evaluation episodes of a trained policy (+ decod
                                "on distractor videos never seen in training. Move the frame slider to step through "
                                "the episode; the curves follow.")
 
-runs = common.runs_with_folders()
-
 
 def episodes_path(run: dict) -> Path:
     return RunDir(run["run_dir"]).episodes
 
 
-with_rollouts = [r for r in reversed(runs) if episodes_path(r).is_file()]
-if not with_rollouts:
-    st.info("No run has evaluation rollouts yet. Runs write them at the end, when they were given an eval dataset.")
-    st.stop()
+with_rollouts = common.runs_having(episodes_path, "No run has evaluation rollouts yet. Runs write them at the end, "
+                                   "when they were given an eval dataset.")
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

@@ -9,18 +9,13 @@ from pathlib import Path
 import streamlit as st
 
 from laom_core.errors import ConfigError, LaomError
+from laom_core.workspace import cache_dir
 from pages import common
 
 common.page_header("Train", "Launch a method on your datasets. Runs start in their own background processes "
                             "(queued when the machine is busy) and keep going when you close this page.")
 
-try:
-    from laom_core.workspace import cache_dir, datasets_dir
-
-    DATA_DIR = datasets_dir()
-except LaomError as exc:
-    st.error(f"Workspace problem: {exc}")
-    st.stop()
+DATA_DIR = common.datasets_folder()
 
 from laom_core import methods  # noqa: E402
 from laom_core.config import PRESETS  # noqa: E402

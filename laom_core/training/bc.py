@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from laom_core.data.sampler import Batch
 from laom_core.models import BCPolicy
 from laom_core.training.augment import augment_batch
-from laom_core.training.common import (autocast, frames, grad_norm, lr_at, maybe_compile, prepare, RunContext,
+from laom_core.training.common import (autocast, frames, lr_at, maybe_compile, optimizer_step, prepare, RunContext,
                                        schedule, set_lr, Stage)
 
 # label(batch, obs, next_obs) -> target (B, D); obs/next_obs are float frames on the device
@@ -61,10 +61,7 @@ def train_bc(ctx: RunContext, policy: BCPolicy, label: Labeller, stage_name: str
             pred = forward(obs)
             loss = F.mse_loss(pred.float(), target)
 
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        gnorm = grad_norm(policy.parameters(), cfg.grad_norm)
-        optimizer.step()
+        gnorm = optimizer_step(optimizer, loss, policy.parameters(), cfg.grad_norm)
 
         stage.count(len(batch))
         if stage.should_log(step):

@@ -16,7 +16,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -95,6 +95,17 @@ def grad_norm(parameters, max_norm: float | None) -> torch.Tensor:
     if not params:
         return torch.zeros(())
     return torch.nn.utils.clip_grad_norm_(params, max_norm if max_norm else float("inf")).detach()
+
+
+def optimizer_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, parameters: Iterable[nn.Parameter],
+                   max_norm: float | None) -> torch.Tensor:
+    """One update of every stage: clear the gradients, backpropagate ``loss``, clip them to
+    ``max_norm`` (when given) and step; returns :func:`grad_norm`'s total norm."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    norm = grad_norm(parameters, max_norm)
+    optimizer.step()
+    return norm
 
 
 @torch.no_grad()

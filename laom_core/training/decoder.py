@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from laom_core.models import ActionDecoder, BCPolicy
-from laom_core.training.common import (autocast, frames, grad_norm, lr_at, prepare, RunContext, schedule, set_lr,
+from laom_core.training.common import (autocast, frames, lr_at, optimizer_step, prepare, RunContext, schedule, set_lr,
                                        Stage)
 
 
@@ -42,10 +42,7 @@ def train_decoder(ctx: RunContext, policy: BCPolicy, decoder: ActionDecoder) -> 
         pred = decoder(z)
         loss = F.mse_loss(pred, batch.actions)
 
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        gnorm = grad_norm(decoder.parameters(), None)
-        optimizer.step()
+        gnorm = optimizer_step(optimizer, loss, decoder.parameters(), None)
 
         stage.count(len(batch))
         if stage.should_log(step):

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from laom_core.models import ActionIDM
 from laom_core.training.augment import augment_pair
-from laom_core.training.common import (autocast, frames, grad_norm, lr_at, maybe_compile, prepare, RunContext,
+from laom_core.training.common import (autocast, frames, lr_at, maybe_compile, optimizer_step, prepare, RunContext,
                                        schedule, set_lr, Stage)
 
 
@@ -50,10 +50,7 @@ def train_idm(ctx: RunContext, idm: ActionIDM) -> dict[str, Any]:
             pred = forward(obs, next_obs)
             loss = F.mse_loss(pred.float(), batch.actions)
 
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        gnorm = grad_norm(idm.parameters(), cfg.grad_norm)
-        optimizer.step()
+        gnorm = optimizer_step(optimizer, loss, idm.parameters(), cfg.grad_norm)
 
         stage.count(len(batch))
         if stage.should_log(step):

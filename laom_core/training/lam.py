@@ -18,7 +18,7 @@ from torch import nn
 from laom_core.config import LAMConfig
 from laom_core.models import LAOM, LAPO
 from laom_core.training.augment import augment_views
-from laom_core.training.common import (autocast, ema_update, frames, grad_norm, lr_at, maybe_compile, prepare,
+from laom_core.training.common import (autocast, ema_update, frames, lr_at, maybe_compile, optimizer_step, prepare,
                                        RunContext, schedule, set_lr, Stage)
 from laom_core.training.probes import OnlineProbe
 
@@ -135,10 +135,7 @@ def train_lam(ctx: RunContext, model: nn.Module) -> dict[str, Any]:
                 action_loss = F.mse_loss(model.action_head(z_labeled).float(), lb.actions)
                 loss = fdm_loss + cfg.labels_coef * action_loss
 
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        gnorm = grad_norm(model.parameters(), cfg.grad_norm)
-        optimizer.step()
+        gnorm = optimizer_step(optimizer, loss, model.parameters(), cfg.grad_norm)
         if target is not None and step % cfg.target_update_every == 0:
             ema_update(target.encoder, model.encoder, cfg.target_tau)
 

@@ -1,27 +1,29 @@
-"""Helpers of the cluster tests (a unique module name: tests folders have no __init__)."""
+"""Helpers of the cluster tests (a unique module name: tests folders have no __init__).
+
+The run tests' helpers (tests/runs/runs_helpers.py, on the path through this folder's
+conftest) with the cluster's script and slower polling, and what only clusters need.
+"""
 from __future__ import annotations
 
-import sys
-import time
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import psutil
 
+import runs_helpers
+
+T = TypeVar("T")
 FAKE = Path(__file__).with_name("fake_remote.py")
 
 
-def fake_argv(*extra: str) -> list[str]:
-    return [sys.executable, str(FAKE), "--run-id", "{run_id}", "--run-dir", "{run_dir}", *map(str, extra)]
+def fake_argv(*extra: object) -> list[str]:
+    """The command line of a fake remote run (fake_remote.py)."""
+    return runs_helpers.fake_argv(*extra, script=FAKE)
 
 
-def wait_for(predicate, timeout: float = 60.0, interval: float = 0.2):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {getattr(predicate, '__name__', predicate)}")
+def wait_for(predicate: Callable[[], T], timeout: float = 60.0, interval: float = 0.2) -> T:
+    """:func:`runs_helpers.wait_for` at a cluster's pace (a job takes seconds to start)."""
+    return runs_helpers.wait_for(predicate, timeout, interval)
 
 
 def processes_of(run_id: str) -> list[psutil.Process]:
@@ -34,6 +36,15 @@ def processes_of(run_id: str) -> list[psutil.Process]:
         except (psutil.Error, TypeError):
             continue
     return out
+
+
+def queue(store, backend: str, *extra: object, opts: dict | None = None) -> str:
+    """Launch a fake remote run on ``backend``; its run id."""
+    from laom_core.runs.backends import check_backend
+    from laom_core.runs.launcher import launch_argv
+
+    return launch_argv(fake_argv(*extra), method="fake", store=store, backend=backend,
+                       backend_opts=check_backend(backend, opts or {}))
 
 
 def done(store, run_id: str):

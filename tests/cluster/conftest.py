@@ -6,13 +6,14 @@ cluster (``LAOM_CLUSTER_TESTS=slurm,ray``) it fails instead.
 from __future__ import annotations
 
 import os
-import signal
 import sys
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1] / "runs"))  # runs_helpers: the run tests' helpers, shared
+from runs_helpers import kill_scheduler  # noqa: E402 - after the path
 # Backends whose cluster test.sh started: their tests must run, not skip.
 REQUIRE = {b.strip() for b in os.environ.get("LAOM_CLUSTER_TESTS", "").split(",") if b.strip()}
 
@@ -52,6 +53,12 @@ def ray_cluster():
     return "ray"
 
 
+@pytest.fixture(params=["slurm", "ray"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each remote backend in turn, through its own fixture above (skips or fails when its cluster is not up)."""
+    return request.getfixturevalue({"slurm": "slurm", "ray": "ray_cluster"}[request.param])
+
+
 @pytest.fixture
 def store(workspace, monkeypatch):
     from laom_core.runs.store import RunStore
@@ -69,16 +76,7 @@ def store(workspace, monkeypatch):
             except Exception:  # noqa: BLE001
                 pass
     s.close()
-    lock = workspace / ".scheduler.lock"
-    if lock.exists():
-        from laom_core.runs.launcher import scheduler_alive
-
-        text = lock.read_text().strip()
-        if text.isdigit() and scheduler_alive():
-            try:
-                os.kill(int(text), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+    kill_scheduler(workspace)
 
 
 @pytest.fixture

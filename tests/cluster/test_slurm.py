@@ -1,38 +1,18 @@
-"""The slurm backend against a real single-node Slurm cluster (scripts/start_slurm.sh)."""
+"""The slurm backend against a real single-node Slurm cluster (scripts/start_slurm.sh): what
+only Slurm has (the checks every backend shares are in test_backends.py)."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import backend_cases as cases
-from cluster_helpers import done, wait_for
-
-
-def test_smoke_runs_finish_and_metrics_arrive_once(store, slurm):
-    cases.smoke_runs_finish_with_metrics_once(store, slurm)
-
-
-def test_stop_cancels_the_job_and_leaves_no_process(store, slurm):
-    cases.stop_cancels_and_leaves_no_process(store, slurm)
-
-
-def test_killing_the_scheduler_mid_run_loses_no_metric(store, slurm, workspace):
-    cases.scheduler_killed_mid_run_loses_nothing(store, slurm, workspace)
-
-
-def test_failing_run_is_reported_failed_with_its_log_tail(store, slurm):
-    cases.failing_run_is_failed_with_log_tail(store, slurm)
-
-
-def test_stopped_run_resumes_as_a_new_job(store, slurm):
-    cases.resume_after_stop(store, slurm)
+from cluster_helpers import done, queue, wait_for
 
 
 def test_concurrency_limit_per_backend(store, slurm):
     from laom_core.cli import main
 
     assert main(["runs", "concurrency", "--backend", "slurm", "1"]) == 0
-    ids = [cases.queue(store, slurm, "--steps", 8, "--sleep", 0.2) for _ in range(3)]
+    ids = [queue(store, slurm, "--steps", 8, "--sleep", 0.2) for _ in range(3)]
     peak = 0
     while not all(done(store, i) for i in ids):
         peak = max(peak, sum(store.get_run(i, reconcile=False)["status"] == "running" for i in ids))
@@ -102,7 +82,7 @@ def test_a_job_killed_behind_our_back_is_failed_from_the_backend_state(store, sl
     from cluster_helpers import processes_of
 
     monkeypatch.setenv("LAOM_STUDIO_BACKEND_POLL", "0.5")
-    run_id = cases.queue(store, slurm, "--steps", 1000, "--sleep", 0.1)
+    run_id = queue(store, slurm, "--steps", 1000, "--sleep", 0.1)
     wait_for(lambda: store.count_metrics(run_id) >= 3, timeout=120)
     job = store.get_run(run_id)["job_id"]
     import psutil

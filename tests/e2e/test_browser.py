@@ -9,18 +9,15 @@ may show an exception.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.pages.conftest import REPO, build_datasets
+from tests.e2e.dashboard import CHROMIUM, require_browser, serve_dashboard
+from tests.pages.conftest import build_datasets
 
 pytestmark = pytest.mark.e2e
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parent / "screenshots"
 PAGES = {"home": "", "datasets": "datasets", "train": "train", "runs": "runs", "latent_space": "latent_space",
          "budgets": "budgets", "rollouts": "rollouts"}
@@ -32,43 +29,12 @@ OVERRIDES = "\n".join([
 ])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("localhost", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def server(workspace):
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (scripts/setup.sh --browser installs it)")
-    pytest.importorskip("playwright.sync_api")
+    require_browser()
     build_datasets(workspace)
-    port = _free_port()
-    env = dict(os.environ, LAOM_STUDIO_WORKSPACE=str(workspace), LAOM_TORCH_THREADS="1", PYTHONPATH=str(REPO))
-    log = open(workspace / "streamlit.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.port", str(port),
-         "--server.address", "localhost", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://localhost:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("localhost", port), timeout=1):
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        raise AssertionError("streamlit did not start:\n" + (workspace / "streamlit.log").read_text()[-2000:])
-    yield url, workspace
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    with serve_dashboard(workspace, LAOM_TORCH_THREADS="1") as url:
+        yield url, workspace
     _stop_background(workspace)
 
 

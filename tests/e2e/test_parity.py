@@ -12,18 +12,14 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_browser import CHROMIUM, _free_port, assert_no_exception, settle, shot
-from tests.pages.conftest import REPO
+from tests.e2e.dashboard import CHROMIUM, require_browser, serve_dashboard
+from tests.e2e.test_browser import assert_no_exception, settle, shot
 from tests.pages.tracker_workspace import build
 
 pytestmark = pytest.mark.e2e
@@ -31,34 +27,10 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture
 def tracker_server(workspace):
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (scripts/setup.sh --browser installs it)")
-    pytest.importorskip("playwright.sync_api")
+    require_browser()
     ids = build(workspace)
-    port = _free_port()
-    env = dict(os.environ, LAOM_STUDIO_WORKSPACE=str(workspace), PYTHONPATH=str(REPO))
-    log = open(workspace / "streamlit.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.port", str(port),
-         "--server.address", "localhost", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("localhost", port), timeout=1):
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        raise AssertionError("streamlit did not start:\n" + (workspace / "streamlit.log").read_text()[-2000:])
-    yield f"http://localhost:{port}", workspace, ids
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    with serve_dashboard(workspace) as url:
+        yield url, workspace, ids
 
 
 def short(rid: str) -> str:

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import pytest
 
+from runs_helpers import kill_scheduler
+
+
 @pytest.fixture
 def store(workspace):
     from laom_core.runs.store import RunStore
@@ -39,13 +42,4 @@ def _kill_leftovers(workspace):
                     os.killpg(run["pgid"], signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-    lock = workspace / ".scheduler.lock"
-    if lock.exists():
-        text = lock.read_text().strip()
-        from laom_core.runs.launcher import scheduler_alive
-
-        if text.isdigit() and scheduler_alive():
-            try:
-                os.kill(int(text), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+    kill_scheduler(workspace)

@@ -1,4 +1,6 @@
-"""The same real checks for every remote backend (tests/cluster/test_slurm.py, test_ray.py)."""
+"""The same real checks for every remote backend: each test runs once on Slurm and once on
+Ray (the ``backend`` fixture, tests/cluster/conftest.py); what only one backend has is in
+test_slurm.py and test_ray.py."""
 from __future__ import annotations
 
 import os
@@ -6,18 +8,10 @@ import signal
 import time
 from pathlib import Path
 
-from cluster_helpers import done, fake_argv, processes_of, wait_for
+from cluster_helpers import done, processes_of, queue, wait_for
 
 
-def queue(store, backend: str, *extra: str, opts: dict | None = None) -> str:
-    from laom_core.runs.backends import check_backend
-    from laom_core.runs.launcher import launch_argv
-
-    return launch_argv(fake_argv(*extra), method="fake", store=store, backend=backend,
-                       backend_opts=check_backend(backend, opts or {}))
-
-
-def smoke_runs_finish_with_metrics_once(store, backend: str) -> None:
+def test_smoke_runs_finish_and_metrics_arrive_once(store, backend: str) -> None:
     ids = [queue(store, backend, "--steps", 25) for _ in range(3)]
     for run_id in ids:
         run = wait_for(lambda: done(store, run_id), timeout=120)
@@ -29,7 +23,7 @@ def smoke_runs_finish_with_metrics_once(store, backend: str) -> None:
         assert "fake remote" in Path(run["run_dir"]).joinpath("log.txt").read_text()
 
 
-def stop_cancels_and_leaves_no_process(store, backend: str) -> None:
+def test_stop_cancels_the_job_and_leaves_no_process(store, backend: str) -> None:
     from laom_core.runs.launcher import stop
 
     run_id = queue(store, backend, "--steps", 1000, "--sleep", 0.1)
@@ -40,7 +34,7 @@ def stop_cancels_and_leaves_no_process(store, backend: str) -> None:
     assert store.get_run(run_id)["status"] == "stopped"
 
 
-def scheduler_killed_mid_run_loses_nothing(store, backend: str, workspace: Path) -> None:
+def test_killing_the_scheduler_mid_run_loses_no_metric(store, backend: str, workspace: Path) -> None:
     from laom_core.runs.launcher import ensure_scheduler, scheduler_alive
 
     run_id = queue(store, backend, "--steps", 60, "--sleep", 0.1)
@@ -57,7 +51,7 @@ def scheduler_killed_mid_run_loses_nothing(store, backend: str, workspace: Path)
     assert list(curve["step"]) == list(range(60)) and store.count_metrics(run_id) == 60
 
 
-def failing_run_is_failed_with_log_tail(store, backend: str) -> None:
+def test_failing_run_is_reported_failed_with_its_log_tail(store, backend: str) -> None:
     run_id = queue(store, backend, "--steps", 10, "--crash-at", 4)
     run = wait_for(lambda: done(store, run_id), timeout=120)
     assert run["status"] == "failed" and run["exit_code"] == 1
@@ -65,7 +59,7 @@ def failing_run_is_failed_with_log_tail(store, backend: str) -> None:
     assert store.count_metrics(run_id) == 4
 
 
-def resume_after_stop(store, backend: str) -> None:
+def test_stopped_run_resumes_as_a_new_job(store, backend: str) -> None:
     from laom_core.runs.launcher import resume, stop
 
     run_id = queue(store, backend, "--steps", 30, "--sleep", 0.3)
