@@ -77,6 +77,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     arc.add_argument("--undo", action="store_true", help="unarchive")
     arc.set_defaults(func=_archive)
 
+    prio = sub.add_parser("priority", help="move a queued run up or down the queue (higher starts first; "
+                                           "equal priorities start oldest first)")
+    prio.add_argument("run_id")
+    where = prio.add_mutually_exclusive_group(required=True)
+    where.add_argument("value", nargs="?", type=int, help="the run's priority (default of every run: 0)")
+    where.add_argument("--first", action="store_true", help="start it next: one above every other queued run")
+    prio.set_defaults(func=_priority)
+
     probe = sub.add_parser("probe", help="probe finished LAMs again, all on the same fit and test trajectories "
                                          "(compare runs trained on different datasets)")
     probe.add_argument("run_ids", nargs="+", help="run ids (or unique prefixes) of LAPO/LAOM/LAOM+supervision runs")
@@ -243,6 +251,8 @@ def _show(args: argparse.Namespace) -> int:
             print(f"{k:15} {v}")
     if run.get("tags"):
         print(f"{'tags':15} {', '.join(run['tags'])}")
+    if run.get("priority"):
+        print(f"{'priority':15} {run['priority']}")
     if run.get("archived"):
         print(f"{'archived':15} yes")
     if run.get("notes"):
@@ -353,6 +363,22 @@ def _rename(args: argparse.Namespace) -> int:
         run_id = store.find_run(args.run_id)["id"]
         name = store.rename_run(run_id, args.name)
     print(f"{run_id} is now named {name!r}")
+    return 0
+
+
+def _priority(args: argparse.Namespace) -> int:
+    from laom_core.runs.store import queue_order
+
+    with _store_with_runs(args.run_id) as store:
+        run_id = store.find_run(args.run_id)["id"]
+        if args.first:
+            value = store.move_to_front(run_id)
+        else:
+            value = args.value
+            store.set_priority(run_id, value)
+        order = [r["id"] for r in queue_order(store.list_runs(status="queued", reconcile=False))]
+    where = f"{order.index(run_id)} queued run(s) ahead of it" if run_id in order else "it is not queued now"
+    print(f"{run_id} priority {value} ({where})")
     return 0
 
 

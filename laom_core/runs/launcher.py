@@ -40,7 +40,7 @@ from laom_core.errors import ConfigError, LaomError, RunError
 from laom_core.rundir import RunDir
 from laom_core.runs import liveness
 from laom_core.runs.request import REQUEST_FILE, TrainRequest, parse_train_argv, train_command, write_request
-from laom_core.runs.store import RunStore, check_run_id, new_run_id
+from laom_core.runs.store import RunStore, check_run_id, new_run_id, queue_order
 from laom_core.workspace import runs_dir, workspace_root
 
 DEFAULT_GRACE_S = 10.0
@@ -350,12 +350,13 @@ def _tick(store: RunStore, children: dict[str, procs.Proc], gpus: list[str], log
 
 
 def _startable(store: RunStore) -> list[dict]:
-    """Queued runs the launcher made (with a command), oldest first.
+    """Queued runs the launcher made (with a command): higher priority first, then oldest
+    first (``list_runs`` is oldest first and the sort is stable).
 
     A ``train`` started by hand records itself as queued for a moment before it sets
     running; it has no command and is not the scheduler's to start.
     """
-    return [r for r in store.list_runs(status="queued", reconcile=False) if r.get("argv")]
+    return queue_order(r for r in store.list_runs(status="queued", reconcile=False) if r.get("argv"))
 
 
 def _remote_running(store: RunStore) -> bool:

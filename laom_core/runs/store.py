@@ -20,6 +20,8 @@ Layout (schema version :data:`SCHEMA_VERSION`, kept in ``PRAGMA user_version``):
   cluster (:mod:`laom_core.runs.backends`); NULL backend means local.
 - v3: ``runs.notes`` (free text) and ``runs.archived`` (0/1: hidden from the Runs page by
   default) for the dashboard's tracker features; ``tags`` (JSON list) was there from v1.
+- v4: ``runs.priority`` (integer, default 0): the queue starts higher priorities first,
+  equal ones oldest first.
   Added columns are added whenever missing (not only below their version), so a store
   stamped by a line of LAOM Studio that lacked a step still gains them.
 
@@ -48,7 +50,7 @@ from laom_core.errors import RunError, WorkspaceError
 from laom_core.runs.liveness import CLAIM_GRACE_S, log_tail, NO_REPORT, process_alive
 from laom_core.workspace import _json_default, store_path
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 STATUSES = ("queued", "running", "finished", "failed", "stopped")
 TERMINAL = ("finished", "failed", "stopped")
 
@@ -62,6 +64,8 @@ RUN_FIELDS = (
     "backend", "job_id", "backend_opts", "ingest_offset",
     # schema v3 (tracker features: notes, archive)
     "notes", "archived",
+    # schema v4 (queue order)
+    "priority",
 )
 _JSON_FIELDS = ("datasets", "config", "tags", "argv", "backend_opts")
 
@@ -79,8 +83,13 @@ _V3_COLUMNS = (
     ("notes", "TEXT"),
     ("archived", "INTEGER NOT NULL DEFAULT 0"),
 )
+# Schema v4: a queued run's priority; the scheduler starts higher first, then oldest first.
+_V4_COLUMNS = (
+    ("priority", "INTEGER NOT NULL DEFAULT 0"),
+)
 # Every column added to ``runs`` after v1, in order (add new ones here).
-_ADDED_RUN_COLUMNS = (*_V2_COLUMNS, *_V3_COLUMNS)
+_ADDED_RUN_COLUMNS = (*_V2_COLUMNS, *_V3_COLUMNS, *_V4_COLUMNS)
+MAX_PRIORITY = 1_000_000
 MAX_TAG_LEN = 40
 MAX_NAME_LEN = 120
 MAX_NOTES_LEN = 20_000
@@ -203,6 +212,12 @@ def check_run_id(run_id: str) -> str:
     if not isinstance(run_id, str) or not _ID_RE.match(run_id) or ".." in run_id:
         raise RunError(f"invalid run id {run_id!r} (letters, digits, '-', '_', '.')")
     return run_id
+
+
+def queue_order(runs: Iterable[dict]) -> list[dict]:
+    """Runs in the order the queue starts them: higher ``priority`` first, then oldest first
+    (for rows as :meth:`RunStore.list_runs` returns them, oldest first; the sort is stable)."""
+    return sorted(runs, key=lambda r: -int(r.get("priority") or 0))
 
 
 class RunStore:
@@ -556,6 +571,21 @@ class RunStore:
         if len(text) > MAX_NOTES_LEN:
             raise RunError(f"notes have at most {MAX_NOTES_LEN} characters (got {len(text)})")
         self._update(run_id, {"notes": text or None})
+
+    def set_priority(self, run_id: str, priority: int) -> None:
+        """A queued run's place in the queue: higher starts first, equal ones oldest first.
+        It stays with the run (a resumed run keeps it)."""
+        if not isinstance(priority, int) or isinstance(priority, bool) or abs(priority) > MAX_PRIORITY:
+            raise RunError(f"priority must be an integer between -{MAX_PRIORITY} and {MAX_PRIORITY} (got {priority!r})")
+        self.get_run(run_id, reconcile=False)  # an unknown id: one clear error
+        self._update(run_id, {"priority": priority})
+
+    def move_to_front(self, run_id: str) -> int:
+        """Give a run a priority one above every other queued run's (it starts next); returns it."""
+        others = [r for r in self.list_runs(status="queued", reconcile=False) if r["id"] != run_id]
+        value = 1 + max((int(r.get("priority") or 0) for r in others), default=0)
+        self.set_priority(run_id, value)
+        return value
 
     def set_archived(self, run_id: str, archived: bool = True) -> None:
         """Archive (hide from the Runs page by default) or bring back a run; nothing is deleted."""

@@ -25,7 +25,7 @@ def control_panel(run: dict) -> None:
     if run.get("backend") not in (None, "local"):  # cluster backends
         st.caption(f"Runs on **{run['backend']}**, job `{run.get('job_id') or 'not submitted yet'}`; "
                    "its log and metrics come from the run folder on the shared filesystem.")
-    b1, b2, b3 = st.columns([1, 1, 4])
+    b1, b2, b3, b4 = st.columns([1, 1, 1, 3])
     with common.guard("Run control"):
         from laom_core.runs import launcher
 
@@ -38,7 +38,12 @@ def control_panel(run: dict) -> None:
             launcher.resume(run["id"], store=common.store())
             st.toast(f"{run.get('name')} queued again; it continues from its last checkpoint")
             st.rerun()
-    b3.caption(f"Run folder: `{run.get('run_dir')}`")
+        if b3.button("Run next", icon=":material/vertical_align_top:", key="rn_first",
+                     disabled=run["status"] != "queued", help="start this queued run before the other queued ones"):
+            value = common.store().move_to_front(run["id"])
+            st.toast(f"{run.get('name')} moves to the front of the queue (priority {value})")
+            st.rerun()
+    b4.caption(f"Run folder: `{run.get('run_dir')}`" + (f" · priority {run['priority']}" if run.get("priority") else ""))
 
 
 def _read_bytes(path: Path) -> bytes:

@@ -174,6 +174,23 @@ def test_sweep_table_grouping_and_parallel_coordinates(ids):
     assert list(grouped["runs"]) == [1, 1, 1]
 
 
+def test_run_next_moves_a_queued_run_to_the_front(ids, workspace):
+    from laom_core.runs.store import RunStore
+
+    with RunStore() as store:
+        # Queued without a command: the scheduler never starts them, so they stay queued.
+        older, newer = (store.create_run(f"queued {i}", "bc", "cheetah-run", {}, workspace / "runs" / f"q{i}",
+                                         seed=0, status="queued") for i in range(2))
+    at = open_runs(run=ids[0])
+    assert at.button(key="rn_first").disabled  # a finished run has no place in the queue
+    at = open_runs(run=newer)
+    at.button(key="rn_first").click().run()
+    assert_clean(at)
+    with RunStore() as store:
+        assert store.get_run(newer)["priority"] == 1 and store.get_run(older)["priority"] == 0
+    assert any("priority 1" in c.value for c in at.caption)
+
+
 def test_whole_log_and_downloads(ids):
     at = open_runs(run=ids[0])
     code = "\n".join(str(c.value) for c in at.code)

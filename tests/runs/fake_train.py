@@ -51,6 +51,8 @@ def main() -> int:
             writer.close()
             raise RuntimeError(f"boom at step {step}")
         writer.log("lam", step, {f"k{j}": step * 10 + j for j in range(args.keys)})
+        if step == 0:
+            print("first step logged", flush=True)  # tests that signal the run wait for this line
         if args.sleep:
             time.sleep(args.sleep)
     writer.close()

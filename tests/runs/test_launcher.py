@@ -84,7 +84,8 @@ def _group_members(pgid: int) -> list[int]:
 
 def test_stop_terminates_the_whole_group(store, workspace):
     run_id = launch_argv(fake_argv("--steps", 100000, "--sleep", 0.02, "--child"), store=store)
-    wait_for(lambda: "child pid" in launcher.read_log(run_id, store=store))
+    # Not before the first step: a SIGTERM earlier (a loaded machine) would find nothing to flush.
+    wait_for(lambda: "first step logged" in launcher.read_log(run_id, store=store))
     run = store.get_run(run_id)
     assert run["status"] == "running" and run["pgid"] == run["pid"]
     assert len(_group_members(run["pgid"])) == 2  # the run and its child share the group
@@ -194,6 +195,25 @@ def test_queue_runs_one_at_a_time_in_order(store):
     assert [r["status"] for r in runs] == ["finished"] * 3
     for before, after in zip(runs, runs[1:]):
         assert after["started_at"] >= before["ended_at"]  # never two at once, oldest first
+
+
+def test_priority_moves_a_queued_run_ahead(store, workspace, capsys):
+    from laom_core.cli import main as cli
+
+    first = launch_argv(fake_argv("--steps", 30, "--sleep", 0.05), store=store)  # holds the one slot
+    wait_for(status_is(store, first, "running"))
+    older, newer = (launch_argv(fake_argv("--steps", 2, "--sleep", 0.01), store=store) for _ in range(2))
+    assert cli(["runs", "priority", newer, "--first"]) == 0
+    assert f"{newer} priority 1 (0 queued run(s) ahead of it)" in capsys.readouterr().out
+    for run_id in (first, older, newer):
+        wait_for(status_is(store, run_id, "finished", "failed"))
+    runs = {r: store.get_run(r) for r in (first, older, newer)}
+    assert all(r["status"] == "finished" for r in runs.values())
+    assert runs[newer]["started_at"] < runs[older]["started_at"]  # the newer run went first
+    assert cli(["runs", "show", newer]) == 0 and "priority        1" in capsys.readouterr().out
+    with pytest.raises(RunError, match="priority must be an integer"):
+        store.set_priority(older, 10**9)
+    assert cli(["runs", "priority", older, "-3"]) == 0 and store.get_run(older)["priority"] == -3
 
 
 def test_concurrency_limit_allows_parallel_runs(store, monkeypatch):

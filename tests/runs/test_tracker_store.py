@@ -27,11 +27,16 @@ def _v1_store(path) -> None:
     conn.close()
 
 
+def run_priority(store: RunStore, run_id: str) -> int:
+    return store.get_run(run_id)["priority"]
+
+
 def test_v1_store_opens_and_gains_notes_and_archive(tmp_path):
     path = tmp_path / "runs.sqlite"
     _v1_store(path)
     with RunStore(path) as s:
-        assert s.schema_version == store_mod.SCHEMA_VERSION == 3
+        assert s.schema_version == store_mod.SCHEMA_VERSION == 4
+        assert run_priority(s, "old-20250101-000000-abcdef") == 0
         run = s.get_run("old-20250101-000000-abcdef")
         assert run["archived"] is False and run["notes"] is None and run["tags"] == ["keep"]
         s.set_notes(run["id"], "first note")

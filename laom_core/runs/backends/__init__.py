@@ -30,7 +30,7 @@ from typing import IO, Protocol
 from laom_core.rundir import RunDir
 from laom_core.errors import ConfigError
 from laom_core.runs import ingest
-from laom_core.runs.store import RunStore
+from laom_core.runs.store import RunStore, queue_order
 
 BACKENDS = ("local", "slurm", "ray")
 REMOTE = ("slurm", "ray")
@@ -180,8 +180,8 @@ def set_max_remote(store: RunStore, backend: str, n: int | None) -> None:
 
 # ---------------------------------------------------------------------- the scheduler's pass
 def remote_active(store: RunStore) -> list[dict]:
-    """Remote runs the scheduler must watch (running), or start (queued)."""
-    return [r for r in store.list_runs(status=["queued", "running"], reconcile=False) if is_remote(r)]
+    """Remote runs the scheduler must watch (running), or start (queued), in queue order."""
+    return queue_order(r for r in store.list_runs(status=["queued", "running"], reconcile=False) if is_remote(r))
 
 
 def job_env() -> dict[str, str]:
