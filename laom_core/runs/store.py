@@ -21,9 +21,10 @@ Layout (schema version :data:`SCHEMA_VERSION`, kept in ``PRAGMA user_version``):
 - v3: ``runs.notes`` (free text) and ``runs.archived`` (0/1: hidden from the Runs page by
   default) for the dashboard's tracker features; ``tags`` (JSON list) was there from v1.
 - v4: ``runs.priority`` (integer, default 0): the queue starts higher priorities first,
-  equal ones oldest first.
-  Added columns are added whenever missing (not only below their version), so a store
-  stamped by a line of LAOM Studio that lacked a step still gains them.
+  equal ones oldest first (:func:`queue_order`).
+
+Added columns are added whenever missing (not only below their version), so a store
+stamped by a line of LAOM Studio that lacked a step still gains them.
 
 Older workspaces are migrated in :func:`_migrate` by stepping ``user_version``.
 """

@@ -35,7 +35,7 @@ import dataclasses
 import math
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from laom_core.runs import launcher
 from laom_core.runs.store import RunStore
 from laom_core.studies import demo
@@ -53,15 +53,23 @@ SETTINGS: dict[str, tuple[str, dict, str]] = {
     "SEVH": ("scale_easy_video_hard", {}, "the paper's setting: scale 0.1, all 60 clips"),
 }
 DISTRACTED = ("D1", "D2", "SEVH")
-# Stage-1 variants run next to the main rows (first seed): does one choice move the gap?
-# name -> (method, sets, settings it runs on, what it changes)
-VARIANTS: dict[str, tuple[str, list[str], tuple[str, ...], str]] = {
-    "authors-aug": ("laom", ["lapo.aug_views=independent", "lapo.aug_shift_pad=14", "lapo.aug_max_rotation_deg=90",
-                             "lapo.aug_perspective_distortion=0.5", "lapo.aug_perspective_pad=30"], DISTRACTED,
-                    "the authors' augmentation (independent strong views) instead of the small preset's shared mild view"),
-    "unet-fdm": ("lapo", ["lapo.fdm_arch=unet"], ("D1",),
-                 "LAPO's forward model as a U-Net with skips (ours before the fix) instead of the authors' "
-                 "encoder-decoder"),
+class Variant(NamedTuple):
+    """A stage-1 run next to the main rows (first seed): does one choice move the gap?"""
+    method: str
+    sets: list[str]  # --set overrides on the preset
+    settings: tuple[str, ...]  # the settings it runs on
+    what: str  # what it changes, for the report
+
+
+VARIANTS: dict[str, Variant] = {
+    "authors-aug": Variant("laom", ["lapo.aug_views=independent", "lapo.aug_shift_pad=14",
+                                    "lapo.aug_max_rotation_deg=90", "lapo.aug_perspective_distortion=0.5",
+                                    "lapo.aug_perspective_pad=30"], DISTRACTED,
+                           "the authors' augmentation (independent strong views) instead of the small preset's "
+                           "shared mild view"),
+    "unet-fdm": Variant("lapo", ["lapo.fdm_arch=unet"], ("D1",),
+                        "LAPO's forward model as a U-Net with skips (ours before the fix) instead of the authors' "
+                        "encoder-decoder"),
 }
 CLAIM_PROBE = "probe_clip_seen"
 PROBE_FIELDS = ("probe_clip_seen", "probe_online", "probe_clip_unseen", "chance_clip_seen", "probe_mse",
@@ -121,7 +129,7 @@ def _request(plan: FidelityPlan, setting: str, method: str, seed: int, budget: i
     sets = [f"seed={seed}", f"run.stop_after={stop}"]
     sets.append(f"idm.total_updates={plan.updates}" if method == "idm" else f"lapo.total_updates={plan.updates}")
     if variant is not None:
-        sets += VARIANTS[variant][1]
+        sets += VARIANTS[variant].sets
     name = (f"fidelity_{setting}_{method}" + (f"-{variant}" if variant else "")
             + (f"_{budget}" if budget is not None else "") + f"_s{seed}")
     return {"name": name, "method": method, "task": plan.task, "preset": plan.preset, "data": str(dp.train_path),
@@ -134,8 +142,8 @@ def _request(plan: FidelityPlan, setting: str, method: str, seed: int, budget: i
 def run_requests(plan: FidelityPlan, supervision_setting: str | None) -> list[dict]:
     """LAPO and LAOM per setting and seed (seed-major), then the supervision runs."""
     out = [_request(plan, s, m, seed) for seed in plan.seeds[:1] for s in plan.settings for m in ("lapo", "laom")]
-    out += [_request(plan, s, spec[0], plan.seeds[0], variant=v) for v, spec in VARIANTS.items()
-            for s in plan.settings if s in spec[2]]
+    out += [_request(plan, s, spec.method, plan.seeds[0], variant=v) for v, spec in VARIANTS.items()
+            for s in plan.settings if s in spec.settings]
     out += [_request(plan, s, m, seed) for seed in plan.seeds[1:] for s in plan.settings for m in ("lapo", "laom")]
     if supervision_setting is not None:
         out += [_request(plan, supervision_setting, m, seed, b) for seed in plan.seeds
@@ -314,14 +322,14 @@ def markdown(rep: dict) -> str:
                      f"{fmt(cells[('lapo', 'probe_online')])} | {fmt(cells[('laom', 'probe_online')])} | "
                      f"{fmt(cells[('lapo', 'probe_clip_unseen')])} | {fmt(cells[('laom', 'probe_clip_unseen')])} | "
                      f"{fmt(chance)} | {n} |")
-    variant_rows = [(v, s) for v, spec in VARIANTS.items() for s in rep["settings"] if s in spec[2]]
+    variant_rows = [(v, s) for v, spec in VARIANTS.items() for s in rep["settings"] if s in spec.settings]
     if variant_rows:
         lines += ["", "Variants (first seed): the main row's method with one choice changed.", ""]
-        lines += [f"- `{v}` ({spec[0]}): {spec[3]}." for v, spec in VARIANTS.items()]
+        lines += [f"- `{v}` ({spec.method}): {spec.what}." for v, spec in VARIANTS.items()]
         lines += ["", "| variant | setting | clip-seen | online | clip-unseen | main row's clip-seen (same seed) |",
                   "|---|---|---|---|---|---|"]
         for v, s in variant_rows:
-            method = VARIANTS[v][0]
+            method = VARIANTS[v].method
             cell = {k: _mean(_values(rows, k, setting=s, method=method, budget=None, variant=v))
                     for k in ("probe_clip_seen", "probe_online", "probe_clip_unseen")}
             seed = rep["plan"]["seeds"][0]
