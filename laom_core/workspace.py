@@ -190,6 +190,21 @@ def atomic_write_text(final: str | os.PathLike, text: str) -> None:
             os.fsync(fh.fileno())
 
 
+def write_generated_block(final: str | os.PathLike, block: str, begin: str, end: str, new_file: str) -> None:
+    """Put ``begin + block + end`` in place of the text between those markers in ``final``,
+    keeping the hand-written text around it (atomically). A file without both markers (or
+    none yet) becomes ``new_file`` with ``{generated}`` replaced by the marked block."""
+    marked = f"{begin}\n{block.rstrip()}\n{end}"
+    path = Path(final)
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    if begin in old and end in old[old.index(begin):]:
+        start = old.index(begin)
+        text = old[:start] + marked + old[old.index(end, start) + len(end):]
+    else:
+        text = new_file.replace("{generated}", marked)
+    atomic_write_text(path, text)
+
+
 def atomic_write_json(final: str | os.PathLike, obj: object) -> None:
     """Write ``obj`` as pretty JSON to ``final`` atomically."""
     atomic_write_text(final, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")

@@ -40,7 +40,8 @@ from laom_core.runs import launcher
 from laom_core.runs.store import RunStore
 from laom_core.studies import demo
 from laom_core.studies.demo import finished_run_summary
-from laom_core.studies.reproduction import _commit, _NoStatus, matching_values, resume_interrupted
+from laom_core.studies.reproduction import (_commit, _NoStatus, matching_values, resume_interrupted,
+                                            run_leakage_figures)
 from laom_core.studies.reproduction import mean_or_none as _mean
 
 REPO = Path(__file__).resolve().parents[2]
@@ -51,8 +52,13 @@ SETTINGS: dict[str, tuple[str, dict, str]] = {
     "D1": ("easy", {"camera_scale": 0.0, "color_scale": 0.0}, "background video, 4 training clips"),
     "D2": ("easy", {}, "D1 + camera shake (DCS speed) + colour, scale 0.1"),
     "SEVH": ("scale_easy_video_hard", {}, "the paper's setting: scale 0.1, all 60 clips"),
+    "D1cam": ("easy", {"color_scale": 0.0}, "D1 + camera shake (DCS speed) only: D2 without colour"),
+    "D1col": ("easy", {"camera_scale": 0.0}, "D1 + colour change only: D2 without camera shake"),
 }
-DISTRACTED = ("D1", "D2", "SEVH")
+DISTRACTED = ("D1", "D2", "SEVH")  # the settings the claims are checked on
+# D2 taken apart: its two additions to D1 one at a time (LAPO and LAOM, first seed, no claims),
+# to say which of them moves the gap. Planned when D1 and D2 both are.
+SPLITS = ("D1cam", "D1col")
 class Variant(NamedTuple):
     """A stage-1 run next to the main rows (first seed): does one choice move the gap?"""
     method: str
@@ -72,8 +78,12 @@ VARIANTS: dict[str, Variant] = {
                         "encoder-decoder"),
 }
 CLAIM_PROBE = "probe_clip_seen"
+# docs/fidelity.md: the study rewrites the text between these; the analysis around them is hand-written
+MD_BEGIN, MD_END = "<!-- fidelity_study.py: generated, do not edit -->", "<!-- fidelity_study.py: end of generated part -->"
 PROBE_FIELDS = ("probe_clip_seen", "probe_online", "probe_clip_unseen", "chance_clip_seen", "probe_mse",
                 "fdm_z_gain")
+# what the latent action carries (held-out linear probes of artifacts/leakage.json)
+LATENT_FIELDS = ("r2_action", "r2_background_step", "r2_camera_delta", "r2_color_delta", "clip_score", "leakage")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,6 +100,15 @@ class FidelityPlan:
     supervision_setting: str | None = None  # None: the distracted setting with the largest seed-0 gap
     workers: int = 2
     smoke: bool = False
+
+    @property
+    def splits(self) -> tuple[str, ...]:
+        """The :data:`SPLITS` this plan runs: those of D2, when D1 and D2 are both planned."""
+        return SPLITS if {"D1", "D2"} <= set(self.settings) else ()
+
+    @property
+    def all_settings(self) -> tuple[str, ...]:
+        return tuple(self.settings) + self.splits
 
     def data_plan(self, setting: str):
         """The demo's dataset plan for one setting (own file names, fast render)."""
@@ -109,7 +128,7 @@ def smoke_plan() -> FidelityPlan:
 def build_datasets(plan: FidelityPlan) -> list[Path]:
     """Clips, train and eval sets per setting, labeled subsets of the distracted ones."""
     status, made = _NoStatus(), []
-    for i, setting in enumerate(plan.settings):
+    for i, setting in enumerate(plan.all_settings):
         dp = plan.data_plan(setting)
         if i == 0:
             demo._step_clips(dp, status)
@@ -140,10 +159,12 @@ def _request(plan: FidelityPlan, setting: str, method: str, seed: int, budget: i
 
 
 def run_requests(plan: FidelityPlan, supervision_setting: str | None) -> list[dict]:
-    """LAPO and LAOM per setting and seed (seed-major), then the supervision runs."""
+    """LAPO and LAOM per setting and seed (seed-major; the variants and D2's splits on the first
+    seed), then the supervision runs."""
     out = [_request(plan, s, m, seed) for seed in plan.seeds[:1] for s in plan.settings for m in ("lapo", "laom")]
     out += [_request(plan, s, spec.method, plan.seeds[0], variant=v) for v, spec in VARIANTS.items()
             for s in plan.settings if s in spec.settings]
+    out += [_request(plan, s, m, plan.seeds[0]) for s in plan.splits for m in ("lapo", "laom")]
     out += [_request(plan, s, m, seed) for seed in plan.seeds[1:] for s in plan.settings for m in ("lapo", "laom")]
     if supervision_setting is not None:
         out += [_request(plan, supervision_setting, m, seed, b) for seed in plan.seeds
@@ -193,8 +214,24 @@ def collect_rows(plan: FidelityPlan, requests: list[dict]) -> list[dict]:
                "name": r["name"], "run_id": run["id"] if run is not None else None,
                "status": run["status"] if run is not None else "not queued"}
         row.update({key: summary.get(key) for key in PROBE_FIELDS})
+        row.update(run_leakage_figures(run if summary else None, LATENT_FIELDS))
         rows.append(row)
     return rows
+
+
+def frame_change(plan: FidelityPlan) -> dict[str, dict[str, float | None]]:
+    """Per setting whose training file exists: the frame-change energy and the agent's share of
+    it against the V twin (:mod:`laom_core.analysis.frame_change`)."""
+    from laom_core.analysis.frame_change import frame_change_energy, twin_agent_share
+
+    vanilla = plan.data_plan("V").train_path
+    out = {}
+    for setting in plan.all_settings:
+        path = plan.data_plan(setting).train_path
+        if path.exists():
+            out[setting] = {"energy": frame_change_energy(path),
+                            "agent_share": twin_agent_share(vanilla, path) if vanilla.exists() else None}
+    return out
 
 
 def _values(rows: list[dict], key: str, **match: Any) -> list[float]:
@@ -293,8 +330,9 @@ def report(plan: FidelityPlan) -> dict:
     setting = choose_supervision_setting(plan, rows)
     rows = collect_rows(plan, run_requests(plan, setting))
     return {"plan": dataclasses.asdict(plan), "commit": commit(), "supervision_setting": setting,
-            "settings": {k: {"difficulty": v[0], "overrides": v[1], "description": v[2]} for k, v in SETTINGS.items()
-                         if k in plan.settings},
+            "settings": {k: {"difficulty": SETTINGS[k][0], "overrides": SETTINGS[k][1],
+                             "description": SETTINGS[k][2], "split": k in SPLITS} for k in plan.all_settings},
+            "frame_change": frame_change(plan),
             "claim_probe": CLAIM_PROBE, "runs": rows, "claims": check_claims(rows, setting),
             "progress": {s: sum(r["status"] == s for r in rows) for s in sorted({r["status"] for r in rows})}}
 
@@ -337,6 +375,33 @@ def markdown(rep: dict) -> str:
             fmt = lambda x: "-" if x is None else f"{x:.4f}"  # noqa: E731
             lines.append(f"| {method} {v} | {s} | {fmt(cell['probe_clip_seen'])} | {fmt(cell['probe_online'])} | "
                          f"{fmt(cell['probe_clip_unseen'])} | {fmt(main)} |")
+    lines += latent_table(rep)
     lines += ["", "| claim | setting | result | detail |", "|---|---|---|---|"]
     lines += [f"| {c['claim']}. {c['text']} | {c['setting']} | {c['result']} | {c['detail']} |" for c in rep["claims"]]
     return "\n".join(lines) + "\n"
+
+
+def latent_table(rep: dict) -> list[str]:
+    """Markdown lines: per setting, the agent's share of frame change and what each first-seed
+    stage-1 latent carries (held-out linear probes; no lines before a run has finished)."""
+    seed = rep["plan"]["seeds"][0]
+    share = {k: v.get("agent_share") for k, v in (rep.get("frame_change") or {}).items()}
+    found = [r for r in rep["runs"] if r["seed"] == seed and r["budget"] is None and r["status"] == "finished"
+             and r.get("r2_action") is not None]
+    if not found:
+        return []
+    order = list(rep["settings"])
+    found.sort(key=lambda r: (order.index(r["setting"]) if r["setting"] in order else len(order),
+                              r["variant"] or "", r["method"] != "lapo"))
+    fmt = lambda v, d=3: "-" if v is None else f"{v:.{d}f}"  # noqa: E731
+    lines = ["", f"What the latent action carries (seed {seed}; held-out linear probes of `artifacts/leakage.json`). "
+             "Agent share: the V twin's frame-change energy over this setting's (the part of the change between "
+             "two frames that is the agent's; `laom_core/analysis/frame_change.py`).", "",
+             "| setting | agent share | run | R2 action | R2 background step | R2 camera change | R2 colour change "
+             "| clip score | leakage | FDM z-gain |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in found:
+        run = r["method"] + (f" {r['variant']}" if r["variant"] else "")
+        lines.append(f"| {r['setting']} | {fmt(share.get(r['setting']), 2)} | {run} | {fmt(r['r2_action'])} | "
+                     f"{fmt(r['r2_background_step'])} | {fmt(r['r2_camera_delta'])} | {fmt(r['r2_color_delta'])} | "
+                     f"{fmt(r['clip_score'])} | {fmt(r['leakage'])} | {fmt(r['fdm_z_gain'], 2)} |")
+    return lines

@@ -70,6 +70,44 @@ def test_twins_share_seeds_and_differ_only_in_distractors():
     assert {r["setting"] for r in sup} == {"D2"} and len(sup) == 2 * 3 * 3
 
 
+def test_d2_is_taken_apart_on_the_first_seed_without_claims():
+    plan = fs.FidelityPlan()
+    assert plan.splits == ("D1cam", "D1col") and plan.all_settings[-2:] == plan.splits
+    d2 = plan.data_plan("D2").env_overrides
+    cam, col = plan.data_plan("D1cam").env_overrides, plan.data_plan("D1col").env_overrides
+    # each split is D2 with exactly one of its two additions to D1 switched off
+    assert {k for k in cam if cam[k] != d2.get(k)} == {"color_scale"} and cam["color_scale"] == 0.0
+    assert {k for k in col if col[k] != d2.get(k)} == {"camera_scale"} and col["camera_scale"] == 0.0
+    assert plan.data_plan("D1cam").seed == plan.data_plan("D2").seed  # twins
+    splits = [r for r in fs.run_requests(plan, "D2") if r["setting"] in fs.SPLITS]
+    assert [(r["setting"], r["method"], r["seed"]) for r in splits] == [
+        ("D1cam", "lapo", 0), ("D1cam", "laom", 0), ("D1col", "lapo", 0), ("D1col", "laom", 0)]
+    assert fs.FidelityPlan(settings=("V", "D1")).splits == ()  # nothing to take apart without D2
+    rows = [_row(s, m, 0, v) for s in ("V", "D1cam") for m, v in (("lapo", 0.5), ("laom", 0.1))]
+    assert {c["setting"] for c in fs.check_claims(rows, None) if c["claim"] in (1, 2)} == set()
+
+
+def test_report_shows_what_the_latent_carries_and_keeps_the_hand_written_part(tmp_path):
+    from laom_core.workspace import write_generated_block
+
+    row = dict(_row("D1", "lapo", 0, 0.4), r2_action=0.123, r2_background_step=0.45, r2_camera_delta=0.0,
+               r2_color_delta=0.0, clip_score=1.0, leakage=0.9, fdm_z_gain=4.5, probe_online=0.4,
+               probe_clip_unseen=0.5, chance_clip_seen=0.58)
+    rep = {"commit": "abc", "claim_probe": fs.CLAIM_PROBE, "progress": {"finished": 1}, "runs": [row],
+           "plan": {"seeds": [0, 1]}, "claims": [],
+           "settings": {"D1": {"description": "d1", "split": False}},
+           "frame_change": {"D1": {"energy": 0.011, "agent_share": 0.138}}}
+    text = fs.markdown(rep)
+    assert "| D1 | 0.14 | lapo | 0.123 | 0.450 | 0.000 | 0.000 | 1.000 | 0.900 | 4.50 |" in text
+    md = tmp_path / "f.md"
+    new = "# T\n\n{generated}\n\n## What moved what\n\nhand\n"
+    write_generated_block(md, "old block", fs.MD_BEGIN, fs.MD_END, new)
+    md.write_text(md.read_text().replace("hand", "my analysis"))
+    write_generated_block(md, text, fs.MD_BEGIN, fs.MD_END, new)
+    out = md.read_text()
+    assert "old block" not in out and "| D1 | 0.14 | lapo |" in out and out.endswith("my analysis\n")
+
+
 @pytest.mark.slow
 def test_smoke_study_end_to_end(tmp_path):
     env = {**__import__("os").environ, "LAOM_STUDIO_WORKSPACE": str(tmp_path / "ws"), "MUJOCO_GL": "egl"}
