@@ -9,10 +9,10 @@ from pathlib import Path
 
 from laom_core.commands.columns import print_columns
 from laom_core.rundir import load_summary
-from laom_core.runs.store import STATUSES
+from laom_core.runs.store import STATUSES, queue_order
 
 _LIST_FIELDS = ("id", "name", "status", "method", "task", "group", "labeled_budget", "seed", "preset", "device",
-                "gpu", "created_at", "started_at", "ended_at", "exit_code", "run_dir")
+                "gpu", "priority", "created_at", "started_at", "ended_at", "exit_code", "run_dir")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -188,6 +188,7 @@ def _list(args: argparse.Namespace) -> int:
         with store:
             ensure_scheduler(store)  # queued runs left behind (reboot) get a scheduler again
             runs = store.list_runs(status=args.status, group=args.group)
+            queued = store.list_runs(status="queued") if any(r["status"] == "queued" for r in runs) else []
     if args.json:
         print(json.dumps([{k: r.get(k) for k in _LIST_FIELDS} for r in runs]))
         return 0
@@ -196,13 +197,22 @@ def _list(args: argparse.Namespace) -> int:
                            f" (no workspace at {workspace_root(create=False)}; set {WORKSPACE_ENV} to use another)"))
         return 0
     header = ("ID", "STATUS", "METHOD", "TASK", "GROUP", "BUDGET", "SEED", "STARTED", "DURATION")
-    rows = [header]
+    place = _queue_places(queued, {r["id"] for r in runs})
+    rows = [header + (("NEXT",) if place else ())]
     for r in runs:
         rows.append((r["id"], r["status"], r["method"] or "", r["task"] or "", r["group"] or "",
                      "" if r["labeled_budget"] is None else str(r["labeled_budget"]), str(r["seed"]),
-                     _time(r["started_at"]), _duration(r)))
+                     _time(r["started_at"]), _duration(r)) + ((place.get(r["id"], ""),) if place else ()))
     print_columns(rows)
     return 0
+
+
+def _queue_places(queued: list[dict], shown: set[str]) -> dict[str, str]:
+    """For the shown queued runs: their place in the workspace's start order (1 starts next),
+    with the priority when it is not 0, e.g. ``2 (p3)``. Empty when none is shown."""
+    queued = queue_order(queued)
+    return {r["id"]: f"{i}" + (f" (p{r['priority']})" if r.get("priority") else "")
+            for i, r in enumerate(queued, 1) if r["id"] in shown}
 
 
 def _split_and_probes(run: dict) -> dict:

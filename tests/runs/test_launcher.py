@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import json
 import time
 
 import psutil
@@ -200,11 +201,19 @@ def test_queue_runs_one_at_a_time_in_order(store):
 def test_priority_moves_a_queued_run_ahead(store, workspace, capsys):
     from laom_core.cli import main as cli
 
-    first = launch_argv(fake_argv("--steps", 30, "--sleep", 0.05), store=store)  # holds the one slot
+    first = launch_argv(fake_argv("--steps", 60, "--sleep", 0.05), store=store)  # holds the one slot
     wait_for(status_is(store, first, "running"))
     older, newer = (launch_argv(fake_argv("--steps", 2, "--sleep", 0.01), store=store) for _ in range(2))
+    assert cli(["runs", "list"]) == 0
+    listed = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert listed["ID"].rstrip().endswith("NEXT") and listed[older].rstrip().endswith(" 1")
     assert cli(["runs", "priority", newer, "--first"]) == 0
     assert f"{newer} priority 1 (0 queued run(s) ahead of it)" in capsys.readouterr().out
+    assert cli(["runs", "list"]) == 0
+    listed = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert listed[newer].rstrip().endswith("1 (p1)") and listed[older].rstrip().endswith(" 2")
+    assert cli(["runs", "list", "--json"]) == 0
+    assert {r["id"]: r["priority"] for r in json.loads(capsys.readouterr().out)}[newer] == 1
     for run_id in (first, older, newer):
         wait_for(status_is(store, run_id, "finished", "failed"))
     runs = {r: store.get_run(r) for r in (first, older, newer)}
