@@ -12,9 +12,12 @@ LAPO and LAOM stage 1 run on each (``run.stop_after=lam``, ``updates`` LAM updat
 order: every setting's seed 0 first, so a first reading comes early), and on the first seed
 the :data:`VARIANTS` (LAOM with the authors' augmentation: independent strong views, which
 the small preset replaces by one shared mild view, on every distracted setting; LAPO with the
-U-Net forward model it had before the fix, on D1). LAOM+supervision and
+U-Net forward model it had before the fix, on D1; LAPO and LAOM with three times the updates,
+on D1) and :data:`SPLITS` (D2's two additions to D1, one at a time). LAOM+supervision and
 the IDM baseline then run at the labeled budgets on one distracted setting: the one where the
 seed-0 LAPO/LAOM gap is largest once known (``supervision_setting`` to choose it yourself).
+The report adds what each first-seed latent carries (the leakage probes) and how much of the
+frame-to-frame change is the agent's in each setting (:mod:`laom_core.analysis.frame_change`).
 
 Claims are checked per setting on ``probe_clip_seen`` (ridge fitted on training
 trajectories, scored on held-out trajectories whose clips play in training), with
@@ -59,23 +62,29 @@ DISTRACTED = ("D1", "D2", "SEVH")  # the settings the claims are checked on
 # D2 taken apart: its two additions to D1 one at a time (LAPO and LAOM, first seed, no claims),
 # to say which of them moves the gap. Planned when D1 and D2 both are.
 SPLITS = ("D1cam", "D1col")
+
+
 class Variant(NamedTuple):
-    """A stage-1 run next to the main rows (first seed): does one choice move the gap?"""
-    method: str
+    """Stage-1 runs next to the main rows (first seed): does one choice move the gap?"""
+    methods: tuple[str, ...]
     sets: list[str]  # --set overrides on the preset
     settings: tuple[str, ...]  # the settings it runs on
     what: str  # what it changes, for the report
+    updates_factor: int = 1  # LAM updates: this times the plan's
 
 
 VARIANTS: dict[str, Variant] = {
-    "authors-aug": Variant("laom", ["lapo.aug_views=independent", "lapo.aug_shift_pad=14",
+    "authors-aug": Variant(("laom",), ["lapo.aug_views=independent", "lapo.aug_shift_pad=14",
                                     "lapo.aug_max_rotation_deg=90", "lapo.aug_perspective_distortion=0.5",
                                     "lapo.aug_perspective_pad=30"], DISTRACTED,
                            "the authors' augmentation (independent strong views) instead of the small preset's "
                            "shared mild view"),
-    "unet-fdm": Variant("lapo", ["lapo.fdm_arch=unet"], ("D1",),
+    "unet-fdm": Variant(("lapo",), ["lapo.fdm_arch=unet"], ("D1",),
                         "LAPO's forward model as a U-Net with skips (ours before the fix) instead of the authors' "
                         "encoder-decoder"),
+    "3x-updates": Variant(("lapo", "laom"), [], ("D1",),
+                          "three times the LAM updates (the same schedule, stretched): does the gap grow with "
+                          "training?", updates_factor=3),
 }
 CLAIM_PROBE = "probe_clip_seen"
 # docs/fidelity.md: the study rewrites the text between these; the analysis around them is hand-written
@@ -145,8 +154,9 @@ def _request(plan: FidelityPlan, setting: str, method: str, seed: int, budget: i
              variant: str | None = None) -> dict:
     dp = plan.data_plan(setting)
     stop = "idm" if method == "idm" else "lam"
+    updates = plan.updates * (VARIANTS[variant].updates_factor if variant is not None else 1)
     sets = [f"seed={seed}", f"run.stop_after={stop}"]
-    sets.append(f"idm.total_updates={plan.updates}" if method == "idm" else f"lapo.total_updates={plan.updates}")
+    sets.append(f"idm.total_updates={updates}" if method == "idm" else f"lapo.total_updates={updates}")
     if variant is not None:
         sets += VARIANTS[variant].sets
     name = (f"fidelity_{setting}_{method}" + (f"-{variant}" if variant else "")
@@ -162,8 +172,8 @@ def run_requests(plan: FidelityPlan, supervision_setting: str | None) -> list[di
     """LAPO and LAOM per setting and seed (seed-major; the variants and D2's splits on the first
     seed), then the supervision runs."""
     out = [_request(plan, s, m, seed) for seed in plan.seeds[:1] for s in plan.settings for m in ("lapo", "laom")]
-    out += [_request(plan, s, spec.method, plan.seeds[0], variant=v) for v, spec in VARIANTS.items()
-            for s in plan.settings if s in spec.settings]
+    out += [_request(plan, s, m, plan.seeds[0], variant=v) for v, spec in VARIANTS.items()
+            for s in plan.settings if s in spec.settings for m in spec.methods]
     out += [_request(plan, s, m, plan.seeds[0]) for s in plan.splits for m in ("lapo", "laom")]
     out += [_request(plan, s, m, seed) for seed in plan.seeds[1:] for s in plan.settings for m in ("lapo", "laom")]
     if supervision_setting is not None:
@@ -360,14 +370,14 @@ def markdown(rep: dict) -> str:
                      f"{fmt(cells[('lapo', 'probe_online')])} | {fmt(cells[('laom', 'probe_online')])} | "
                      f"{fmt(cells[('lapo', 'probe_clip_unseen')])} | {fmt(cells[('laom', 'probe_clip_unseen')])} | "
                      f"{fmt(chance)} | {n} |")
-    variant_rows = [(v, s) for v, spec in VARIANTS.items() for s in rep["settings"] if s in spec.settings]
+    variant_rows = [(v, s, m) for v, spec in VARIANTS.items() for s in rep["settings"] if s in spec.settings
+                    for m in spec.methods]
     if variant_rows:
         lines += ["", "Variants (first seed): the main row's method with one choice changed.", ""]
-        lines += [f"- `{v}` ({spec.method}): {spec.what}." for v, spec in VARIANTS.items()]
+        lines += [f"- `{v}` ({', '.join(spec.methods)}): {spec.what}." for v, spec in VARIANTS.items()]
         lines += ["", "| variant | setting | clip-seen | online | clip-unseen | main row's clip-seen (same seed) |",
                   "|---|---|---|---|---|---|"]
-        for v, s in variant_rows:
-            method = VARIANTS[v].method
+        for v, s, method in variant_rows:
             cell = {k: _mean(_values(rows, k, setting=s, method=method, budget=None, variant=v))
                     for k in ("probe_clip_seen", "probe_online", "probe_clip_unseen")}
             seed = rep["plan"]["seeds"][0]

@@ -65,6 +65,10 @@ def test_twins_share_seeds_and_differ_only_in_distractors():
     assert reqs[8]["name"] == "fidelity_D1_laom-authors-aug_s0" and "lapo.aug_views=independent" in reqs[8]["sets"]
     assert reqs[11]["name"] == "fidelity_D1_lapo-unet-fdm_s0" and "lapo.fdm_arch=unet" in reqs[11]["sets"]
     assert not any(r["variant"] == "unet-fdm" and r["setting"] != "D1" for r in reqs)
+    longer = [r for r in reqs if r["variant"] == "3x-updates"]
+    assert [(r["setting"], r["method"]) for r in longer] == [("D1", "lapo"), ("D1", "laom")]
+    assert all(f"lapo.total_updates={3 * plan.updates}" in r["sets"] for r in longer)
+    assert f"lapo.total_updates={plan.updates}" in reqs[0]["sets"]
     assert all("run.stop_after=lam" in r["sets"] or "run.stop_after=idm" in r["sets"] for r in reqs)
     sup = [r for r in reqs if r["method"] in ("laom-labels", "idm")]
     assert {r["setting"] for r in sup} == {"D2"} and len(sup) == 2 * 3 * 3
@@ -116,9 +120,10 @@ def test_smoke_study_end_to_end(tmp_path):
                           "--md-out", str(tmp_path / "f.md")], env=env, capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stderr[-3000:]
     rep = json.loads((tmp_path / "f.json").read_text())
-    assert rep["progress"] == {"finished": 10} and rep["supervision_setting"] == "D1"  # 4 + 2 variants + 4
+    assert rep["progress"] == {"finished": 12} and rep["supervision_setting"] == "D1"  # 4 + 4 variants + 4
     variants = [r["variant"] for r in rep["runs"]]
     assert variants.count("authors-aug") == 1 and variants.count("unet-fdm") == 1
+    assert variants.count("3x-updates") == 2
     for row in rep["runs"]:
         assert row["probe_clip_seen"] is not None and row["probe_clip_unseen"] is not None
         assert (row["probe_online"] is None) == (row["method"] == "idm")
