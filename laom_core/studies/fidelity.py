@@ -83,8 +83,8 @@ VARIANTS: dict[str, Variant] = {
                         "LAPO's forward model as a U-Net with skips (ours before the fix) instead of the authors' "
                         "encoder-decoder"),
     "3x-updates": Variant(("lapo", "laom"), [], ("D1",),
-                          "three times the LAM updates (the same schedule, stretched): does the gap grow with "
-                          "training?", updates_factor=3),
+                          "three times the LAM updates (the same schedule, stretched), to see whether the gap "
+                          "grows with training", updates_factor=3),
 }
 CLAIM_PROBE = "probe_clip_seen"
 # docs/fidelity.md: the study rewrites the text between these; the analysis around them is hand-written
