@@ -250,6 +250,18 @@ def _values(rows: list[dict], key: str, **match: Any) -> list[float]:
     return matching_values(rows, key, **match)
 
 
+def paired_means(rows: list[dict], key: str, setting: str) -> tuple[float | None, float | None, int]:
+    """LAPO's and LAOM's mean ``key`` on ``setting`` over the seeds where both finished (main
+    rows), and how many: a ratio of means over different seeds would mix seed noise into it."""
+    by_seed = {m: {r["seed"]: r[key] for r in rows if r["setting"] == setting and r["method"] == m
+                   and r["budget"] is None and r.get("variant") is None and _values([r], key)}
+               for m in ("lapo", "laom")}
+    seeds = sorted(set(by_seed["lapo"]) & set(by_seed["laom"]))
+    if not seeds:
+        return None, None, 0
+    return (_mean([by_seed["lapo"][s] for s in seeds]), _mean([by_seed["laom"][s] for s in seeds]), len(seeds))
+
+
 def check_claims(rows: list[dict], supervision_setting: str | None) -> list[dict]:
     """PASS / FAIL / PENDING per claim and setting, with the numbers (see the module doc)."""
     claims = []
@@ -258,16 +270,15 @@ def check_claims(rows: list[dict], supervision_setting: str | None) -> list[dict
         vals = _values(rows, CLAIM_PROBE, setting=setting, method=method, budget=budget)
         return _mean(vals), len(vals)
 
-    v_lapo, _ = probe("V", "lapo")
-    v_laom, _ = probe("V", "laom")
+    v_lapo, v_laom, _ = paired_means(rows, CLAIM_PROBE, "V")
     for setting in [s for s in DISTRACTED if any(r["setting"] == s for r in rows)]:
-        (lapo, n1), (laom, n2) = probe(setting, "lapo"), probe(setting, "laom")
+        lapo, laom, n = paired_means(rows, CLAIM_PROBE, setting)
         if lapo is None or laom is None:
             claims.append(_claim(1, setting, "PENDING", "needs finished LAPO and LAOM runs"))
             claims.append(_claim(2, setting, "PENDING", "needs finished LAPO and LAOM runs"))
             continue
         ratio = lapo / laom if laom > 0 else math.inf
-        seeds = f" ({min(n1, n2)} seed{'s' if min(n1, n2) != 1 else ''})"
+        seeds = f" ({n} paired seed{'s' if n != 1 else ''})"
         claims.append(_claim(1, setting, "PASS" if laom <= 0.5 * lapo else "FAIL",
                              f"{CLAIM_PROBE} LAPO {lapo:.4f} / LAOM {laom:.4f} = {ratio:.2f}x (needs >= 2x; "
                              f"paper 8x){seeds}"))
@@ -350,19 +361,19 @@ def report(plan: FidelityPlan) -> dict:
 def markdown(rep: dict) -> str:
     """The study's section for docs: the probe table per setting and the claims."""
     rows = rep["runs"]
-    lines = [f"Code: commit `{rep['commit']}`. Claim probe: `{rep['claim_probe']}` (mean over finished seeds; "
-             "`probe_online` and `probe_clip_unseen` beside it). Runs: "
+    lines = [f"Code: commit `{rep['commit']}`. Claim probe: `{rep['claim_probe']}` (LAPO and LAOM: means over the "
+             "seeds where both finished; `probe_online` and `probe_clip_unseen` beside it). Runs: "
              + ", ".join(f"{k} {v}" for k, v in rep["progress"].items()) + ".", "",
              "| setting | what | LAPO clip-seen | LAOM clip-seen | LAPO/LAOM | LAPO online | LAOM online "
              "| LAPO clip-unseen | LAOM clip-unseen | chance | seeds |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for setting, spec in rep["settings"].items():
         cells = {}
-        for m in ("lapo", "laom"):
-            for key in ("probe_clip_seen", "probe_online", "probe_clip_unseen"):
-                cells[(m, key)] = _mean(_values(rows, key, setting=setting, method=m, budget=None))
+        for key in ("probe_clip_seen", "probe_online", "probe_clip_unseen"):
+            cells[("lapo", key)], cells[("laom", key)], count = paired_means(rows, key, setting)
+            if key == CLAIM_PROBE:
+                n = count
         chance = _mean(_values(rows, "chance_clip_seen", setting=setting, budget=None))
-        n = min(len(_values(rows, CLAIM_PROBE, setting=setting, method=m, budget=None)) for m in ("lapo", "laom"))
         lapo, laom = cells[("lapo", "probe_clip_seen")], cells[("laom", "probe_clip_seen")]
         ratio = f"{lapo / laom:.2f}x" if lapo is not None and laom else "-"
         fmt = lambda v: "-" if v is None else f"{v:.4f}"  # noqa: E731

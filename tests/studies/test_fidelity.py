@@ -36,6 +36,18 @@ def test_claims_pass_only_where_the_gap_is_twofold_and_vanishes_without_distract
     assert _claims(rows_v)[(2, "D1")]["result"] == "FAIL"
 
 
+def test_lapo_and_laom_are_compared_on_the_seeds_both_finished():
+    rows = [_row("D1", "lapo", s, v) for s, v in ((0, 0.5), (1, 0.5), (2, 0.1))] + \
+           [_row("D1", "laom", s, 0.2) for s in (0, 1)]
+    assert fs.paired_means(rows, "probe_clip_seen", "D1") == (0.5, 0.2, 2)  # LAPO's seed 2 waits for LAOM's
+    claim = _claims(rows)[(1, "D1")]
+    assert claim["result"] == "PASS" and "2.50x" in claim["detail"] and "2 paired seeds" in claim["detail"]
+    rows.append(_row("D1", "laom", 2, 0.2))
+    assert fs.paired_means(rows, "probe_clip_seen", "D1")[2] == 3
+    assert _claims(rows)[(1, "D1")]["result"] == "FAIL"  # (0.5 + 0.5 + 0.1) / 3 / 0.2 = 1.83x
+    assert fs.paired_means(rows, "probe_clip_seen", "V") == (None, None, 0)
+
+
 def test_supervision_setting_is_the_largest_gap_and_claims_3_4_use_it():
     rows = [_row("D1", "lapo", 0, 0.5), _row("D1", "laom", 0, 0.4), _row("D2", "lapo", 0, 0.5),
             _row("D2", "laom", 0, 0.2)]
