@@ -88,7 +88,8 @@ VARIANTS: dict[str, Variant] = {
 }
 CLAIM_PROBE = "probe_clip_seen"
 # docs/fidelity.md: the study rewrites the text between these; the analysis around them is hand-written
-MD_BEGIN, MD_END = "<!-- fidelity_study.py: generated, do not edit -->", "<!-- fidelity_study.py: end of generated part -->"
+MD_BEGIN = "<!-- fidelity_study.py: generated, do not edit -->"
+MD_END = "<!-- fidelity_study.py: end of generated part -->"
 PROBE_FIELDS = ("probe_clip_seen", "probe_online", "probe_clip_unseen", "chance_clip_seen", "probe_mse",
                 "fdm_z_gain")
 # what the latent action carries (held-out linear probes of artifacts/leakage.json)
