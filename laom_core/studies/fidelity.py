@@ -254,8 +254,7 @@ def _values(rows: list[dict], key: str, **match: Any) -> list[float]:
 def paired_means(rows: list[dict], key: str, setting: str) -> tuple[float | None, float | None, int]:
     """LAPO's and LAOM's mean ``key`` on ``setting`` over the seeds where both finished (main
     rows), and how many: a ratio of means over different seeds would mix seed noise into it."""
-    by_seed = {m: {r["seed"]: r[key] for r in rows if r["setting"] == setting and r["method"] == m
-                   and r["budget"] is None and r.get("variant") is None and _values([r], key)}
+    by_seed = {m: {r["seed"]: v for r in rows for v in _values([r], key, setting=setting, method=m, budget=None)}
                for m in ("lapo", "laom")}
     seeds = sorted(set(by_seed["lapo"]) & set(by_seed["laom"]))
     if not seeds:
@@ -371,9 +370,8 @@ def markdown(rep: dict) -> str:
     for setting, spec in rep["settings"].items():
         cells = {}
         for key in ("probe_clip_seen", "probe_online", "probe_clip_unseen"):
-            cells[("lapo", key)], cells[("laom", key)], count = paired_means(rows, key, setting)
-            if key == CLAIM_PROBE:
-                n = count
+            cells[("lapo", key)], cells[("laom", key)], _ = paired_means(rows, key, setting)
+        n = paired_means(rows, CLAIM_PROBE, setting)[2]
         chance = _mean(_values(rows, "chance_clip_seen", setting=setting, budget=None))
         lapo, laom = cells[("lapo", "probe_clip_seen")], cells[("laom", "probe_clip_seen")]
         ratio = f"{lapo / laom:.2f}x" if lapo is not None and laom else "-"
