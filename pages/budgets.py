@@ -156,7 +156,7 @@ if selected:
         table.append({"task": key[0], "method": common.method_label(key[1]),
                       "labeled chunks": str(key[2] or ""), "steps per chunk": str(chunk or ""),
                       "labeled steps": f"{key[3]:,}" if key[3] else "",
-                      "probe MSE": f"{p['mean']:.4g} ± {p['std']:.2g}" if p else "–",
+                      "probe MSE (all held-out)": f"{p['mean']:.4g} ± {p['std']:.2g}" if p else "–",
                       "normalized return": (f"{r['mean']:.3f} ± {r['std']:.2g}" if r else
                                             "not shown: BC reference is noise" if key[0] in norm_problems else "–"),
                       "return": f"{raw['mean']:.1f} ± {raw['std']:.1f}" if raw else "–",

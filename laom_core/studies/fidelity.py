@@ -43,8 +43,8 @@ from laom_core.runs import launcher
 from laom_core.runs.store import RunStore
 from laom_core.studies import demo
 from laom_core.studies.demo import finished_run_summary
-from laom_core.studies.reproduction import (_commit, _NoStatus, matching_values, resume_interrupted,
-                                            run_leakage_figures)
+from laom_core.studies.reproduction import (CLAIM_PROBE, _commit, _NoStatus, matching_values,
+                                            resume_interrupted, run_leakage_figures)
 from laom_core.studies.reproduction import mean_or_none as _mean
 
 REPO = Path(__file__).resolve().parents[2]
@@ -86,7 +86,6 @@ VARIANTS: dict[str, Variant] = {
                           "three times the LAM updates (the same schedule, stretched), to see whether the gap "
                           "grows with training", updates_factor=3),
 }
-CLAIM_PROBE = "probe_clip_seen"
 # docs/fidelity.md: the study rewrites the text between these; the analysis around them is hand-written
 MD_BEGIN = "<!-- fidelity_study.py: generated, do not edit -->"
 MD_END = "<!-- fidelity_study.py: end of generated part -->"

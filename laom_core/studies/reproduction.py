@@ -23,7 +23,10 @@ labeled subsets do. Normalized return = eval return / the mean eval return of ou
 runs on the same task and distractor setting (the paper's BC divisor when none finished).
 
 The claims (:func:`check_claims`) are evaluated on seed means and say PASS, FAIL or
-PENDING (not enough finished runs yet). :func:`write_report` turns the JSON into the
+PENDING (not enough finished runs yet). They read the clip-seen probe (:data:`CLAIM_PROBE`),
+the paper's question; on a dataset where no held-out trajectory shares a background clip
+with training (few trajectories, many clips) that probe does not exist, and the claims read
+the held-out probe over all held-out trajectories instead (:func:`claim_probe`), saying so. :func:`write_report` turns the JSON into the
 markdown report; text outside its generated block (the investigation) is kept.
 """
 from __future__ import annotations
@@ -54,6 +57,20 @@ from laom_core.workspace import atomic_write_text, write_generated_block
 
 REPO = Path(__file__).resolve().parents[2]
 BEGIN, END = "<!-- reproduce.py: generated, do not edit -->", "<!-- reproduce.py: end of generated part -->"
+
+# The probes each LAM run reports (issue 19), copied into every row: the paper's online probe,
+# and closed-form ridge probes scored on held-out trajectories whose background clips also
+# appear in training (clip-seen) or on the eval split's clips (clip-unseen); with their chances.
+PROBE_FIELDS = ("probe_clip_seen", "probe_online", "probe_clip_unseen", "chance_clip_seen", "chance_clip_unseen")
+# The probe the claims read (the paper's question: clips seen in training) ...
+CLAIM_PROBE = "probe_clip_seen"
+# ... and the one they fall back to where a dataset has no clip-seen held-out trajectory.
+FALLBACK_PROBE = "probe_mse"
+PROBE_TITLES = {
+    "probe_clip_seen": "clip-seen probe (held-out trajectories whose clips appear in training)",
+    "probe_mse": "held-out probe (all held-out trajectories; no held-out trajectory shares a clip with training)",
+}
+CHANCE_OF = {"probe_clip_seen": "chance_clip_seen", "probe_mse": "chance_probe_mse"}
 
 # The ablation chain (paper Table 3 in spirit): each row adds one change to the row above.
 ABLATION_SMALL_LATENT = {"cpu-small": 32, "smoke": 8, "paper": 128}
@@ -336,17 +353,23 @@ def collect_results(plan: ReproPlan, requests: list[dict] | None = None) -> dict
                 sizes_cache[path] = {"trajectories": None, "steps": None}
         return sizes_cache[path]
 
+    settings: dict[tuple[str, bool], str] = {}
     for req in requests:
+        where = (req["task"], bool(req["distractors"]))
+        if where not in settings:
+            settings[where] = plan.data_plan(*where).difficulty
         run = by_id.get(req.get("run_id", "")) or by_name.get(req["name"])
         summary = finished_run_summary(run)
         status = run["status"] if run else "not-queued"
         rows.append({
             "name": req["name"], "run_id": run["id"] if run else None, "status": status,
             "method": req["method"], "task": req["task"], "distractors": bool(req["distractors"]),
+            "setting": settings[where],
             "budget": req["labeled_budget"] if req["method"] != "bc" else None,
             "seed": int(req["seed"]), "ablation": req.get("ablation"), "scale": req.get("scale"),
             "latent_dim": req.get("latent_dim"), "data_factor": req.get("data_factor"),
             "probe_mse": summary.get("probe_mse"), "chance_probe_mse": summary.get("chance_probe_mse"),
+            **{key: summary.get(key) for key in PROBE_FIELDS},
             "fdm_z_gain": summary.get("fdm_z_gain"),
             **run_leakage_figures(run if summary else None),
             "eval_return_mean": summary.get("eval_return_mean"),
@@ -475,14 +498,30 @@ def mean_or_none(values: Sequence[float]) -> float | None:
 _mean = mean_or_none
 
 
+def claim_probe(rows: list[dict], task: str) -> str:
+    """The probe field the task's claims and tables read: :data:`CLAIM_PROBE` when some run on
+    the task's distracted data reports it, else :data:`FALLBACK_PROBE`. Whether a held-out
+    trajectory shares a clip with training is a property of the dataset, not of a run."""
+    seen = any(_num(r.get(CLAIM_PROBE)) for r in rows if r["task"] == task and r["distractors"])
+    return CLAIM_PROBE if seen else FALLBACK_PROBE
+
+
+def _setting(rows: list[dict], task: str, distractors: bool = True) -> str | None:
+    return next((r.get("setting") for r in rows if r["task"] == task and r["distractors"] == distractors
+                 and r.get("setting")), None)
+
+
 def check_claims(report: dict) -> list[dict]:
-    """The paper's four claims on the report's rows: PASS, FAIL or PENDING, with numbers."""
+    """The paper's four claims on the report's rows: PASS, FAIL or PENDING, with numbers. Each
+    claim names its distracted ``setting`` and the ``probe`` it read (:func:`claim_probe`)."""
     rows, claims = report["runs"], []
     tasks = sorted({r["task"] for r in rows})
     headline_only = headline_only_tasks(report)
     budgets = sorted({r["budget"] for r in rows if r["method"] == "laom-labels" and r["budget"] is not None})
     for task in tasks:
-        probe = {(m, d): _mean(_values(rows, "probe_mse", method=m, task=task, distractors=d))
+        key = claim_probe(rows, task)
+        first = len(claims)
+        probe = {(m, d): _mean(_values(rows, key, method=m, task=task, distractors=d))
                  for m in LAM_METHODS for d in (True, False)}
 
         # 1. with distractors, LAOM's probe MSE is at most half of LAPO's
@@ -492,7 +531,7 @@ def check_claims(report: dict) -> list[dict]:
         else:
             ratio = lapo / laom if laom > 0 else math.inf
             claims.append(_claim(1, task, "PASS" if laom <= 0.5 * lapo else "FAIL",
-                                 f"probe MSE LAPO {lapo:.4f} / LAOM {laom:.4f} = {ratio:.2f}x (needs >= 2x; paper 8x)"))
+                                 f"{key} LAPO {lapo:.4f} / LAOM {laom:.4f} = {ratio:.2f}x (needs >= 2x; paper 8x)"))
 
         # 2. without distractors the LAPO/LAOM gap is much smaller (in log ratio: at most half)
         vl, vo = probe[("lapo", False)], probe[("laom", False)]
@@ -504,50 +543,58 @@ def check_claims(report: dict) -> list[dict]:
             claims.append(_claim(2, task, "PASS" if ok else "FAIL",
                                  f"LAPO/LAOM probe ratio {r_d:.2f}x with distractors, {r_v:.2f}x without "
                                  f"(needs a ratio > 1 with, and log ratio without <= half of log ratio with)"
-                                 + _gap_caveat(rows, task)))
+                                 + _gap_caveat(rows, task, key)))
 
-        if task in headline_only:  # stage-1 LAPO and LAOM only: claims 3 and 4 are not planned
+        if task not in headline_only:  # headline tasks: stage-1 LAPO and LAOM only, no claims 3-4
+            claims += _supervision_claims(rows, task, budgets, key, lapo, laom)
+        for claim in claims[first:]:
+            claim.update(setting=_setting(rows, task), probe=key)
+    return claims
+
+
+def _supervision_claims(rows: list[dict], task: str, budgets: list[int], key: str,
+                        lapo: float | None, laom: float | None) -> list[dict]:
+    """Claims 3 and 4 on the task's distracted rows (``lapo``, ``laom``: their mean ``key`` probe)."""
+    claims = []
+    # 3. LAOM+supervision: best return at every budget and lowest probe MSE. When the task's
+    # BC reference is noise (no normalized returns), the raw returns are compared: one divisor
+    # per task would not change their order.
+    caveat = _returns_caveat(rows, task)
+    ret_key = "eval_return_mean" if caveat else "normalized_return"
+    ret = {m: _mean(_values(rows, ret_key, method=m, task=task, distractors=True))
+           for m in ("lapo", "laom")}
+    details, ok, pending = [], True, False
+    for b in budgets:
+        sup_ret = _mean(_values(rows, ret_key, method="laom-labels", task=task, distractors=True, budget=b))
+        sup_probe = _mean(_values(rows, key, method="laom-labels", task=task, distractors=True, budget=b))
+        if None in (sup_ret, sup_probe, ret["lapo"], ret["laom"], lapo, laom):
+            pending = True
             continue
+        good = sup_ret > ret["laom"] and sup_ret > ret["lapo"] and sup_probe < laom and sup_probe < lapo
+        ok &= good
+        details.append(f"budget {b}: return {sup_ret:.3f} vs LAOM {ret['laom']:.3f}, LAPO {ret['lapo']:.3f}; "
+                       f"{key} {sup_probe:.4f} vs LAOM {laom:.4f}, LAPO {lapo:.4f}{'' if good else ' (fails)'}")
+    state = "PENDING" if pending and ok else ("PASS" if ok else "FAIL")
+    claims.append(_claim(3, task, state, "; ".join(details) or "needs LAOM+supervision, LAOM and LAPO runs"))
 
-        # 3. LAOM+supervision: best return at every budget and lowest probe MSE. When the task's
-        # BC reference is noise (no normalized returns), the raw returns are compared: one divisor
-        # per task would not change their order.
-        caveat = _returns_caveat(rows, task)
-        ret_key = "eval_return_mean" if caveat else "normalized_return"
-        ret = {m: _mean(_values(rows, ret_key, method=m, task=task, distractors=True))
-               for m in ("lapo", "laom")}
-        details, ok, pending = [], True, False
-        for b in budgets:
-            sup_ret = _mean(_values(rows, ret_key, method="laom-labels", task=task, distractors=True, budget=b))
-            sup_probe = _mean(_values(rows, "probe_mse", method="laom-labels", task=task, distractors=True, budget=b))
-            if None in (sup_ret, sup_probe, ret["lapo"], ret["laom"], lapo, laom):
-                pending = True
-                continue
-            good = sup_ret > ret["laom"] and sup_ret > ret["lapo"] and sup_probe < laom and sup_probe < lapo
-            ok &= good
-            details.append(f"budget {b}: return {sup_ret:.3f} vs LAOM {ret['laom']:.3f}, LAPO {ret['lapo']:.3f}; "
-                           f"probe {sup_probe:.4f} vs LAOM {laom:.4f}, LAPO {lapo:.4f}{'' if good else ' (fails)'}")
-        state = "PENDING" if pending and ok else ("PASS" if ok else "FAIL")
-        claims.append(_claim(3, task, state, "; ".join(details) or "needs LAOM+supervision, LAOM and LAPO runs"))
+    if caveat:
+        claims[-1]["detail"] += caveat
 
-        if caveat:
-            claims[-1]["detail"] += caveat
-
-        # 4. IDM's return falls faster than LAOM+supervision's as the budget shrinks
-        if len(budgets) < 2:
-            claims.append(_claim(4, task, "PENDING", "needs at least two budgets"))
+    # 4. IDM's return falls faster than LAOM+supervision's as the budget shrinks
+    if len(budgets) < 2:
+        claims.append(_claim(4, task, "PENDING", "needs at least two budgets"))
+    else:
+        hi, lo = max(budgets), min(budgets)
+        vals = {(m, b): _mean(_values(rows, ret_key, method=m, task=task, distractors=True, budget=b))
+                for m in ("idm", "laom-labels") for b in (hi, lo)}
+        if None in vals.values():
+            claims.append(_claim(4, task, "PENDING", f"needs IDM and LAOM+supervision at budgets {hi} and {lo}"))
         else:
-            hi, lo = max(budgets), min(budgets)
-            vals = {(m, b): _mean(_values(rows, ret_key, method=m, task=task, distractors=True, budget=b))
-                    for m in ("idm", "laom-labels") for b in (hi, lo)}
-            if None in vals.values():
-                claims.append(_claim(4, task, "PENDING", f"needs IDM and LAOM+supervision at budgets {hi} and {lo}"))
-            else:
-                drop_idm = vals[("idm", hi)] - vals[("idm", lo)]
-                drop_sup = vals[("laom-labels", hi)] - vals[("laom-labels", lo)]
-                claims.append(_claim(4, task, "PASS" if drop_idm > drop_sup else "FAIL",
-                                     f"{'raw' if caveat else 'normalized'} return drop from budget {hi} to {lo}: "
-                                     f"IDM {drop_idm:+.3f}, LAOM+supervision {drop_sup:+.3f}" + caveat))
+            drop_idm = vals[("idm", hi)] - vals[("idm", lo)]
+            drop_sup = vals[("laom-labels", hi)] - vals[("laom-labels", lo)]
+            claims.append(_claim(4, task, "PASS" if drop_idm > drop_sup else "FAIL",
+                                 f"{'raw' if caveat else 'normalized'} return drop from budget {hi} to {lo}: "
+                                 f"IDM {drop_idm:+.3f}, LAOM+supervision {drop_sup:+.3f}" + caveat))
     return claims
 
 
@@ -557,10 +604,10 @@ def headline_only_tasks(report: dict) -> set[str]:
     return set(plan.get("headline_tasks") or []) - set(plan.get("tasks") or [])
 
 
-def _gap_caveat(rows: list[dict], task: str) -> str:
-    """A note when LAPO and LAOM differ by less than their spread over seeds with distractors:
-    then the gap claim 2 compares against is noise. The verdict is not changed."""
-    vals = {m: _values(rows, "probe_mse", method=m, task=task, distractors=True) for m in ("lapo", "laom")}
+def _gap_caveat(rows: list[dict], task: str, key: str = FALLBACK_PROBE) -> str:
+    """A note when LAPO and LAOM differ (in probe ``key``) by less than their spread over seeds
+    with distractors: then the gap claim 2 compares against is noise. The verdict is not changed."""
+    vals = {m: _values(rows, key, method=m, task=task, distractors=True) for m in ("lapo", "laom")}
     if min(len(v) for v in vals.values()) < 2:
         return ""
     spread = max(statistics.stdev(v) for v in vals.values())
@@ -605,22 +652,28 @@ def _fmt(mean: float | None, values: Sequence[float], digits: int = 4) -> str:
 
 
 def probe_table(report: dict) -> list[list[str]]:
+    """Per task and method: the claims' probe (:func:`claim_probe`) with and without distractors
+    and its chance, then the other two named probes with distractors, then the FDM's use of z."""
     rows = report["runs"]
     out = [["task", "method", "probe MSE, distractors", "probe MSE, no distractors", "chance (mean action)",
-            "FDM z gain, distractors"]]
+            "online probe, distractors", "clip-unseen probe, distractors", "FDM z gain, distractors"]]
     for task in sorted({r["task"] for r in rows}):
+        key = claim_probe(rows, task)
         for m in (m for m in METHODS if m != "bc"):
             budgets = sorted({r["budget"] for r in rows if r["method"] == m and r["task"] == task and r["budget"]})
             for b in budgets if m in BUDGET_METHODS else [None]:
                 match = {"method": m, "task": task} | ({"budget": b} if b else {})
-                d = _values(rows, "probe_mse", distractors=True, **match)
-                v = _values(rows, "probe_mse", distractors=False, **match)
-                c = _values(rows, "chance_probe_mse", distractors=True, **match)
+                d = _values(rows, key, distractors=True, **match)
+                v = _values(rows, key, distractors=False, **match)
+                c = _values(rows, CHANCE_OF[key], distractors=True, **match)
+                online = _values(rows, "probe_online", distractors=True, **match)
+                unseen = _values(rows, "probe_clip_unseen", distractors=True, **match)
                 g = _values(rows, "fdm_z_gain", distractors=True, **match)
                 if not (d or v):
                     continue
                 title = METHOD_TITLES[m] + (f" ({b} chunks)" if b else "")
                 out.append([task, title, _fmt(_mean(d), d), _fmt(_mean(v), v), _fmt(_mean(c), c),
+                            _fmt(_mean(online), online), _fmt(_mean(unseen), unseen),
                             _fmt(_mean(g), g, 3) if m != "idm" else ""])
     return out
 
@@ -652,9 +705,10 @@ def ablation_table(report: dict) -> list[list[str]]:
              "+ augmentations": "2.7"}
     for task in sorted({r["task"] for r in rows}):
         seed0 = min((r["seed"] for r in rows if r["task"] == task), default=0)
-        entries = [(r["ablation"], r["probe_mse"]) for r in rows
+        key = claim_probe(rows, task)
+        entries = [(r["ablation"], r.get(key)) for r in rows
                    if r["task"] == task and r.get("ablation") is not None]
-        laom = [r["probe_mse"] for r in rows if r["task"] == task and r["method"] == "laom" and r["distractors"]
+        laom = [r.get(key) for r in rows if r["task"] == task and r["method"] == "laom" and r["distractors"]
                 and r["seed"] == seed0 and not is_side_study(r)]
         entries.append(("+ augmentations", laom[0] if laom else None))
         for title, value in entries:
@@ -680,7 +734,7 @@ def _lapo_laom_cells(rows: list[dict], task: str, key: str, value: Any, default:
         v = runs[m].get(field)
         return v if _num(v) else None
 
-    vals = {m: num(m, "probe_mse") for m in ("lapo", "laom")}
+    vals = {m: num(m, claim_probe(rows, task)) for m in ("lapo", "laom")}
     ratio = f"{vals['lapo'] / vals['laom']:.2f}x" if vals["lapo"] and vals["laom"] else "–"
     cells = [*(f"{vals[m]:.4f}" if vals[m] is not None else "–" for m in ("lapo", "laom")), ratio]
     for field in extra:
@@ -753,6 +807,15 @@ def data_probe_note(report: dict) -> str:
     return "\n".join(lines)
 
 
+def probe_note(report: dict) -> str:
+    """Which probe the claims and the probe columns read, per task (see :func:`claim_probe`)."""
+    rows = report["runs"]
+    return "\n".join(f"{task} ({_setting(rows, task) or 'distractors'}): `{claim_probe(rows, task)}`, the "
+                     f"{PROBE_TITLES[claim_probe(rows, task)]}. The online probe is the paper's (fitted on "
+                     "training batches); the clip-unseen probe scores the eval split's clips."
+                     for task in sorted({r["task"] for r in rows}))
+
+
 def markdown_table(table: list[list[str]]) -> str:
     head, *body = table
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -767,13 +830,13 @@ def write_report(report: dict, claims: list[dict], out_md: Path, figures_dir: Pa
     rows = report["runs"]
     figures = []
     for task in sorted({r["task"] for r in rows}):
-        groups = []
+        key, groups = claim_probe(rows, task), []
         for m in LAM_METHODS:
             main = max([r["budget"] for r in rows if r["method"] == m and r["budget"]] or [None])
             match = {"method": m, "task": task} | ({"budget": main} if m == "laom-labels" and main else {})
-            groups.append((METHOD_TITLES[m], [_mean(_values(rows, "probe_mse", distractors=True, **match)),
-                                              _mean(_values(rows, "probe_mse", distractors=False, **match))]))
-        svg = bar_chart(groups, series=["distractors", "no distractors"], title=f"{task}: held-out probe MSE",
+            groups.append((METHOD_TITLES[m], [_mean(_values(rows, key, distractors=True, **match)),
+                                              _mean(_values(rows, key, distractors=False, **match))]))
+        svg = bar_chart(groups, series=["distractors", "no distractors"], title=f"{task}: {key} MSE",
                         y_label="probe MSE (lower is better)")
         name = f"probe_{task}.svg"
         atomic_write_text(figures_dir / name, svg)
@@ -813,10 +876,13 @@ def write_report(report: dict, claims: list[dict], out_md: Path, figures_dir: Pa
         "",
         "## Claims",
         "",
-        markdown_table([["#", "task", "claim", "result", "numbers"]]
-                       + [[str(c["claim"]), c["task"], c["text"], f"**{c['result']}**", c["detail"]] for c in claims]),
+        markdown_table([["#", "task", "setting", "claim", "result", "numbers"]]
+                       + [[str(c["claim"]), c["task"], c.get("setting") or "", c["text"], f"**{c['result']}**",
+                           c["detail"]] for c in claims]),
         "",
         "## Probe MSE (held-out linear probe from the latent action to the true action)",
+        "",
+        probe_note(report),
         "",
         markdown_table(probe_table(report)),
         "",

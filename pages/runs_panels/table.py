@@ -22,7 +22,7 @@ def rows(shown: list[dict]) -> list[dict]:
             "name": (r.get("name") or r["id"]) + (" (archived)" if r.get("archived") else ""),
             "tags": ", ".join(r.get("tags") or []) or None, "method": common.method_label(r.get("method")), "task": r.get("task"),
             "budget": r.get("labeled_budget"), "seed": r.get("seed"), "preset": r.get("preset"),
-            "group": r.get("group_name"), "probe MSE": s.get("probe_mse"), "return": s.get("eval_return_mean"),
+            "group": r.get("group_name"), "probe MSE (held-out)": s.get("probe_mse"), "return": s.get("eval_return_mean"),
             "duration": common.fmt_duration(end - started) if started and end else "–",
             "id": common.short_id(r),
         })
@@ -78,7 +78,10 @@ def table_panel(shown: list[dict], runs: list[dict]) -> list[dict]:
                                         "method": text(width=80), "task": text(width=80),
                                         "budget": number(width=55), "seed": number(width=45),
                                         "preset": text(width=60), "group": text(width=65),
-                                        "probe MSE": number(format="%.4f", width=70),
+                                        "probe MSE (held-out)": number(
+                                            format="%.4f", width=70,
+                                            help="ridge probe latent -> action on all held-out trajectories; "
+                                                 "the clip-seen, clip-unseen and online probes: runs show ID"),
                                         "return": number(format="%.1f", width=55),
                                         "duration": text(width=65),
                                         "id": text(width=60, help="short run id; the CLI accepts it"),

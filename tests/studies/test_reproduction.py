@@ -90,6 +90,35 @@ def test_claim_two_needs_the_gap_to_shrink_without_distractors():
     assert claims[2]["result"] == "FAIL"
 
 
+def test_claims_read_the_clip_seen_probe_where_the_dataset_has_one():
+    """Issue 19: the claims answer the paper's question (clips seen in training), named per claim."""
+    rows = _paperlike_rows()
+    for r in rows:  # the all-held-out probe says 4x; the clip-seen probe says 1.33x
+        if r["method"] in ("lapo", "laom", "laom-labels"):
+            r["probe_clip_seen"] = {"lapo": 0.40, "laom": 0.30, "laom-labels": 0.05}[r["method"]]
+        r["setting"] = "scale_easy_video_hard" if r["distractors"] else "vanilla"
+    claims = {c["claim"]: c for c in rp.check_claims(_report(rows))}
+    assert claims[1]["result"] == "FAIL" and "probe_clip_seen" in claims[1]["detail"]
+    assert "1.33x" in claims[1]["detail"]
+    assert {c["probe"] for c in claims.values()} == {"probe_clip_seen"}
+    assert {c["setting"] for c in claims.values()} == {"scale_easy_video_hard"}
+    table = rp.probe_table(_report(rows))
+    laom_row = next(line for line in table if line[1] == "LAOM")
+    assert laom_row[2].startswith("0.3000")
+
+
+def test_claims_fall_back_to_the_held_out_probe_and_say_so():
+    """A dataset with no held-out trajectory on a training clip has no clip-seen probe."""
+    rows = _paperlike_rows()
+    for r in rows:
+        r["probe_clip_seen"] = None if r["distractors"] else r["probe_mse"]
+    report = _report(rows)
+    claims = rp.check_claims(report)
+    assert {c["probe"] for c in claims} == {"probe_mse"} and claims[0]["result"] == "PASS"
+    assert "probe_mse LAPO 0.4000 / LAOM 0.1000" in claims[0]["detail"]
+    assert "no held-out trajectory shares a clip" in rp.probe_note(report)
+
+
 def test_plan_reuses_the_demo_runs_and_orders_headline_first():
     plan = rp.ReproPlan()
     reqs = rp.run_requests(plan)
@@ -223,7 +252,8 @@ def test_smoke_reproduction_end_to_end(workspace, tmp_path):
     rows = report["runs"]
     assert len(rows) == len(rp.run_requests(rp.smoke_plan()))
     assert {r["status"] for r in rows} == {"finished"}, [(r["name"], r["status"]) for r in rows]
-    for key in ("method", "task", "distractors", "budget", "seed", "probe_mse", "eval_return_mean", "normalized_return"):
+    for key in ("method", "task", "distractors", "setting", "budget", "seed", "probe_mse", *rp.PROBE_FIELDS,
+                "eval_return_mean", "normalized_return"):
         assert all(key in r for r in rows)
     assert {(r["method"], r["distractors"]) for r in rows} >= {("lapo", False), ("laom", False), ("bc", True)}
     assert all(r["probe_mse"] is not None for r in rows if r["method"] != "bc")
@@ -234,6 +264,9 @@ def test_smoke_reproduction_end_to_end(workspace, tmp_path):
     assert any(r["latent_dim"] == 128 for r in rows)
     assert report["commit"] and rows[0]["dataset"]["train"]["steps"] == 400
     assert [c["result"] in ("PASS", "FAIL") for c in report["claims"]] == [True] * 4
+    assert {r["setting"] for r in rows} == {"vanilla", demo.make_plan(True).difficulty}
+    assert all(c["setting"] == demo.make_plan(True).difficulty and c["probe"] in (rp.CLAIM_PROBE, rp.FALLBACK_PROBE)
+               for c in report["claims"])
     lines = proc.stdout.strip().splitlines()
     assert sum(line.startswith(("PASS", "FAIL")) for line in lines) == 4
     assert "## Claims" in out_md.read_text() and (out_md.parent / "results" / "probe_cheetah-run.svg").exists()
