@@ -809,11 +809,16 @@ def data_probe_note(report: dict) -> str:
 
 def probe_note(report: dict) -> str:
     """Which probe the claims and the probe columns read, per task (see :func:`claim_probe`)."""
-    rows = report["runs"]
-    return "\n".join(f"{task} ({_setting(rows, task) or 'distractors'}): `{claim_probe(rows, task)}`, the "
-                     f"{PROBE_TITLES[claim_probe(rows, task)]}. The online probe is the paper's (fitted on "
-                     "training batches); the clip-unseen probe scores the eval split's clips."
-                     for task in sorted({r["task"] for r in rows}))
+    rows, lines = report["runs"], []
+    for task in sorted({r["task"] for r in rows}):
+        where = f"- {task} ({_setting(rows, task) or 'distractors'}): "
+        if not any(_num(r.get(FALLBACK_PROBE)) for r in rows if r["task"] == task and r["distractors"]):
+            lines.append(where + "no run with distractors has finished yet.")
+            continue
+        key = claim_probe(rows, task)
+        lines.append(where + f"`{key}`, the {PROBE_TITLES[key]}.")
+    return "\n".join(lines + ["", "The online probe is the paper's (a linear probe fitted on training batches "
+                                   "during training); the clip-unseen probe scores the eval split's clips."])
 
 
 def markdown_table(table: list[list[str]]) -> str:

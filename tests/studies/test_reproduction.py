@@ -117,6 +117,9 @@ def test_claims_fall_back_to_the_held_out_probe_and_say_so():
     assert {c["probe"] for c in claims} == {"probe_mse"} and claims[0]["result"] == "PASS"
     assert "probe_mse LAPO 0.4000 / LAOM 0.1000" in claims[0]["detail"]
     assert "no held-out trajectory shares a clip" in rp.probe_note(report)
+    pending = [dict(r, task="walker-run", probe_mse=None, status="queued") for r in rows]
+    assert "walker-run (distractors): no run with distractors has finished yet" in rp.probe_note(
+        _report(rows + pending))
 
 
 def test_plan_reuses_the_demo_runs_and_orders_headline_first():
