@@ -26,7 +26,8 @@ The claims (:func:`check_claims`) are evaluated on seed means and say PASS, FAIL
 PENDING (not enough finished runs yet). They read the clip-seen probe (:data:`CLAIM_PROBE`),
 the paper's question; on a dataset where no held-out trajectory shares a background clip
 with training (few trajectories, many clips) that probe does not exist, and the claims read
-the held-out probe over all held-out trajectories instead (:func:`claim_probe`), saying so. :func:`write_report` turns the JSON into the
+the held-out probe over all held-out trajectories instead (:func:`claim_probe`), saying so.
+:func:`write_report` turns the JSON into the
 markdown report; text outside its generated block (the investigation) is kept.
 """
 from __future__ import annotations
