@@ -43,6 +43,8 @@ from laom_core.runs import launcher
 from laom_core.runs.store import RunStore
 from laom_core.studies import demo
 from laom_core.studies.demo import finished_run_summary
+from laom_core.training.methods import NAMED_PROBE_KEYS
+from laom_core.studies.reproduction import PROBE_FIELDS as REPRO_PROBE_FIELDS
 from laom_core.studies.reproduction import (CLAIM_PROBE, _commit, _NoStatus, matching_values,
                                             resume_interrupted, run_leakage_figures)
 from laom_core.studies.reproduction import mean_or_none as _mean
@@ -89,8 +91,7 @@ VARIANTS: dict[str, Variant] = {
 # docs/fidelity.md: the study rewrites the text between these; the analysis around them is hand-written
 MD_BEGIN = "<!-- fidelity_study.py: generated, do not edit -->"
 MD_END = "<!-- fidelity_study.py: end of generated part -->"
-PROBE_FIELDS = ("probe_clip_seen", "probe_online", "probe_clip_unseen", "chance_clip_seen", "probe_mse",
-                "fdm_z_gain")
+PROBE_FIELDS = (*REPRO_PROBE_FIELDS, "probe_mse", "fdm_z_gain")  # copied into every row
 # what the latent action carries (held-out linear probes of artifacts/leakage.json)
 LATENT_FIELDS = ("r2_action", "r2_background_step", "r2_camera_delta", "r2_color_delta", "clip_score", "leakage")
 
@@ -368,7 +369,7 @@ def markdown(rep: dict) -> str:
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for setting, spec in rep["settings"].items():
         cells = {}
-        for key in ("probe_clip_seen", "probe_online", "probe_clip_unseen"):
+        for key in NAMED_PROBE_KEYS:
             cells[("lapo", key)], cells[("laom", key)], _ = paired_means(rows, key, setting)
         n = paired_means(rows, CLAIM_PROBE, setting)[2]
         chance = _mean(_values(rows, "chance_clip_seen", setting=setting, budget=None))

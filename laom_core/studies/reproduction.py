@@ -53,6 +53,7 @@ from laom_core.rundir import load_leakage
 from laom_core.runs.store import RunStore
 from laom_core.studies import demo
 from laom_core.studies.demo import finished_run_summary
+from laom_core.training.methods import NAMED_PROBE_KEYS
 from laom_core.viz.svg import bar_chart, line_chart
 from laom_core.workspace import atomic_write_text, write_generated_block
 
@@ -62,7 +63,7 @@ BEGIN, END = "<!-- reproduce.py: generated, do not edit -->", "<!-- reproduce.py
 # The probes each LAM run reports (issue 19), copied into every row: the paper's online probe,
 # and closed-form ridge probes scored on held-out trajectories whose background clips also
 # appear in training (clip-seen) or on the eval split's clips (clip-unseen); with their chances.
-PROBE_FIELDS = ("probe_clip_seen", "probe_online", "probe_clip_unseen", "chance_clip_seen", "chance_clip_unseen")
+PROBE_FIELDS = (*NAMED_PROBE_KEYS, "chance_clip_seen", "chance_clip_unseen")
 # The probe the claims read (the paper's question: clips seen in training) ...
 CLAIM_PROBE = "probe_clip_seen"
 # ... and the one they fall back to where a dataset has no clip-seen held-out trajectory.
