@@ -118,9 +118,14 @@ class ReproPlan:
         return plan
 
     def scaled_data_plan(self, task: str, factor: int):
-        """The distracted plan with ``factor`` x the training trajectories (own file names)."""
+        """The distracted plan with ``factor`` x the training trajectories (own file names).
+
+        Its labeled subset is cut from its own train file, at the main budget only: the
+        held-out trajectories depend on the file, so the 1x file's subset could share some.
+        """
         base = self.data_plan(task, True)
-        return dataclasses.replace(base, name=f"repro-data{factor}x", train_episodes=base.train_episodes * factor)
+        return dataclasses.replace(base, name=f"repro-data{factor}x", train_episodes=base.train_episodes * factor,
+                                   budgets=(base.main_budget,), sweep_budgets=(base.main_budget,))
 
 
 def smoke_plan() -> ReproPlan:
@@ -161,7 +166,8 @@ def build_datasets(plan: ReproPlan) -> list[Path]:
             for factor in plan.data_factors:  # the data study needs only a larger train set
                 big = plan.scaled_data_plan(task, factor)
                 demo._collect(big, status, "collect-train", "train", big.train_episodes, big.train_path)
-                made.append(big.train_path)
+                demo._step_subsets(big, status)
+                made += [big.train_path, big.labeled_path(big.main_budget)]
     return made
 
 
@@ -244,13 +250,15 @@ def scale_requests(plan: ReproPlan, dist_plan, dist_reqs: list[dict], seed: int)
 
 def data_requests(plan: ReproPlan, task: str, dist_plan, dist_reqs: list[dict], seed: int) -> list[dict]:
     """LAPO and LAOM stage 1 on ``factor`` x the training data with ``factor`` x the LAM updates
-    (the same number of passes over the data as the preset; labeled and eval sets unchanged)."""
+    (the same number of passes over the data as the preset; the eval set unchanged, the labeled
+    subset cut from the larger file so that it leaves that file's held-out trajectories out)."""
     out = []
     for factor in plan.data_factors:
         big = plan.scaled_data_plan(task, factor)
         for method in ("lapo", "laom"):
             updates = (load_config(dist_plan.preset, method)[0].lapo.total_updates or 1000) * factor
-            template = dict(next(r for r in dist_reqs if r["method"] == method), data=str(big.train_path))
+            template = dict(next(r for r in dist_reqs if r["method"] == method), data=str(big.train_path),
+                            labeled_data=str(big.labeled_path(big.main_budget)))
             out.append(_stage1_variant(template, f"{dist_plan.prefix}_data{factor}x_{method}",
                                        [f"lapo.total_updates={updates}"], seed, data_factor=factor))
     return out
