@@ -5,7 +5,9 @@ labeled subsets are cut only from the training trajectories. Both must agree on 
 trajectories are held out, whatever the run's seed, or a labeled run would be probed on
 transitions it was trained on with labels. So the split depends only on the file's number
 of trajectories and the held-out fraction (``run.held_out_fraction``), drawn with one
-fixed seed (:data:`HELD_OUT_SPLIT_SEED`).
+fixed seed (:data:`HELD_OUT_SPLIT_SEED`). Runs check a labeled file against it by content
+(:func:`check_labeled_disjoint`); a run whose labeled set is the training file itself labels
+only its training trajectories.
 """
 from __future__ import annotations
 
@@ -45,14 +47,39 @@ def original_trajectories(path: str | os.PathLike) -> list[int]:
     return sorted(found)
 
 
-def check_labeled_disjoint(labeled: str | os.PathLike, held_out: list[int]) -> None:
-    """Refuse a labeled file cut (partly) from held-out trajectories: its labels would leak
-    into the held-out probe."""
-    shared = sorted(set(original_trajectories(labeled)) & set(held_out))
+def _transition_keys(ds, traj: int) -> list[bytes]:
+    """One key per step of trajectory ``traj``: its state and action, as bytes."""
+    rows = np.concatenate([ds.read(traj, "states"), ds.read(traj, "actions")], axis=1)
+    return [row.tobytes() for row in np.ascontiguousarray(rows, dtype=np.float32)]
+
+
+def held_out_overlap(labeled: str | os.PathLike, data: str | os.PathLike, held_out: list[int]) -> dict[int, int]:
+    """Held-out trajectory of ``data`` -> how many of its steps ``labeled`` also holds.
+
+    Compared by content (each step's state and action, exactly), not by recorded indices,
+    so a subset cut from another file (whose ``original_traj_idx`` mean nothing here) is
+    judged by what it holds, and a hand-made labeled file without indices is checked too.
+    """
+    with open_dataset(labeled) as lab:  # usually far smaller than the held-out trajectories
+        labeled_keys = {key for i in range(lab.num_trajectories) for key in _transition_keys(lab, i)}
+    shared: dict[int, int] = {}
+    with open_dataset(data) as ds:
+        for traj in sorted(held_out):
+            count = sum(key in labeled_keys for key in _transition_keys(ds, traj))
+            if count:
+                shared[traj] = count
+    return shared
+
+
+def check_labeled_disjoint(labeled: str | os.PathLike, data: str | os.PathLike, held_out: list[int]) -> None:
+    """Refuse a labeled file that holds steps of ``data``'s held-out trajectories: its labels
+    would leak into the held-out probe."""
+    shared = held_out_overlap(labeled, data, held_out)
     if shared:
-        shown = ", ".join(map(str, shared[:10])) + (" ..." if len(shared) > 10 else "")
+        shown = ", ".join(map(str, list(shared)[:10])) + (" ..." if len(shared) > 10 else "")
         raise DatasetError(
-            f"labeled data {labeled} was cut from held-out trajectories ({shown}) of the training data: "
-            "its labels would leak into the held-out probe. Cut a new subset with "
-            "`python -m laom_core dataset subset` (it leaves the held-out trajectories out)"
+            f"labeled data {labeled} holds {sum(shared.values())} steps of held-out trajectories ({shown}) "
+            "of the training data: its labels would leak into the held-out probe. Cut a new subset with "
+            "`python -m laom_core dataset subset` (it leaves the held-out trajectories out), "
+            "or leave out --labeled-data to use the training trajectories' own actions"
         )

@@ -96,7 +96,7 @@ def _run(request: TrainRequest) -> dict[str, Any]:
         labeled = request.labeled_data
         if labeled is None:
             labeled = data
-            note(f"no --labeled-data: {method} uses the actions of --data as its labeled set")
+            note(f"no --labeled-data: {method} uses the actions of --data's training trajectories as its labeled set")
     elif request.labeled_data is not None:
         note(f"--labeled-data is not used by {method}; ignored")
     eval_data = request.eval_data

@@ -224,6 +224,14 @@ class RunContext:
     def artifacts_dir(self) -> Path:
         return rundir.RunDir(self.run_dir).artifacts
 
+    def make_labeled_sampler(self, *, stage: str, future_obs_offset: int = 1, start_step: int = 0,
+                             frame_stack: int | None = None):
+        """A sampler of the labeled set: the labeled file, or the training file's training
+        trajectories when no other labeled file was given (held-out labels never trained on)."""
+        return self.make_sampler(self.labeled_path, stage=stage, traj_ids=self.info.get("labeled_ids"),
+                                 future_obs_offset=future_obs_offset, start_step=start_step,
+                                 frame_stack=frame_stack)
+
     def make_sampler(self, path: Path, *, stage: str, traj_ids=None, future_obs_offset: int = 1,
                      start_step: int = 0, frame_stack: int | None = None):
         """A sampler seeded by (run seed, stage, resume step), so a resumed stage draws fresh batches."""

@@ -28,8 +28,8 @@ def train_decoder(ctx: RunContext, policy: BCPolicy, decoder: ActionDecoder) -> 
     _, warmup = schedule(1, cfg.warmup_epochs, None, ctx.info["labeled_transitions"], cfg.batch_size)
     stage = Stage(ctx, "decoder", total, {"decoder": decoder}, {"decoder": optimizer})
     start = stage.restore()
-    sampler = ctx.make_sampler(ctx.labeled_path, stage="decoder", start_step=start,
-                               frame_stack=ctx.config.bc.frame_stack)
+    sampler = ctx.make_labeled_sampler(stage="decoder", start_step=start,
+                                       frame_stack=ctx.config.bc.frame_stack)
 
     decoder.train()
     for step in stage.steps():

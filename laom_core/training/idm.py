@@ -33,7 +33,7 @@ def train_idm(ctx: RunContext, idm: ActionIDM) -> dict[str, Any]:
     warmup = min(warmup, total)
     stage = Stage(ctx, "idm", total, {"idm": idm}, {"idm": optimizer}, {"augment": aug_gen})
     start = stage.restore()
-    sampler = ctx.make_sampler(ctx.labeled_path, stage="idm", start_step=start, frame_stack=cfg.frame_stack)
+    sampler = ctx.make_labeled_sampler(stage="idm", start_step=start, frame_stack=cfg.frame_stack)
     forward = maybe_compile(idm, run.compile)
 
     idm.train()

@@ -101,7 +101,7 @@ def train_lam(ctx: RunContext, model: nn.Module) -> dict[str, Any]:
                                future_obs_offset=cfg.future_obs_offset, start_step=start)
     labeled = None
     if method == "laom-labels":
-        labeled = ctx.make_sampler(ctx.labeled_path, stage="lam-labeled", future_obs_offset=1, start_step=start)
+        labeled = ctx.make_labeled_sampler(stage="lam-labeled", future_obs_offset=1, start_step=start)
     forward = maybe_compile(model, run.compile)
     multi_step = cfg.future_obs_offset > 1
     # probe_online, the paper's probe: the online probe's MSE on the training batches it is

@@ -45,8 +45,9 @@ def describe_data(data: Path, labeled: Path | None, eval_data: Path | None, meth
     """Dims, task and train/held-out split; refuses datasets that do not belong together.
 
     The held-out trajectories are the file's own (:mod:`laom_core.data.splits`), the same for
-    every seed; a labeled file cut from any of them is refused (its labels would leak into
-    the held-out probe).
+    every seed; a labeled file holding steps of any of them is refused (its labels would leak
+    into the held-out probe). When the labeled file is the training file itself, its labels
+    are read from the training trajectories only (``labeled_ids``).
     """
     with open_dataset(data) as ds:
         info = {
@@ -57,7 +58,14 @@ def describe_data(data: Path, labeled: Path | None, eval_data: Path | None, meth
         }
     train_ids, held_ids = held_out_split(info["num_trajectories"], held_out_fraction)
     info["train_ids"], info["held_out_ids"] = train_ids, held_ids
-    info["train_transitions"] = int((info.pop("lengths")[train_ids] - 1).clip(min=0).sum())
+    lengths = info.pop("lengths")
+    info["train_transitions"] = int((lengths[train_ids] - 1).clip(min=0).sum())
+    info["labeled_ids"] = None  # every trajectory of the labeled file
+    if labeled is not None and Path(labeled).resolve() == Path(data).resolve():
+        info["labeled_ids"] = train_ids
+        info["labeled_trajectories"] = len(train_ids)
+        info["labeled_transitions"] = info["train_transitions"]
+        labeled = None  # nothing left to check: the held-out trajectories are not read for labels
     for role, path in (("labeled", labeled), ("eval", eval_data)):
         if path is None:
             continue
@@ -74,7 +82,7 @@ def describe_data(data: Path, labeled: Path | None, eval_data: Path | None, meth
                 raise DatasetError(f"{role} data {path} does not match the training data {data}: "
                                    + "; ".join(problems))
             if role == "labeled":
-                check_labeled_disjoint(path, held_ids)
+                check_labeled_disjoint(path, data, held_ids)
                 info["labeled_trajectories"] = other.num_trajectories
                 info["labeled_transitions"] = int((other.lengths - 1).clip(min=0).sum())
     return info

@@ -9,7 +9,9 @@ import pytest
 
 from laom_core.cli import main
 from laom_core.data.hdf5 import open_dataset, write_dataset
-from laom_core.data.splits import held_out_split, held_out_trajectories, original_trajectories
+from laom_core.data.splits import (check_labeled_disjoint, held_out_overlap, held_out_split, held_out_trajectories,
+                                   original_trajectories)
+from laom_core.errors import DatasetError
 from laom_core.data.subsets import make_labeled_subset
 from laom_core.data.toy import make_toy_dataset
 from laom_core.training.artifacts import trajectory_clips
@@ -108,3 +110,36 @@ def test_named_probes_without_eval_data_or_clips(tmp_path, capsys):
     assert summary["probe_clip_unseen"] is None  # no eval data
     # no clips recorded: every held-out trajectory counts as clip-seen
     assert summary["probe_clip_seen"] == pytest.approx(summary["probe_mse"])
+
+
+def test_leak_check_reads_content_not_recorded_indices(toy20, tmp_path):
+    held = held_out_trajectories(toy20)
+    # A subset of another file: its original_traj_idx name toy20's held-out trajectories,
+    # but it holds none of their steps, so nothing leaks.
+    other = make_toy_dataset(tmp_path / "other30.h5", trajectories=30, steps=24, img_size=32, seed=5)
+    sub = make_labeled_subset(other, 27, 24, seed=0, out=tmp_path / "other_sub.h5")
+    assert set(original_trajectories(sub)) & set(held)
+    assert held_out_overlap(sub, toy20, held) == {}
+    check_labeled_disjoint(sub, toy20, held)
+    # A hand-made file holding 10 steps of a held-out trajectory and no recorded index: a leak.
+    with open_dataset(toy20) as ds:
+        attrs = dict(ds.attrs)
+        part = {k: v[5:15] for k, v in ds.trajectory(held[1]).items() if k in ("obs", "actions", "states")}
+    hand = write_dataset(tmp_path / "hand.h5", attrs, [{**part, "traj_return": 0.0}])
+    assert original_trajectories(hand) == []
+    assert held_out_overlap(hand, toy20, held) == {held[1]: 10}
+    with pytest.raises(DatasetError, match=f"10 steps of held-out trajectories \\({held[1]}\\)"):
+        check_labeled_disjoint(hand, toy20, held)
+
+
+def test_training_file_as_labeled_set_labels_only_its_training_trajectories(toy20, tmp_path, capsys):
+    code, summary, err = train(capsys, "--method", "idm", "--preset", "smoke", "--data", str(toy20),
+                               "--run-dir", str(tmp_path / "run"), *FAST)
+    assert code == 0, err
+    assert "training trajectories as its labeled set" in err
+    held = summary["held_out_trajectories"]
+    assert held and summary["labeled_trajectories"] == summary["train_trajectories"] == 20 - len(held)
+    # the labeled sampler never reads a held-out trajectory
+    from laom_core.training.methods import describe_data
+    info = describe_data(toy20, toy20, None, "idm", 0.1)
+    assert info["labeled_ids"] == info["train_ids"] and not set(info["labeled_ids"]) & set(info["held_out_ids"])
