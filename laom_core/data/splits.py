@@ -12,6 +12,7 @@ only its training trajectories.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -69,6 +70,20 @@ def held_out_overlap(labeled: str | os.PathLike, data: str | os.PathLike, held_o
             if count:
                 shared[traj] = count
     return shared
+
+
+def is_training_file(labeled: str | os.PathLike, data: str | os.PathLike) -> bool:
+    """Whether the labeled set is the training file itself: then runs label only its
+    training trajectories, and nothing is left to check."""
+    return Path(labeled).expanduser().resolve() == Path(data).expanduser().resolve()
+
+
+def check_no_label_leak(labeled: str | os.PathLike, data: str | os.PathLike,
+                        held_out_fraction: float = DEFAULT_HELD_OUT_FRACTION) -> None:
+    """:func:`check_labeled_disjoint` against ``data``'s own held-out trajectories (a no-op
+    when ``labeled`` is ``data`` itself)."""
+    if not is_training_file(labeled, data):
+        check_labeled_disjoint(labeled, data, held_out_trajectories(data, held_out_fraction))
 
 
 def check_labeled_disjoint(labeled: str | os.PathLike, data: str | os.PathLike, held_out: list[int]) -> None:

@@ -90,6 +90,7 @@ def prepare_launch(train_args: Sequence[str] | TrainRequest, *, labeled_budget: 
     request = request.replace(name=None, group=None)
     datasets = request.datasets()
     info = _dataset_summary(datasets.get("data"))
+    _check_no_label_leak(request)
     if task is None:
         task = info.get("task")
     if labeled_budget is None and "labeled_data" in datasets:
@@ -161,6 +162,21 @@ def request_key(argv: Sequence[str], client_token: str) -> str:
         del argv[i:i + 2]
     blob = json.dumps([list(argv), str(client_token)], sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()
+
+
+def _check_no_label_leak(request: TrainRequest) -> None:
+    """Refuse at queue time the labeled file that ``train`` would refuse at start (it holds
+    steps of the training data's held-out trajectories), so the form or sweep that asked for
+    it says so at once instead of queueing a run that fails."""
+    from laom_core.methods import USES_LABELED
+
+    if request.method not in USES_LABELED or request.labeled_data is None:
+        return
+    if not (Path(request.data).is_file() and Path(request.labeled_data).is_file()):
+        return  # a missing file is reported by the run with its own message
+    from laom_core.data.splits import check_no_label_leak
+
+    check_no_label_leak(request.labeled_data, request.data, request.config.run.held_out_fraction)
 
 
 def _dataset_summary(path: str | None) -> dict:

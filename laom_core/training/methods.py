@@ -18,7 +18,7 @@ import json
 
 from laom_core import rundir
 from laom_core.data.hdf5 import open_dataset
-from laom_core.data.splits import check_labeled_disjoint, held_out_split
+from laom_core.data.splits import check_labeled_disjoint, held_out_split, is_training_file
 from laom_core.errors import DatasetError
 from laom_core.methods import LAM_METHODS, USES_LABELED
 from laom_core.training import artifacts
@@ -61,7 +61,7 @@ def describe_data(data: Path, labeled: Path | None, eval_data: Path | None, meth
     lengths = info.pop("lengths")
     info["train_transitions"] = int((lengths[train_ids] - 1).clip(min=0).sum())
     info["labeled_ids"] = None  # every trajectory of the labeled file
-    if labeled is not None and Path(labeled).resolve() == Path(data).resolve():
+    if labeled is not None and is_training_file(labeled, data):
         info["labeled_ids"] = train_ids
         info["labeled_trajectories"] = len(train_ids)
         info["labeled_transitions"] = info["train_transitions"]

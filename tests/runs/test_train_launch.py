@@ -45,3 +45,27 @@ def test_launch_checks_arguments_before_queueing(store, tmp_path, capsys):
     assert main(["launch", "--method", "lapo", "--data", str(data), "--preset", "huge"]) == 2
     assert "unknown preset" in capsys.readouterr().err
     assert store.list_runs() == []
+
+
+def test_launch_refuses_a_leaky_labeled_file_before_queueing(store, tmp_path, capsys):
+    from laom_core.data.hdf5 import open_dataset, write_dataset
+    from laom_core.data.splits import held_out_trajectories
+    from laom_core.data.subsets import make_labeled_subset
+
+    data = make_toy_dataset(tmp_path / "d.hdf5", trajectories=20, steps=12, img_size=16, seed=0)
+    held = held_out_trajectories(data)
+    with open_dataset(data) as ds:  # a labeled file holding a held-out trajectory's steps
+        leaky = write_dataset(tmp_path / "leaky.hdf5", dict(ds.attrs),
+                              [{**ds.trajectory(held[0]), "traj_return": 0.0}])
+    assert main(["launch", "--method", "idm", "--data", str(data), "--labeled-data", str(leaky)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err and "held-out trajectories" in err
+    assert store.list_runs() == []
+    # a subset cut around the held-out trajectories, and the training file itself, are queued
+    subset = make_labeled_subset(data, 4, 12, seed=0, out=tmp_path / "sub.hdf5")
+    for labeled in (subset, data):
+        assert main(["launch", "--method", "idm", "--data", str(data), "--labeled-data", str(labeled),
+                     "--set", "idm.total_updates=1"]) == 0, capsys.readouterr().err
+    assert len(store.list_runs()) == 2
+    for run in store.list_runs():
+        main(["runs", "stop", run["id"]])
