@@ -46,7 +46,7 @@ from laom_core.studies.demo import finished_run_summary
 from laom_core.training.methods import NAMED_PROBE_KEYS
 from laom_core.studies.reproduction import PROBE_FIELDS as REPRO_PROBE_FIELDS
 from laom_core.studies.reproduction import (CLAIM_PROBE, _commit, _NoStatus, matching_values,
-                                            resume_interrupted, run_leakage_figures)
+                                            resume_interrupted, run_leakage_figures, seed_paired_means)
 from laom_core.studies.reproduction import mean_or_none as _mean
 
 REPO = Path(__file__).resolve().parents[2]
@@ -253,23 +253,17 @@ def _values(rows: list[dict], key: str, **match: Any) -> list[float]:
 
 def paired_means(rows: list[dict], key: str, setting: str) -> tuple[float | None, float | None, int]:
     """LAPO's and LAOM's mean ``key`` on ``setting`` over the seeds where both finished (main
-    rows), and how many: a ratio of means over different seeds would mix seed noise into it."""
-    by_seed = {m: {r["seed"]: v for r in rows for v in _values([r], key, setting=setting, method=m, budget=None)}
-               for m in ("lapo", "laom")}
-    seeds = sorted(set(by_seed["lapo"]) & set(by_seed["laom"]))
-    if not seeds:
+    rows), and how many (:func:`~laom_core.studies.reproduction.seed_paired_means`)."""
+    means, n = seed_paired_means(rows, [key], {m: dict(setting=setting, method=m, budget=None, variant=None)
+                                               for m in ("lapo", "laom")})
+    if means is None:
         return None, None, 0
-    return (_mean([by_seed["lapo"][s] for s in seeds]), _mean([by_seed["laom"][s] for s in seeds]), len(seeds))
+    return means[("lapo", key)], means[("laom", key)], n
 
 
 def check_claims(rows: list[dict], supervision_setting: str | None) -> list[dict]:
     """PASS / FAIL / PENDING per claim and setting, with the numbers (see the module doc)."""
     claims = []
-
-    def probe(setting: str, method: str, budget: int | None = None) -> tuple[float | None, int]:
-        vals = _values(rows, CLAIM_PROBE, setting=setting, method=method, budget=budget)
-        return _mean(vals), len(vals)
-
     v_lapo, v_laom, _ = paired_means(rows, CLAIM_PROBE, "V")
     for setting in [s for s in DISTRACTED if any(r["setting"] == s for r in rows)]:
         lapo, laom, n = paired_means(rows, CLAIM_PROBE, setting)
@@ -295,30 +289,36 @@ def check_claims(rows: list[dict], supervision_setting: str | None) -> list[dict
         return claims
     s = supervision_setting
     budgets = sorted({r["budget"] for r in rows if r["budget"] is not None})
-    lapo, _ = probe(s, "lapo")
-    laom, _ = probe(s, "laom")
+
+    def cell(method: str, budget: int | None = None) -> dict:
+        return dict(setting=s, method=method, budget=budget, variant=None)
+
     details, ok, pending = [], True, False
-    for b in budgets:
-        sup, _ = probe(s, "laom-labels", b)
-        if None in (sup, lapo, laom):
+    for b in budgets:  # each budget over the seeds where LAOM+supervision, LAOM and LAPO all finished
+        m, n = seed_paired_means(rows, [CLAIM_PROBE], {"sup": cell("laom-labels", b), "laom": cell("laom"),
+                                                       "lapo": cell("lapo")})
+        if m is None:
             pending = True
             continue
+        sup, laom, lapo = (m[(name, CLAIM_PROBE)] for name in ("sup", "laom", "lapo"))
         good = sup < laom and sup < lapo
         ok &= good
-        details.append(f"budget {b}: {sup:.4f} vs LAOM {laom:.4f}, LAPO {lapo:.4f}{'' if good else ' (fails)'}")
+        details.append(f"budget {b}: {sup:.4f} vs LAOM {laom:.4f}, LAPO {lapo:.4f} ({n} paired seed"
+                       f"{'s' if n != 1 else ''}){'' if good else ' (fails)'}")
     claims.append(_claim(3, s, "PENDING" if pending and ok else ("PASS" if ok else "FAIL"),
                          "; ".join(details) or "needs LAOM+supervision, LAOM and LAPO runs"))
     if len(budgets) >= 2:
         hi, lo = max(budgets), min(budgets)
-        vals = {(m, b): probe(s, m, b)[0] for m in ("idm", "laom-labels") for b in (hi, lo)}
-        if None in vals.values():
+        vals, n = seed_paired_means(rows, [CLAIM_PROBE], {(mth, b): cell(mth, b) for mth in ("idm", "laom-labels")
+                                                          for b in (hi, lo)})
+        if vals is None:
             claims.append(_claim(4, s, "PENDING", f"needs IDM and LAOM+supervision at budgets {hi} and {lo}"))
         else:
-            rise_idm = vals[("idm", lo)] - vals[("idm", hi)]
-            rise_sup = vals[("laom-labels", lo)] - vals[("laom-labels", hi)]
+            rise_idm = vals[(("idm", lo), CLAIM_PROBE)] - vals[(("idm", hi), CLAIM_PROBE)]
+            rise_sup = vals[(("laom-labels", lo), CLAIM_PROBE)] - vals[(("laom-labels", hi), CLAIM_PROBE)]
             claims.append(_claim(4, s, "PASS" if rise_idm > rise_sup else "FAIL",
                                  f"{CLAIM_PROBE} rise from budget {hi} to {lo}: IDM {rise_idm:+.4f}, "
-                                 f"LAOM+supervision {rise_sup:+.4f}"))
+                                 f"LAOM+supervision {rise_sup:+.4f} ({n} paired seed{'s' if n != 1 else ''})"))
     return claims
 
 

@@ -501,6 +501,29 @@ def _values(rows: Iterable[dict], key: str, **match: Any) -> list[float]:
     return matching_values(rows, key, keep=lambda r: not is_side_study(r), **match)
 
 
+def seed_paired_means(rows: Iterable[dict], keys: Sequence[str], cells: dict[Any, dict]
+                      ) -> tuple[dict[tuple[Any, str], float] | None, int]:
+    """Each cell's mean of each of ``keys`` over the seeds where every cell has all of them
+    (main rows; ``cells``: name -> the fields a row must match), and how many seeds.
+
+    A comparison of means over different seeds would mix seed noise into it: while a study is
+    partial, one method's mean over three seeds against another's over two can tie or flip
+    for no other reason. None and 0 when no seed has every cell.
+    """
+    rows = [r for r in rows if not is_side_study(r)]
+    by_cell = {name: {r["seed"]: r for r in rows if all(r.get(k) == v for k, v in match.items())
+                      and all(_num(r.get(key)) for key in keys)} for name, match in cells.items()}
+    seeds = sorted(set.intersection(*(set(found) for found in by_cell.values()))) if by_cell else []
+    if not seeds:
+        return None, 0
+    return ({(name, key): statistics.mean(float(by_cell[name][s][key]) for s in seeds)
+             for name in cells for key in keys}, len(seeds))
+
+
+def _seeds_note(n: int) -> str:
+    return f" ({n} paired seed{'s' if n != 1 else ''})"
+
+
 def mean_or_none(values: Sequence[float]) -> float | None:
     return statistics.mean(values) if values else None
 
@@ -531,20 +554,26 @@ def check_claims(report: dict) -> list[dict]:
     for task in tasks:
         key = claim_probe(rows, task)
         first = len(claims)
-        probe = {(m, d): _mean(_values(rows, key, method=m, task=task, distractors=d))
-                 for m in LAM_METHODS for d in (True, False)}
+        # LAPO and LAOM over the seeds where both finished, with and without distractors
+        pairs = {d: seed_paired_means(rows, [key], {m: dict(method=m, task=task, distractors=d)
+                                                    for m in ("lapo", "laom")}) for d in (True, False)}
+
+        def probe(method: str, distractors: bool) -> float | None:
+            means = pairs[distractors][0]
+            return means[(method, key)] if means else None
 
         # 1. with distractors, LAOM's probe MSE is at most half of LAPO's
-        lapo, laom = probe[("lapo", True)], probe[("laom", True)]
+        lapo, laom = probe("lapo", True), probe("laom", True)
         if lapo is None or laom is None:
             claims.append(_claim(1, task, "PENDING", "needs finished LAPO and LAOM runs with distractors"))
         else:
             ratio = lapo / laom if laom > 0 else math.inf
             claims.append(_claim(1, task, "PASS" if laom <= 0.5 * lapo else "FAIL",
-                                 f"{key} LAPO {lapo:.4f} / LAOM {laom:.4f} = {ratio:.2f}x (needs >= 2x; paper 8x)"))
+                                 f"{key} LAPO {lapo:.4f} / LAOM {laom:.4f} = {ratio:.2f}x (needs >= 2x; paper 8x)"
+                                 + _seeds_note(pairs[True][1])))
 
         # 2. without distractors the LAPO/LAOM gap is much smaller (in log ratio: at most half)
-        vl, vo = probe[("lapo", False)], probe[("laom", False)]
+        vl, vo = probe("lapo", False), probe("laom", False)
         if None in (lapo, laom, vl, vo):
             claims.append(_claim(2, task, "PENDING", "needs LAPO and LAOM with and without distractors"))
         else:
@@ -552,38 +581,42 @@ def check_claims(report: dict) -> list[dict]:
             ok = r_d > 1 and math.log(max(r_v, 1e-9)) <= 0.5 * math.log(r_d)
             claims.append(_claim(2, task, "PASS" if ok else "FAIL",
                                  f"LAPO/LAOM probe ratio {r_d:.2f}x with distractors, {r_v:.2f}x without "
-                                 f"(needs a ratio > 1 with, and log ratio without <= half of log ratio with)"
+                                 f"(needs a ratio > 1 with, and log ratio without <= half of log ratio with; "
+                                 f"{pairs[True][1]} and {pairs[False][1]} paired seeds)"
                                  + _gap_caveat(rows, task, key)))
 
         if task not in headline_only:  # headline tasks: stage-1 LAPO and LAOM only, no claims 3-4
-            claims += _supervision_claims(rows, task, budgets, key, lapo, laom)
+            claims += _supervision_claims(rows, task, budgets, key)
         for claim in claims[first:]:
             claim.update(setting=_setting(rows, task), probe=key)
     return claims
 
 
-def _supervision_claims(rows: list[dict], task: str, budgets: list[int], key: str,
-                        lapo: float | None, laom: float | None) -> list[dict]:
-    """Claims 3 and 4 on the task's distracted rows (``lapo``, ``laom``: their mean ``key`` probe)."""
+def _supervision_claims(rows: list[dict], task: str, budgets: list[int], key: str) -> list[dict]:
+    """Claims 3 and 4 on the task's distracted rows, each comparison over the seeds where all
+    its runs finished (:func:`seed_paired_means`)."""
     claims = []
     # 3. LAOM+supervision: best return at every budget and lowest probe MSE. When the task's
     # BC reference is noise (no normalized returns), the raw returns are compared: one divisor
     # per task would not change their order.
     caveat = _returns_caveat(rows, task)
     ret_key = "eval_return_mean" if caveat else "normalized_return"
-    ret = {m: _mean(_values(rows, ret_key, method=m, task=task, distractors=True))
-           for m in ("lapo", "laom")}
     details, ok, pending = [], True, False
     for b in budgets:
-        sup_ret = _mean(_values(rows, ret_key, method="laom-labels", task=task, distractors=True, budget=b))
-        sup_probe = _mean(_values(rows, key, method="laom-labels", task=task, distractors=True, budget=b))
-        if None in (sup_ret, sup_probe, ret["lapo"], ret["laom"], lapo, laom):
+        m, n = seed_paired_means(rows, [ret_key, key], {
+            "sup": dict(method="laom-labels", task=task, distractors=True, budget=b),
+            "laom": dict(method="laom", task=task, distractors=True),
+            "lapo": dict(method="lapo", task=task, distractors=True)})
+        if m is None:
             pending = True
             continue
-        good = sup_ret > ret["laom"] and sup_ret > ret["lapo"] and sup_probe < laom and sup_probe < lapo
+        good = (m[("sup", ret_key)] > max(m[("laom", ret_key)], m[("lapo", ret_key)])
+                and m[("sup", key)] < min(m[("laom", key)], m[("lapo", key)]))
         ok &= good
-        details.append(f"budget {b}: return {sup_ret:.3f} vs LAOM {ret['laom']:.3f}, LAPO {ret['lapo']:.3f}; "
-                       f"{key} {sup_probe:.4f} vs LAOM {laom:.4f}, LAPO {lapo:.4f}{'' if good else ' (fails)'}")
+        details.append(f"budget {b}: return {m[('sup', ret_key)]:.3f} vs LAOM {m[('laom', ret_key)]:.3f}, "
+                       f"LAPO {m[('lapo', ret_key)]:.3f}; {key} {m[('sup', key)]:.4f} vs LAOM "
+                       f"{m[('laom', key)]:.4f}, LAPO {m[('lapo', key)]:.4f}{_seeds_note(n)}"
+                       + ("" if good else " (fails)"))
     state = "PENDING" if pending and ok else ("PASS" if ok else "FAIL")
     claims.append(_claim(3, task, state, "; ".join(details) or "needs LAOM+supervision, LAOM and LAPO runs"))
 
@@ -595,16 +628,17 @@ def _supervision_claims(rows: list[dict], task: str, budgets: list[int], key: st
         claims.append(_claim(4, task, "PENDING", "needs at least two budgets"))
     else:
         hi, lo = max(budgets), min(budgets)
-        vals = {(m, b): _mean(_values(rows, ret_key, method=m, task=task, distractors=True, budget=b))
-                for m in ("idm", "laom-labels") for b in (hi, lo)}
-        if None in vals.values():
+        vals, n = seed_paired_means(rows, [ret_key], {
+            (mth, b): dict(method=mth, task=task, distractors=True, budget=b)
+            for mth in ("idm", "laom-labels") for b in (hi, lo)})
+        if vals is None:
             claims.append(_claim(4, task, "PENDING", f"needs IDM and LAOM+supervision at budgets {hi} and {lo}"))
         else:
-            drop_idm = vals[("idm", hi)] - vals[("idm", lo)]
-            drop_sup = vals[("laom-labels", hi)] - vals[("laom-labels", lo)]
+            drop_idm = vals[(("idm", hi), ret_key)] - vals[(("idm", lo), ret_key)]
+            drop_sup = vals[(("laom-labels", hi), ret_key)] - vals[(("laom-labels", lo), ret_key)]
             claims.append(_claim(4, task, "PASS" if drop_idm > drop_sup else "FAIL",
                                  f"{'raw' if caveat else 'normalized'} return drop from budget {hi} to {lo}: "
-                                 f"IDM {drop_idm:+.3f}, LAOM+supervision {drop_sup:+.3f}" + caveat))
+                                 f"IDM {drop_idm:+.3f}, LAOM+supervision {drop_sup:+.3f}{_seeds_note(n)}" + caveat))
     return claims
 
 

@@ -62,7 +62,10 @@ def test_supervision_setting_is_the_largest_gap_and_claims_3_4_use_it():
     claims = _claims(rows, "D2")
     assert claims[(3, "D2")]["result"] == "PASS"
     assert claims[(4, "D2")]["result"] == "PASS"  # IDM +0.35, LAOM+supervision +0.05
-    rows.append(_row("D2", "laom-labels", 1, 0.9, 2))  # mean at budget 2 now 0.525: worse than LAOM
+    rows.append(_row("D2", "laom-labels", 1, 0.9, 2))  # seed 1: LAOM and LAPO not finished, not compared yet
+    claim3 = _claims(rows, "D2")[(3, "D2")]
+    assert claim3["result"] == "PASS" and "budget 2: 0.1500 vs LAOM 0.2000, LAPO 0.5000 (1 paired seed)" in claim3["detail"]
+    rows += [_row("D2", "lapo", 1, 0.5), _row("D2", "laom", 1, 0.2)]  # mean at budget 2 now 0.525: worse than LAOM
     assert _claims(rows, "D2")[(3, "D2")]["result"] == "FAIL"
 
 

@@ -68,6 +68,22 @@ def test_claims_fail_and_pend_where_the_numbers_say_so():
     assert {c["claim"]: c["result"] for c in pending} == {1: "PENDING", 2: "PENDING", 3: "PENDING", 4: "PASS"}
 
 
+def test_claims_compare_means_over_the_seeds_where_every_run_finished():
+    """While a study is partial, a mean over three seeds against one over two can tie or flip
+    for no other reason: each comparison reads only the seeds where all its runs finished."""
+    rows = _paperlike_rows()
+    # seed 2: LAOM and LAPO finished (LAOM's probe far better on it), LAOM+supervision not yet
+    rows += [_row("lapo", budget=32, probe=0.40, ret=100, seed=2), _row("laom", budget=32, probe=0.01, ret=200, seed=2)]
+    for r in rows:
+        if r["method"] == "laom-labels":
+            r["probe_mse"] = 0.08  # better than LAOM on seeds 0-1 (0.10), worse than LAOM's 3-seed mean (0.07)
+    claims = {c["claim"]: c for c in rp.check_claims(_report(rows))}
+    assert claims[3]["result"] == "PASS", claims[3]
+    assert "vs LAOM 0.1000" in claims[3]["detail"] and "(2 paired seeds)" in claims[3]["detail"]
+    assert "(3 paired seeds)" in claims[1]["detail"] and "LAOM 0.0700" in claims[1]["detail"]
+    assert rp.seed_paired_means(rows, ["probe_mse"], {"a": {"method": "nope"}}) == (None, 0)
+
+
 def test_claim_two_warns_when_the_gap_with_distractors_is_within_noise():
     rows = _paperlike_rows()
     assert "caution" not in rp.check_claims(_report(rows))[1]["detail"]
