@@ -46,7 +46,8 @@ from laom_core.studies.demo import finished_run_summary
 from laom_core.training.methods import NAMED_PROBE_KEYS
 from laom_core.studies.reproduction import PROBE_FIELDS as REPRO_PROBE_FIELDS
 from laom_core.studies.reproduction import (CLAIM_PROBE, _commit, _NoStatus, matching_values,
-                                            resume_interrupted, run_leakage_figures, seed_paired_means)
+                                            resume_interrupted, run_leakage_figures, seed_paired_means,
+                                            seeds_note)
 from laom_core.studies.reproduction import mean_or_none as _mean
 
 REPO = Path(__file__).resolve().parents[2]
@@ -272,7 +273,7 @@ def check_claims(rows: list[dict], supervision_setting: str | None) -> list[dict
             claims.append(_claim(2, setting, "PENDING", "needs finished LAPO and LAOM runs"))
             continue
         ratio = lapo / laom if laom > 0 else math.inf
-        seeds = f" ({n} paired seed{'s' if n != 1 else ''})"
+        seeds = seeds_note(n)
         claims.append(_claim(1, setting, "PASS" if laom <= 0.5 * lapo else "FAIL",
                              f"{CLAIM_PROBE} LAPO {lapo:.4f} / LAOM {laom:.4f} = {ratio:.2f}x (needs >= 2x; "
                              f"paper 8x){seeds}"))
@@ -303,8 +304,8 @@ def check_claims(rows: list[dict], supervision_setting: str | None) -> list[dict
         sup, laom, lapo = (m[(name, CLAIM_PROBE)] for name in ("sup", "laom", "lapo"))
         good = sup < laom and sup < lapo
         ok &= good
-        details.append(f"budget {b}: {sup:.4f} vs LAOM {laom:.4f}, LAPO {lapo:.4f} ({n} paired seed"
-                       f"{'s' if n != 1 else ''}){'' if good else ' (fails)'}")
+        details.append(f"budget {b}: {sup:.4f} vs LAOM {laom:.4f}, LAPO {lapo:.4f}{seeds_note(n)}"
+                       + ("" if good else " (fails)"))
     claims.append(_claim(3, s, "PENDING" if pending and ok else ("PASS" if ok else "FAIL"),
                          "; ".join(details) or "needs LAOM+supervision, LAOM and LAPO runs"))
     if len(budgets) >= 2:
@@ -318,7 +319,7 @@ def check_claims(rows: list[dict], supervision_setting: str | None) -> list[dict
             rise_sup = vals[(("laom-labels", lo), CLAIM_PROBE)] - vals[(("laom-labels", hi), CLAIM_PROBE)]
             claims.append(_claim(4, s, "PASS" if rise_idm > rise_sup else "FAIL",
                                  f"{CLAIM_PROBE} rise from budget {hi} to {lo}: IDM {rise_idm:+.4f}, "
-                                 f"LAOM+supervision {rise_sup:+.4f} ({n} paired seed{'s' if n != 1 else ''})"))
+                                 f"LAOM+supervision {rise_sup:+.4f}{seeds_note(n)}"))
     return claims
 
 

@@ -520,7 +520,8 @@ def seed_paired_means(rows: Iterable[dict], keys: Sequence[str], cells: dict[Any
              for name in cells for key in keys}, len(seeds))
 
 
-def _seeds_note(n: int) -> str:
+def seeds_note(n: int) -> str:
+    """' (n paired seeds)': how many seeds a claim's comparison read."""
     return f" ({n} paired seed{'s' if n != 1 else ''})"
 
 
@@ -570,7 +571,7 @@ def check_claims(report: dict) -> list[dict]:
             ratio = lapo / laom if laom > 0 else math.inf
             claims.append(_claim(1, task, "PASS" if laom <= 0.5 * lapo else "FAIL",
                                  f"{key} LAPO {lapo:.4f} / LAOM {laom:.4f} = {ratio:.2f}x (needs >= 2x; paper 8x)"
-                                 + _seeds_note(pairs[True][1])))
+                                 + seeds_note(pairs[True][1])))
 
         # 2. without distractors the LAPO/LAOM gap is much smaller (in log ratio: at most half)
         vl, vo = probe("lapo", False), probe("laom", False)
@@ -615,7 +616,7 @@ def _supervision_claims(rows: list[dict], task: str, budgets: list[int], key: st
         ok &= good
         details.append(f"budget {b}: return {m[('sup', ret_key)]:.3f} vs LAOM {m[('laom', ret_key)]:.3f}, "
                        f"LAPO {m[('lapo', ret_key)]:.3f}; {key} {m[('sup', key)]:.4f} vs LAOM "
-                       f"{m[('laom', key)]:.4f}, LAPO {m[('lapo', key)]:.4f}{_seeds_note(n)}"
+                       f"{m[('laom', key)]:.4f}, LAPO {m[('lapo', key)]:.4f}{seeds_note(n)}"
                        + ("" if good else " (fails)"))
     state = "PENDING" if pending and ok else ("PASS" if ok else "FAIL")
     claims.append(_claim(3, task, state, "; ".join(details) or "needs LAOM+supervision, LAOM and LAPO runs"))
@@ -638,7 +639,7 @@ def _supervision_claims(rows: list[dict], task: str, budgets: list[int], key: st
             drop_sup = vals[(("laom-labels", hi), ret_key)] - vals[(("laom-labels", lo), ret_key)]
             claims.append(_claim(4, task, "PASS" if drop_idm > drop_sup else "FAIL",
                                  f"{'raw' if caveat else 'normalized'} return drop from budget {hi} to {lo}: "
-                                 f"IDM {drop_idm:+.3f}, LAOM+supervision {drop_sup:+.3f}{_seeds_note(n)}" + caveat))
+                                 f"IDM {drop_idm:+.3f}, LAOM+supervision {drop_sup:+.3f}{seeds_note(n)}" + caveat))
     return claims
 
 
