@@ -533,10 +533,13 @@ _mean = mean_or_none
 
 
 def claim_probe(rows: list[dict], task: str) -> str:
-    """The probe field the task's claims and tables read: :data:`CLAIM_PROBE` when some run on
-    the task's distracted data reports it, else :data:`FALLBACK_PROBE`. Whether a held-out
-    trajectory shares a clip with training is a property of the dataset, not of a run."""
-    seen = any(_num(r.get(CLAIM_PROBE)) for r in rows if r["task"] == task and r["distractors"])
+    """The probe field the task's claims and tables read: :data:`CLAIM_PROBE` when some main-grid
+    run on the task's distracted data reports it, else :data:`FALLBACK_PROBE`. Whether a held-out
+    trajectory shares a clip with training is a property of the dataset, not of a run, so only
+    the main grid's dataset decides: the data study's larger files may have clip-seen held-out
+    trajectories where the main file has none, and the tables compare them on one probe."""
+    seen = any(_num(r.get(CLAIM_PROBE)) for r in rows
+               if r["task"] == task and r["distractors"] and not is_side_study(r))
     return CLAIM_PROBE if seen else FALLBACK_PROBE
 
 

@@ -138,6 +138,25 @@ def test_claims_fall_back_to_the_held_out_probe_and_say_so():
         _report(rows + pending))
 
 
+def test_a_side_study_on_its_own_dataset_does_not_switch_the_claims_probe():
+    """The data study trains on larger files, whose held-out trajectories can share clips with
+    training. Its clip-seen probe says nothing of the main grid's dataset, which has none: the
+    claims and the tables keep reading the main grid's probe (a finished 2x run once turned
+    every cheetah-run claim PENDING)."""
+    rows = _paperlike_rows()
+    for r in rows:
+        r["probe_clip_seen"] = None if r["distractors"] else r["probe_mse"]
+    rows += [dict(_row(m, budget=32, probe=0.55), data_factor=2, probe_clip_seen=0.5, name=f"{m}-data2x")
+             for m in ("lapo", "laom")]
+    report = _report(rows)
+    assert rp.claim_probe(rows, "cheetah-run") == rp.FALLBACK_PROBE
+    claims = rp.check_claims(report)
+    assert [c["result"] for c in claims] == ["PASS"] * 4, claims
+    assert "probe_mse LAPO 0.4000 / LAOM 0.1000" in claims[0]["detail"]
+    data = rp.data_table(report)
+    assert data[1][1:5] == ["1x", "0.4000", "0.1000", "4.00x"] and data[2][1:5] == ["2x", "0.5500", "0.5500", "1.00x"]
+
+
 def test_plan_reuses_the_demo_runs_and_orders_headline_first():
     plan = rp.ReproPlan()
     reqs = rp.run_requests(plan)
