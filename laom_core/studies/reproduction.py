@@ -428,7 +428,7 @@ def add_common_data_probe(plan: ReproPlan, requests: list[dict], rows: list[dict
                 n = (row["dataset"]["train"] or {}).get("trajectories")
                 if not n:
                     continue
-                run_dir = run_dirs.get(row["run_id"])
+                run_dir = run_dirs.get(row["run_id"]) if row["status"] != "queued" else None
                 if run_dir:
                     specs.append((Path(req["data"]), n, run_training_ids(run_dir, n)))
                 else:  # not started yet: the split it will use
