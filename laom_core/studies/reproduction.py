@@ -428,10 +428,10 @@ def add_common_data_probe(plan: ReproPlan, requests: list[dict], rows: list[dict
                 n = (row["dataset"]["train"] or {}).get("trajectories")
                 if not n:
                     continue
-                run_dir = run_dirs.get(row["run_id"]) if row["status"] != "queued" else None
+                run_dir = run_dirs.get(row["run_id"]) if row["status"] == "finished" else None
                 if run_dir:
                     specs.append((Path(req["data"]), n, run_training_ids(run_dir, n)))
-                else:  # not started yet: the split it will use
+                else:  # not finished: the split it will use (fixed per file)
                     held_out = load_config(plan.preset, row["method"])[0].run.held_out_fraction
                     specs.append((Path(req["data"]), n, held_out_split(n, held_out)[0]))
             split: ProbeSplit = unseen_split(specs)

@@ -376,9 +376,10 @@ def test_common_data_probe_split_tests_on_trajectories_no_run_trained_on():
     assert split["data"] == "/w/train80.h5" and split["test"] == [19, 36, 50, 53, 64, 66]  # held out at 80 and at 20 or beyond 20
     assert 4 not in split["fit"] and 19 not in split["fit"] and 5 not in split["fit"] and max(split["fit"]) < 20
     assert all(r["common_probe_mse"] is None for r in rows[:4]) and "common_probe_mse" not in rows[4]
-    # a queued run has a folder but nothing in it yet: the split it will use, not an error
+    # an unfinished run (queued: an empty folder; running: no summary yet) counts with the split it will use
     for i, row in enumerate(rows):
         row["run_id"] = f"run{i}"
+    rows[2]["status"] = "running"
     queued_dirs = {row["run_id"]: "/nonexistent/queued-run" for row in rows}
     assert rp.add_common_data_probe(rp.ReproPlan(), requests, rows, queued_dirs)["cheetah-run"] == out["cheetah-run"]
     for row in rows:
