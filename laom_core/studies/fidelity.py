@@ -185,16 +185,15 @@ def run_requests(plan: FidelityPlan, supervision_setting: str | None) -> list[di
 
 
 def choose_supervision_setting(plan: FidelityPlan, rows: list[dict]) -> str | None:
-    """The plan's choice, else the distracted setting with the largest mean LAPO/LAOM ratio of
-    the claim probe, once every planned distracted setting has both methods finished (None
-    until then: choosing on the first finished setting would lock the supervision runs in
-    before the others could compete)."""
+    """The plan's choice, else the distracted setting with the largest LAPO/LAOM ratio of the
+    claim probe (over paired seeds, as claim 1 reads it), once every planned distracted setting
+    has both methods finished on a common seed (None until then: choosing on the first
+    finished setting would lock the supervision runs in before the others could compete)."""
     if plan.supervision_setting:
         return plan.supervision_setting
     ratios = {}
     for setting in [s for s in plan.settings if s in DISTRACTED]:
-        lapo, laom = (_mean(_values(rows, CLAIM_PROBE, setting=setting, method=m, budget=None))
-                      for m in ("lapo", "laom"))
+        lapo, laom, _ = paired_means(rows, CLAIM_PROBE, setting)
         if lapo is None or not laom:
             return None
         ratios[setting] = lapo / laom

@@ -504,7 +504,8 @@ def _values(rows: Iterable[dict], key: str, **match: Any) -> list[float]:
 def seed_paired_means(rows: Iterable[dict], keys: Sequence[str], cells: dict[Any, dict]
                       ) -> tuple[dict[tuple[Any, str], float] | None, int]:
     """Each cell's mean of each of ``keys`` over the seeds where every cell has all of them
-    (main rows; ``cells``: name -> the fields a row must match), and how many seeds.
+    (main rows; ``cells``: name -> the fields a row must match, one row per seed as the studies
+    plan them), and how many seeds.
 
     A comparison of means over different seeds would mix seed noise into it: while a study is
     partial, one method's mean over three seeds against another's over two can tie or flip

@@ -57,6 +57,9 @@ def test_supervision_setting_is_the_largest_gap_and_claims_3_4_use_it():
     assert fs.choose_supervision_setting(three, []) is None
     # SEVH is planned but not finished: no choice yet
     assert fs.choose_supervision_setting(fs.FidelityPlan(), rows) is None
+    # the choice reads the ratio claim 1 reads, over paired seeds: LAPO's seeds 1-2 on D1 have no
+    # LAOM yet; counted, they would make D1's ratio 3.58x, past D2's 2.5x (paired: 1.25x)
+    assert fs.choose_supervision_setting(three, rows + [_row("D1", "lapo", 1, 0.9), _row("D1", "lapo", 2, 2.9)]) == "D2"
     rows += [_row("D2", "laom-labels", 0, 0.10, 32), _row("D2", "laom-labels", 0, 0.15, 2),
              _row("D2", "idm", 0, 0.05, 32), _row("D2", "idm", 0, 0.40, 2)]
     claims = _claims(rows, "D2")
